@@ -1,0 +1,71 @@
+"""Kitaru: durable execution for Python agents.
+
+Public names are imported lazily, so ``import kitaru`` stays fast and loads no optional
+dependency: ``from kitaru import flow, checkpoint`` costs only what those need.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# These four share their names with their modules: bind them eagerly, otherwise importing the
+# submodule anywhere would shadow the function with the module. They are light (stdlib only).
+from kitaru.checkpoint import Checkpoint, checkpoint
+from kitaru.flow import Flow, flow
+from kitaru.log import log
+from kitaru.wait import wait
+
+_EXPORTS: dict[str, str] = {
+    "save": "kitaru.artifacts",
+    "load": "kitaru.artifacts",
+    "configure": "kitaru.config",
+    "KitaruClient": "kitaru.client",
+    "FlowHandle": "kitaru.handle",
+    "PendingWait": "kitaru.handle",
+    "KitaruError": "kitaru.errors",
+    "UsageError": "kitaru.errors",
+    "ConfigError": "kitaru.errors",
+    "WaitInputError": "kitaru.errors",
+    "WaitTimeout": "kitaru.errors",
+    "ExecutionFailed": "kitaru.errors",
+    "ExecutionCancelled": "kitaru.errors",
+    "NotFound": "kitaru.errors",
+    "Conflict": "kitaru.errors",
+    "AuthError": "kitaru.errors",
+}
+
+__all__ = sorted([*_EXPORTS, "Checkpoint", "Flow", "checkpoint", "flow", "log", "wait"])
+
+if TYPE_CHECKING:
+    from kitaru.artifacts import load, save
+    from kitaru.client import KitaruClient
+    from kitaru.config import configure
+    from kitaru.errors import (
+        AuthError,
+        ConfigError,
+        Conflict,
+        ExecutionCancelled,
+        ExecutionFailed,
+        KitaruError,
+        NotFound,
+        UsageError,
+        WaitInputError,
+        WaitTimeout,
+    )
+    from kitaru.handle import FlowHandle, PendingWait
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kitaru' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,284 @@
+"""``KitaruClient``: executions and artifacts, the same interface over any metadata store."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from kitaru.errors import Conflict, NotFound, UsageError
+from kitaru.handle import FlowHandle
+from kitaru.models import ArtifactInfo, AttemptInfo, CallInfo, ExecutionInfo, WaitInfo
+from kitaru.runtime.serialization import preview, serialize
+from kitaru.store.base import MetadataStore
+from kitaru.store.records import (
+    CHECKPOINT,
+    LOG,
+    SAVE,
+    TERMINAL_STATUSES,
+    WAIT,
+    Call,
+    Execution,
+    display_status,
+)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON data for a wait input or override given as Python objects."""
+    import sys
+
+    pyd = sys.modules.get("pydantic")
+    if pyd is not None and isinstance(value, pyd.BaseModel):
+        return value.model_dump(mode="json")
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"input must be JSON data: {exc}") from None
+
+
+def resolve_input(store: MetadataStore, execution_id: str, value: Any, *, name: str | None) -> bool:
+    """Validate and store input for the pending wait. Returns True when no live process holds
+    the execution (the caller should see that it resumes)."""
+    from kitaru.runtime.waits import validate_input
+    from kitaru.store.records import lease_is_live
+
+    ex = store.get_execution(execution_id)
+    rec = _pending(store, ex, name)
+    data = to_jsonable(value)
+    validate_input(data, (rec.meta or {}).get("schema"), rec.call_id)
+    s = serialize(data)
+    if not store.resolve_wait(ex.pk, rec.call_id, serializer=s.serializer, type_name=s.type_name,
+                              value=s.data, meta={"resolved_at": time.time()}):  # fmt: skip
+        raise Conflict(f"wait {rec.call_id!r} of execution {ex.id} was already resolved",
+                       hint=f"see `kitaru executions show {ex.id}`")  # fmt: skip
+    ex = store.get_execution(ex.id)
+    return not lease_is_live(ex.lease_owner, ex.lease_expires, time.time())
+
+
+def _pending(store: MetadataStore, ex: Execution, name: str | None) -> Call:
+    status = display_status(ex, time.time())
+    if ex.status in TERMINAL_STATUSES:
+        raise Conflict(f"execution {ex.id} is {status}; it is not waiting for input")
+    rec = store.pending_wait(ex.pk)
+    if rec is None:
+        raise Conflict(f"execution {ex.id} is {status} and has no pending wait",
+                       hint="input can only be given while it is waiting")  # fmt: skip
+    if name is not None and name != rec.call_id:
+        raise NotFound(f"execution {ex.id} is waiting on {rec.call_id!r}, not {name!r}",
+                       hint=f"use --name {rec.call_id}")  # fmt: skip
+    return rec
+
+
+def cancel_execution(store: MetadataStore, execution_id: str) -> None:
+    ex = store.get_execution(execution_id)
+    if ex.status in TERMINAL_STATUSES or not store.set_status(
+        ex.pk, "cancelled", only_if=("pending", "running", "waiting")
+    ):
+        ex = store.get_execution(execution_id)
+        raise Conflict(f"execution {ex.id} is already {ex.status}")
+
+
+def _call_info(c: Call, size: int | None) -> CallInfo:
+    prev = None if c.serializer is None else preview(c.serializer, c.value or b"")
+    if c.ref is not None:
+        prev = f"<{size} bytes, stored as {c.ref[:12]}>"
+    return CallInfo(
+        call_id=c.call_id, name=c.name, kind=c.kind, status=c.status, seq=c.seq,
+        started_at=c.started_at, ended_at=c.ended_at, duration=c.duration, attempts=c.attempts,
+        serializer=c.serializer, type_name=c.type_name, size=size, preview=prev,
+        metadata=c.meta or {},
+    )  # fmt: skip
+
+
+def _wait_info(c: Call) -> WaitInfo:
+    meta = c.meta or {}
+    prev = None if c.serializer is None else preview(c.serializer, c.value or b"")
+    return WaitInfo(c.call_id, c.status, meta.get("question"), meta.get("schema"),
+                    meta.get("deadline"), bool(meta.get("timed_out")), prev)  # fmt: skip
+
+
+def _version(call_id: str) -> int:
+    _, _, n = call_id.partition("#")
+    return int(n) if n else 1
+
+
+class Executions:
+    """``KitaruClient().executions``."""
+
+    def __init__(self, store: MetadataStore) -> None:
+        self._store = store
+
+    # -- reading --------------------------------------------------------------------------------
+    def _size(self, c: Call) -> int | None:
+        if c.ref is not None:
+            try:
+                return self._store.get_blob(c.ref).size
+            except NotFound:
+                return None
+        return None if c.value is None else len(c.value)
+
+    def _summary(self, ex: Execution, now: float) -> ExecutionInfo:
+        result_preview = None
+        if ex.result is not None:
+            ser, _, value, ref = ex.result
+            result_preview = f"<stored as {ref[:12]}>" if ref else preview(ser, value or b"")
+        duration = None
+        if ex.started_at is not None:
+            duration = (ex.ended_at or now) - ex.started_at
+        return ExecutionInfo(
+            id=ex.id, flow=ex.flow, status=display_status(ex, now), created_at=ex.created_at,
+            started_at=ex.started_at, ended_at=ex.ended_at, duration=duration, error=ex.error,
+            replay_of=ex.replay_of, replay_from=ex.replay_from, result_preview=result_preview,
+            metadata=dict(ex.metadata), source_file=ex.source_file,
+        )  # fmt: skip
+
+    def get(self, execution_id: str) -> ExecutionInfo:
+        """An execution with its checkpoints, waits, attempts, metadata and artifacts."""
+        ex = self._store.get_execution(execution_id)
+        info = self._summary(ex, time.time())
+        calls = sorted(self._store.load_journal(ex.pk).values(), key=lambda c: c.seq)
+        for c in calls:
+            size = self._size(c)
+            call = _call_info(c, size)
+            info.calls.append(call)
+            if c.kind == CHECKPOINT:
+                info.checkpoints.append(call)
+            elif c.kind == WAIT:
+                info.waits.append(_wait_info(c))
+                if c.status == "pending":
+                    info.pending_wait = info.waits[-1]
+            elif c.kind == LOG:
+                info.metadata.update(c.meta or {})
+            if c.kind in (SAVE, CHECKPOINT) and c.status == "completed":
+                info.artifacts.append(self._artifact(ex.id, c, size or 0))
+        info.attempts = [AttemptInfo(**a.__dict__) for a in self._store.attempts(ex.pk)]
+        return info
+
+    def _artifact(self, execution_id: str, c: Call, size: int) -> ArtifactInfo:
+        return ArtifactInfo(
+            execution_id=execution_id, name=c.name, call_id=c.call_id, kind=c.kind,
+            version=_version(c.call_id), serializer=c.serializer, type_name=c.type_name,
+            size=size, sha256=c.ref, inline=c.ref is None,
+            preview=_call_info(c, size).preview,
+        )  # fmt: skip
+
+    def list(
+        self, *, flow: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[ExecutionInfo]:
+        """Newest first; ``status="crashed"`` lists running executions whose worker died."""
+        now = time.time()
+        rows = self._store.list_executions(flow=flow, status=status, limit=limit)
+        infos = [self._summary(ex, now) for ex in rows]
+        return [i for i in infos if status is None or i.status == status]
+
+    def handle(self, execution_id: str) -> FlowHandle[Any]:
+        return FlowHandle(self._store, self._store.get_execution(execution_id).id)
+
+    def logs(self, execution_id: str) -> list[dict[str, Any]]:
+        from kitaru.runtime.logs import read_logs
+
+        return read_logs(self._store.get_execution(execution_id).id)
+
+    # -- acting ---------------------------------------------------------------------------------
+    def input(self, execution_id: str, value: Any, *, name: str | None = None) -> None:
+        """Answer the pending wait; the execution resumes (a worker starts if none holds it)."""
+        from kitaru.runtime.runner import ensure_progress
+
+        if resolve_input(self._store, execution_id, value, name=name):
+            ensure_progress(self._store, execution_id)
+
+    def abort(self, execution_id: str, *, name: str | None = None) -> None:
+        """Refuse the pending wait: the execution is cancelled."""
+        ex = self._store.get_execution(execution_id)
+        rec = _pending(self._store, ex, name)
+        self._store.resolve_wait(ex.pk, rec.call_id, serializer=None, type_name=None, value=None,
+                                 meta={"aborted": True}, status="failed")  # fmt: skip
+        cancel_execution(self._store, ex.id)
+
+    def cancel(self, execution_id: str) -> None:
+        cancel_execution(self._store, execution_id)
+
+    def resume(self, execution_id: str, *, detach: bool = False) -> FlowHandle[Any]:
+        """Finish a crashed or waiting execution in place (completed calls are not re-run)."""
+        return self._continue(execution_id, ("pending", "running", "waiting"), detach)
+
+    def retry(self, execution_id: str, *, detach: bool = False) -> FlowHandle[Any]:
+        """Resume a failed execution in place: the failed call runs again."""
+        ex = self._store.get_execution(execution_id)
+        if ex.status != "failed":
+            raise Conflict(f"execution {ex.id} is {display_status(ex, time.time())}, not failed",
+                           hint="only failed executions can be retried")  # fmt: skip
+        return self._continue(ex.id, ("failed",), detach)
+
+    def _continue(
+        self, execution_id: str, statuses: tuple[str, ...], detach: bool
+    ) -> FlowHandle[Any]:
+        from kitaru.runtime.runner import acquire, drive, launch_worker, prepare
+        from kitaru.store.records import lease_is_live
+
+        ex = self._store.get_execution(execution_id)
+        status = display_status(ex, time.time())
+        if ex.status not in statuses:
+            raise Conflict(f"execution {ex.id} is {status}; nothing to resume",
+                           hint="retry failed executions with `kitaru executions retry`"
+                           if status == "failed" else None)  # fmt: skip
+        if lease_is_live(ex.lease_owner, ex.lease_expires, time.time()):
+            raise Conflict(f"execution {ex.id} is being run by a live process ({ex.lease_owner})",
+                           hint="wait for it, or cancel it")  # fmt: skip
+        handle: FlowHandle[Any] = FlowHandle(self._store, ex.id)
+        ctx = prepare(self._store, ex)  # imports the flow: fails here, before any change
+        if detach:
+            launch_worker(ex)
+            return handle
+        if not acquire(ctx, statuses, "running"):
+            raise Conflict(f"execution {ex.id} was taken by another process just now")
+        handle._flow = ctx.flow
+        handle._start_thread(lambda: drive(ctx, hold=False))
+        return handle
+
+    def replay(
+        self,
+        execution_id: str,
+        *,
+        from_: str | None = None,
+        overrides: dict[str, Any] | None = None,
+        detach: bool = False,
+    ) -> FlowHandle[Any]:
+        """A new execution of the same flow reusing this one's journal as a cache.
+
+        ``from_`` forces that call and all after it to re-execute; ``overrides`` maps
+        ``checkpoint.<call id>`` to a replacement output and ``flow.<param>`` to a new input.
+        """
+        from kitaru.runtime.replay import start_replay
+
+        return start_replay(self._store, execution_id, from_=from_, overrides=overrides or {},
+                            detach=detach)  # fmt: skip
+
+
+class Artifacts:
+    """``KitaruClient().artifacts``."""
+
+    def __init__(self, store: MetadataStore, executions: Executions) -> None:
+        self._store = store
+        self._executions = executions
+
+    def list(self, execution_id: str) -> list[ArtifactInfo]:
+        return self._executions.get(execution_id).artifacts
+
+    def load(self, execution_id: str, name: str) -> Any:
+        from kitaru.artifacts import find_artifact
+        from kitaru.runtime.runner import value_io
+
+        c = find_artifact(self._store, execution_id, name)
+        return value_io(self._store).load(c.serializer or "json", c.type_name, c.value, c.ref)
+
+
+class KitaruClient:
+    """Programmatic access to executions and artifacts."""
+
+    def __init__(self, store: MetadataStore | None = None) -> None:
+        from kitaru.store import default_store
+
+        self._store = store or default_store()
+        self.executions = Executions(self._store)
+        self.artifacts = Artifacts(self._store, self.executions)

@@ -1,0 +1,1 @@
+"""Abstract stack components. Implementations live in ``kitaru.builtin`` and in plugins."""

@@ -1,0 +1,87 @@
+"""Process-local settings: where Kitaru keeps its state and how the runtime behaves.
+
+Kept free of pydantic-settings on purpose: it is read on every ``flow.run()`` and must stay cheap.
+The stack framework layers its own settings (active stack, project config) on top of this.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+_overrides: dict[str, object] = {}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved runtime settings. Build with :func:`settings`."""
+
+    home: Path
+    #: Values whose serialized form is at most this many bytes live inline in the metadata store.
+    inline_limit: int = 64 * 1024
+    #: Seconds a worker lease lasts without a heartbeat.
+    lease_ttl: float = 10.0
+    #: Seconds between heartbeats.
+    heartbeat_interval: float = 1.0
+    #: Allow pickle as the last-resort serializer (recorded on the artifact when used).
+    allow_pickle: bool = True
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "kitaru.db"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.home / "artifacts"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() not in ("0", "false", "no", "off", "")
+
+
+def settings() -> Settings:
+    """Settings from ``KITARU_*`` environment variables and :func:`configure` overrides."""
+    home = Path(os.environ.get("KITARU_HOME") or Path.home() / ".kitaru").expanduser()
+    base = Settings(
+        home=home,
+        inline_limit=int(os.environ.get("KITARU_INLINE_LIMIT", 64 * 1024)),
+        lease_ttl=float(os.environ.get("KITARU_LEASE_TTL", 10.0)),
+        heartbeat_interval=float(os.environ.get("KITARU_HEARTBEAT_INTERVAL", 1.0)),
+        allow_pickle=_env_bool("KITARU_ALLOW_PICKLE", True),
+    )
+    if _overrides:
+        known = {k: v for k, v in _overrides.items() if k in Settings.__dataclass_fields__}
+        if "home" in known:
+            known["home"] = Path(str(known["home"])).expanduser()
+        base = replace(base, **known)  # type: ignore[arg-type]
+    return base
+
+
+def configure(**values: object) -> None:
+    """Set process-local defaults (e.g. ``home=``, ``inline_limit=``, ``allow_pickle=``).
+
+    Later calls override earlier ones; ``configure()`` with no arguments resets them.
+    """
+    from kitaru.errors import UsageError
+
+    if not values:
+        _overrides.clear()
+    unknown = sorted(set(values) - set(Settings.__dataclass_fields__) - {"stack"})
+    if unknown:
+        raise UsageError(
+            f"unknown setting(s) for kitaru.configure(): {', '.join(unknown)}",
+            hint="known: " + ", ".join(sorted(Settings.__dataclass_fields__)),
+        )
+    _overrides.update(values)
+    from kitaru.store import reset_default_store
+
+    reset_default_store()

@@ -1,0 +1,103 @@
+"""The one error hierarchy of Kitaru.
+
+Every error carries a short message and, where the cause is known, a ``hint`` saying what to do.
+The CLI prints ``error: <message>`` and ``hint: <hint>`` and exits non-zero.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class KitaruError(Exception):
+    """Root of every error Kitaru raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(KitaruError):
+    """The API or CLI was called the wrong way (bad arguments, wrong place)."""
+
+    exit_code = 2
+
+
+class ConfigError(KitaruError):
+    """A stack, component, plugin or setting is missing or invalid."""
+
+
+class NotFound(KitaruError):
+    """An execution, call, artifact or other named thing does not exist."""
+
+    exit_code = 3
+
+
+class Conflict(KitaruError):
+    """Someone else got there first (a wait already resolved, a version moved on)."""
+
+    exit_code = 4
+
+
+class AuthError(KitaruError):
+    """Missing, wrong or revoked credentials."""
+
+    exit_code = 5
+
+
+class WaitInputError(KitaruError):
+    """Input for a wait does not match its schema; the execution stays waiting."""
+
+    def __init__(self, message: str, *, detail: Any = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.detail = detail
+
+
+class WaitTimeout(KitaruError):
+    """Raised inside a flow when a ``kitaru.wait(timeout=...)`` expired without a default."""
+
+
+class ExecutionFailed(KitaruError):
+    """An execution ended in failure.
+
+    ``origin`` says whose fault it was: ``user_code`` (the flow raised), ``runtime`` (Kitaru
+    refused to go on, e.g. a budget), or ``backend`` (the store or orchestrator failed).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        origin: str = "user_code",
+        error_type: str | None = None,
+        execution_id: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.origin = origin
+        self.error_type = error_type
+        self.execution_id = execution_id
+
+
+class ExecutionCancelled(KitaruError):
+    """The execution was cancelled (``cancel`` or a wait ``--abort``)."""
+
+
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "Conflict",
+    "ExecutionCancelled",
+    "ExecutionFailed",
+    "KitaruError",
+    "NotFound",
+    "UsageError",
+    "WaitInputError",
+    "WaitTimeout",
+]

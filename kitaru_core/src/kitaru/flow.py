@@ -1,0 +1,143 @@
+"""``@flow``: the durable boundary. ``f.run(...)`` starts an execution and returns a handle."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+from kitaru.errors import UsageError
+from kitaru.runtime import codeloc
+from kitaru.runtime.serialization import deserialize, serialize
+
+if TYPE_CHECKING:
+    from kitaru.handle import FlowHandle
+
+R = TypeVar("R")
+
+
+def _encode(value: Any) -> list[Any]:
+    s = serialize(value)
+    data = s.data.decode() if s.serializer in ("str", "json") else base64.b64encode(s.data).decode()
+    return [s.serializer, s.type_name, data]
+
+
+def _decode(entry: list[Any]) -> Any:
+    serializer, type_name, data = entry
+    raw = data.encode() if serializer in ("str", "json") else base64.b64decode(data)
+    return deserialize(serializer, type_name, raw)
+
+
+class Flow(Generic[R]):
+    """A function wrapped by ``@flow``."""
+
+    def __init__(
+        self,
+        fn: Callable[..., R],
+        *,
+        name: str | None = None,
+        stack: str | None = None,
+        retries: int = 0,
+        cache: bool = False,
+        image: Any = None,
+        max_cost_usd: float | None = None,
+    ) -> None:
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.stack = stack
+        self.retries = retries
+        self.cache = cache
+        self.image = image
+        self.max_cost_usd = max_cost_usd
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.signature = inspect.signature(fn)
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    # -- inputs ---------------------------------------------------------------------------------
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise UsageError(
+                f"bad inputs for flow {self.name!r}: {exc}",
+                hint=f"the flow takes {self.name}{self.signature}",
+            ) from None
+        bound.apply_defaults()
+        return dict(bound.arguments)
+
+    def inputs_record(self, arguments: dict[str, Any]) -> dict[str, list[Any]]:
+        return {k: _encode(v) for k, v in arguments.items()}
+
+    def inputs_from_record(
+        self, record: dict[str, list[Any]]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        values = {k: _decode(v) for k, v in record.items()}
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        for p in self.signature.parameters.values():
+            if p.name not in values:
+                continue
+            if p.kind is p.POSITIONAL_ONLY:
+                args.append(values[p.name])
+            elif p.kind is p.VAR_POSITIONAL:
+                args.extend(values[p.name])
+            elif p.kind is p.VAR_KEYWORD:
+                kwargs.update(values[p.name])
+            else:
+                kwargs[p.name] = values[p.name]
+        return tuple(args), kwargs
+
+    def parameter_annotation(self, name: str) -> Any:
+        from kitaru.checkpoint import _type_hints
+
+        if name not in self.signature.parameters:
+            raise UsageError(
+                f"flow {self.name!r} has no parameter {name!r}",
+                hint="parameters: " + ", ".join(self.signature.parameters),
+            )
+        return _type_hints(self.fn).get(name, Any)
+
+    # -- running --------------------------------------------------------------------------------
+    def run(self, *args: Any, **kwargs: Any) -> FlowHandle[R]:
+        """Start an execution and return its handle at once."""
+        if codeloc.loading():
+            raise codeloc.StopLoading()
+        from kitaru.runtime.runner import start
+
+        return start(self, self.bind(args, kwargs))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> R:
+        """Run and wait: the flow's return value, or ExecutionFailed."""
+        if self.is_async:
+            return self._acall(*args, **kwargs)  # type: ignore[return-value]
+        return self.run(*args, **kwargs).wait()
+
+    async def _acall(self, *args: Any, **kwargs: Any) -> R:
+        import asyncio
+
+        handle = self.run(*args, **kwargs)
+        return await asyncio.to_thread(handle.wait)
+
+    def __repr__(self) -> str:
+        return f"<flow {self.name}>"
+
+
+@overload
+def flow(fn: Callable[..., R], /) -> Flow[R]: ...
+@overload
+def flow(
+    *,
+    name: str | None = None,
+    stack: str | None = None,
+    retries: int = 0,
+    cache: bool = False,
+    image: Any = None,
+    max_cost_usd: float | None = None,
+) -> Callable[[Callable[..., R]], Flow[R]]: ...
+def flow(fn: Callable[..., R] | None = None, /, **options: Any) -> Any:
+    """Mark a function as a durable flow: ``@flow`` or ``@flow(retries=2, ...)``."""
+    if fn is not None:
+        return Flow(fn, **options)
+    return lambda f: Flow(f, **options)

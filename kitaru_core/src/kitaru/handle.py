@@ -1,0 +1,154 @@
+"""``FlowHandle``: a started execution, to wait on, give input to, cancel or read logs of."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from kitaru.errors import ExecutionCancelled, ExecutionFailed
+from kitaru.store.base import MetadataStore
+from kitaru.store.records import TERMINAL_STATUSES, Execution, display_status, lease_is_live
+
+if TYPE_CHECKING:
+    from kitaru.flow import Flow
+    from kitaru.runtime.engine import Outcome
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class PendingWait:
+    """A wait that needs input."""
+
+    name: str
+    question: str | None
+    schema: dict[str, Any] | None
+    deadline: float | None = None
+
+
+class FlowHandle(Generic[R]):
+    """A started execution. ``wait()`` for its result; ``input()`` to answer its wait."""
+
+    def __init__(
+        self, store: MetadataStore, execution_id: str, *, flow: Flow[Any] | None = None
+    ) -> None:
+        self._store = store
+        self.id = execution_id
+        self._flow = flow
+        self._thread: threading.Thread | None = None
+        self._outcome: Outcome | None = None
+
+    def __repr__(self) -> str:
+        return f"<FlowHandle {self.id} {self.status}>"
+
+    def _start_thread(self, fn: Callable[[], Outcome]) -> None:
+        def target() -> None:
+            self._outcome = fn()
+
+        self._thread = threading.Thread(target=target, name=f"kitaru-{self.id}")
+        self._thread.start()
+
+    def _execution(self) -> Execution:
+        return self._store.get_execution(self.id)
+
+    @property
+    def status(self) -> str:
+        """pending, running, waiting, completed, failed, cancelled — or crashed."""
+        return display_status(self._execution(), time.time())
+
+    @property
+    def pending_wait(self) -> PendingWait | None:
+        """The wait this execution is blocked on, if any."""
+        rec = self._store.pending_wait(self._execution().pk)
+        if rec is None:
+            return None
+        meta = rec.meta or {}
+        return PendingWait(rec.call_id, meta.get("question"), meta.get("schema"),
+                           meta.get("deadline"))  # fmt: skip
+
+    def input(self, value: Any, name: str | None = None) -> None:
+        """Answer the pending wait (validated against its schema) and let the flow go on."""
+        from kitaru.client import resolve_input
+
+        resume_here = resolve_input(self._store, self.id, value, name=name)
+        if resume_here:
+            self._resume_in_thread()
+
+    def _resume_in_thread(self) -> None:
+        from kitaru.runtime.runner import acquire, drive, prepare
+
+        ex = self._execution()
+        if ex.status != "waiting" or lease_is_live(ex.lease_owner, ex.lease_expires, time.time()):
+            return
+        ctx = prepare(self._store, ex, self._flow)
+        if acquire(ctx, ("waiting",), "running"):
+            self._start_thread(lambda: drive(ctx, hold=False))
+
+    def cancel(self) -> None:
+        """Cancel the execution (in-flight checkpoints finish; nothing new starts)."""
+        from kitaru.client import cancel_execution
+
+        cancel_execution(self._store, self.id)
+
+    def logs(self) -> list[dict[str, Any]]:
+        """Captured output and log records, oldest first."""
+        from kitaru.runtime.logs import read_logs
+
+        return read_logs(self.id)
+
+    def wait(self, timeout: float | None = None) -> R:
+        """Block until the execution ends: its result, or ExecutionFailed / ExecutionCancelled.
+
+        While the execution waits for input, this process holds it and resumes it the moment
+        input is stored, wherever it comes from.
+        """
+        stop_at = None if timeout is None else time.time() + timeout
+        delay = 0.0005
+        while True:
+            if self._thread is not None and self._thread.is_alive():
+                self._thread.join(None if stop_at is None else max(0.0, stop_at - time.time()))
+            ex = self._execution()
+            if ex.status in TERMINAL_STATUSES:
+                return self._result(ex)
+            if ex.status == "waiting" and self._hold(ex, stop_at):
+                continue
+            if stop_at is not None and time.time() >= stop_at:
+                raise TimeoutError(f"execution {self.id} is still {self.status}")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.02)
+
+    def _hold(self, ex: Execution, stop_at: float | None) -> bool:
+        from kitaru.runtime.runner import acquire, drive, hold_until_resolved, prepare
+
+        if lease_is_live(ex.lease_owner, ex.lease_expires, time.time()):
+            return False
+        pending = self._store.pending_wait(ex.pk)
+        ctx = prepare(self._store, ex, self._flow)
+        if not acquire(ctx, ("waiting",), None):
+            return False
+        if pending is None or hold_until_resolved(ctx, pending.call_id, stop_at):
+            if pending is None:
+                self._store.set_status(ex.pk, "running", only_if=("waiting",))
+            self._outcome = drive(ctx, hold=True, stop_at=stop_at)
+        return True
+
+    def _result(self, ex: Execution) -> R:
+        if ex.status == "completed":
+            from kitaru.runtime.runner import value_io
+
+            assert ex.result is not None
+            return value_io(self._store).load(*ex.result)  # type: ignore[no-any-return]
+        if ex.status == "cancelled":
+            raise ExecutionCancelled(f"execution {ex.id} was cancelled")
+        err = ex.error or {}
+        cause = self._outcome.error if self._outcome is not None else None
+        raise ExecutionFailed(
+            f"execution {ex.id} failed: {err.get('type', 'Error')}: {err.get('message', '')}",
+            origin=err.get("origin", "user_code"),
+            error_type=err.get("type"),
+            execution_id=ex.id,
+            hint=f"see `kitaru executions show {ex.id}`; fix and `kitaru executions retry {ex.id}`",
+        ) from cause

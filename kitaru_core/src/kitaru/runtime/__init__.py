@@ -1,0 +1,1 @@
+"""The SDK runtime: execution context, journal, engine, leases, serialization, code location."""

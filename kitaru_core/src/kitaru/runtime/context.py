@@ -1,0 +1,133 @@
+"""The execution context: the only global state of the runtime, held in context variables.
+
+``current_execution`` is set while a flow body runs (and copied into threads that ``.submit()``
+starts); ``current_frame`` is set while a checkpoint body runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kitaru.errors import ExecutionCancelled
+from kitaru.runtime.values import ValueIO
+from kitaru.store.base import MetadataStore
+from kitaru.store.records import Call, Execution
+
+if TYPE_CHECKING:
+    from kitaru.flow import Flow
+
+
+@dataclass
+class CallFrame:
+    """A checkpoint body in progress."""
+
+    call_id: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ReplaySource:
+    """The journal a replay reuses, what it must re-execute and what it overrides."""
+
+    source_id: str
+    journal: dict[str, Call]
+    forced: frozenset[str]
+    overrides: dict[str, Any]
+
+
+class ExecutionContext:
+    """Everything a running flow body needs; one per (execution, attempt to run it)."""
+
+    def __init__(
+        self,
+        store: MetadataStore,
+        execution: Execution,
+        flow: Flow,
+        values: ValueIO,
+        replay: ReplaySource | None = None,
+    ) -> None:
+        self.store = store
+        self.execution = execution
+        self.pk = execution.pk
+        self.flow = flow
+        self.values = values
+        self.replay = replay
+        self.cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._futures: list[Future[Any]] = []
+        self._sink: Any = None
+        self.reload()
+
+    def log_sink(self) -> Any:
+        if self._sink is None:
+            from kitaru.runtime.logs import LogSink
+
+            with self._lock:
+                if self._sink is None:
+                    self._sink = LogSink(self.execution.id)
+        return self._sink
+
+    def close(self) -> None:
+        if self._sink is not None:
+            self._sink.close()
+
+    def reload(self) -> None:
+        """Start a fresh pass over the flow body: journal loaded once, call counters reset."""
+        self.journal: dict[str, Call] = self.store.load_journal(self.pk)
+        self._seq = max((c.seq for c in self.journal.values()), default=0)
+        self._counts: dict[str, int] = {}
+
+    def next_call_id(self, name: str) -> str:
+        with self._lock:
+            n = self._counts.get(name, 0) + 1
+            self._counts[name] = n
+        return name if n == 1 else f"{name}#{n}"
+
+    def next_seq(self) -> int:
+        with self._lock:
+            self._seq += 1
+            return self._seq
+
+    def record(self, call: Call) -> None:
+        """Write one journal record (one transaction) before the flow goes on."""
+        self.store.put_call(self.pk, call)
+        self.journal[call.call_id] = call
+
+    def check_cancelled(self) -> None:
+        if self.cancelled.is_set():
+            raise ExecutionCancelled(f"execution {self.execution.id} was cancelled")
+
+    # -- parallel checkpoint calls --------------------------------------------------------------
+    def submit(self, fn: Any, *args: Any) -> Future[Any]:
+        import contextvars
+
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="kitaru-cp")
+            future = self._pool.submit(contextvars.copy_context().run, fn, *args)
+            self._futures.append(future)
+        return future
+
+    def join(self) -> None:
+        """Let in-flight parallel calls finish (so their results are journaled) before leaving."""
+        with self._lock:
+            futures, self._futures = self._futures, []
+            pool, self._pool = self._pool, None
+        for f in futures:
+            try:
+                f.result()
+            except BaseException:
+                pass
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+
+current_execution: ContextVar[ExecutionContext | None] = ContextVar(
+    "kitaru_execution", default=None
+)
+current_frame: ContextVar[CallFrame | None] = ContextVar("kitaru_frame", default=None)

@@ -1,0 +1,213 @@
+"""The durable engine: checkpoint calls, waits and flow bodies against the journal.
+
+A checkpoint call is looked up in the execution's own journal (resume), then in the replay
+source (replay), then in the cross-execution cache (``cache=True``); only on a miss does its body
+run, and its result is journaled in one write before the flow goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import Awaitable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from kitaru.runtime.context import CallFrame, ExecutionContext, current_frame
+from kitaru.store.records import CHECKPOINT, Attempt, Call
+
+if TYPE_CHECKING:
+    from kitaru.checkpoint import Checkpoint
+
+_MISS = object()
+
+
+class Suspended(BaseException):
+    """Unwinds a flow body that reached a wait with no input yet (not an error)."""
+
+    def __init__(self, call_id: str) -> None:
+        super().__init__(call_id)
+        self.call_id = call_id
+
+
+# -- checkpoint calls -----------------------------------------------------------------------------
+def _lookup(ctx: ExecutionContext, cp: Checkpoint, call_id: str, fp: bytes) -> Any:
+    """The stored result of this call, or ``_MISS``."""
+    rec = ctx.journal.get(call_id)
+    if rec is not None and rec.status == "completed" and rec.fingerprint == fp:
+        return ctx.values.load(rec.serializer or "json", rec.type_name, rec.value, rec.ref)
+    replay = ctx.replay
+    if replay is not None:
+        if call_id in replay.overrides:
+            from kitaru.runtime.serialization import validate_as
+
+            value = validate_as(replay.overrides[call_id], cp.return_annotation)
+            now = time.time()
+            ctx.record(
+                Call(call_id, CHECKPOINT, "completed", ctx.next_seq(), fp, *ctx.values.dump(value),
+                     started_at=now, ended_at=now, attempts=0, meta={"overridden": True})
+            )  # fmt: skip
+            return value
+        src = replay.journal.get(call_id)
+        if (
+            src is not None
+            and call_id not in replay.forced
+            and src.kind == CHECKPOINT
+            and src.status == "completed"
+            and src.fingerprint == fp
+        ):
+            meta = {**(src.meta or {}), "cached_from": replay.source_id}
+            ctx.record(replace(src, seq=ctx.next_seq(), meta=meta))
+            return ctx.values.load(src.serializer or "json", src.type_name, src.value, src.ref)
+    if cp.cache:
+        src = ctx.store.cache_lookup(cp.cache_key(fp))
+        if src is not None:
+            source_id, cached = src
+            ctx.record(replace(cached, call_id=call_id, seq=ctx.next_seq(),
+                               meta={**(cached.meta or {}), "cached_from": source_id}))
+            return ctx.values.load(cached.serializer or "json", cached.type_name, cached.value,
+                                   cached.ref)
+    return _MISS
+
+
+def _failed_attempt(
+    ctx: ExecutionContext, call_id: str, n: int, started: float, exc: BaseException
+) -> None:
+    ctx.store.add_attempt(
+        ctx.pk, Attempt(call_id, n, started, time.time(), f"{type(exc).__name__}: {exc}")
+    )
+
+
+def _record_failure(
+    ctx: ExecutionContext, call_id: str, fp: bytes, n: int, started: float, frame: CallFrame,
+    exc: BaseException,
+) -> None:  # fmt: skip
+    meta = {**frame.metadata, "error": {"type": type(exc).__name__, "message": str(exc)}}
+    ctx.record(Call(call_id, CHECKPOINT, "failed", ctx.next_seq(), fp, started_at=started,
+                    ended_at=time.time(), attempts=n, meta=meta))  # fmt: skip
+
+
+def _record_success(
+    ctx: ExecutionContext, cp: Checkpoint, call_id: str, fp: bytes, n: int, started: float,
+    frame: CallFrame, value: Any,
+) -> None:  # fmt: skip
+    stored = ctx.values.dump(value)
+    ctx.record(Call(call_id, CHECKPOINT, "completed", ctx.next_seq(), fp, *stored,
+                    started_at=started, ended_at=time.time(), attempts=n,
+                    meta=frame.metadata or None))  # fmt: skip
+    if cp.cache:
+        ctx.store.cache_put(cp.cache_key(fp), ctx.pk, call_id)
+
+
+def call_checkpoint(
+    ctx: ExecutionContext, cp: Checkpoint, call_id: str, args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:  # fmt: skip
+    fp = cp.fingerprint_inputs(args, kwargs)
+    value = _lookup(ctx, cp, call_id, fp)
+    if value is not _MISS:
+        return value
+    attempts = cp.retries + 1
+    for n in range(1, attempts + 1):
+        ctx.check_cancelled()
+        frame = CallFrame(call_id)
+        started = time.time()
+        token = current_frame.set(frame)
+        try:
+            value = cp.fn(*args, **kwargs)
+        except Exception as exc:
+            _failed_attempt(ctx, call_id, n, started, exc)
+            if n < attempts:
+                time.sleep(cp.retry_delay)
+                continue
+            _record_failure(ctx, call_id, fp, n, started, frame, exc)
+            raise
+        finally:
+            current_frame.reset(token)
+        _record_success(ctx, cp, call_id, fp, n, started, frame, value)
+        return value
+    raise AssertionError("unreachable")
+
+
+async def call_checkpoint_async(
+    ctx: ExecutionContext, cp: Checkpoint, call_id: str, args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:  # fmt: skip
+    fp = cp.fingerprint_inputs(args, kwargs)
+    value = _lookup(ctx, cp, call_id, fp)
+    if value is not _MISS:
+        return value
+    attempts = cp.retries + 1
+    for n in range(1, attempts + 1):
+        ctx.check_cancelled()
+        frame = CallFrame(call_id)
+        started = time.time()
+        token = current_frame.set(frame)
+        try:
+            value = await cp.fn(*args, **kwargs)
+        except Exception as exc:
+            _failed_attempt(ctx, call_id, n, started, exc)
+            if n < attempts:
+                await asyncio.sleep(cp.retry_delay)
+                continue
+            _record_failure(ctx, call_id, fp, n, started, frame, exc)
+            raise
+        finally:
+            current_frame.reset(token)
+        _record_success(ctx, cp, call_id, fp, n, started, frame, value)
+        return value
+    raise AssertionError("unreachable")
+
+
+# -- flow bodies ----------------------------------------------------------------------------------
+@dataclass
+class Outcome:
+    """How one pass over a flow body ended."""
+
+    kind: str  # completed | failed | suspended | cancelled
+    value: Any = None
+    error: BaseException | None = None
+    wait_call_id: str | None = None
+
+
+def error_record(exc: BaseException, origin: str = "user_code") -> dict[str, Any]:
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "origin": getattr(exc, "origin", origin),
+        "traceback": "".join(traceback.format_exception(exc))[-8000:],
+    }
+
+
+def run_body(ctx: ExecutionContext) -> Outcome:
+    """Run the flow body once from the top, in this thread."""
+    from kitaru.errors import ExecutionCancelled
+    from kitaru.runtime.context import current_execution
+    from kitaru.runtime.logs import install
+
+    install()
+    args, kwargs = ctx.flow.inputs_from_record(ctx.execution.inputs)
+    token = current_execution.set(ctx)
+    try:
+        result = ctx.flow.fn(*args, **kwargs)
+        if ctx.flow.is_async:
+            result = asyncio.run(_await(result))
+        ctx.join()
+        return Outcome("completed", value=result)
+    except Suspended as s:
+        ctx.join()
+        return Outcome("suspended", wait_call_id=s.call_id)
+    except ExecutionCancelled as exc:
+        ctx.join()
+        return Outcome("cancelled", error=exc)
+    except Exception as exc:
+        ctx.join()
+        return Outcome("failed", error=exc)
+    finally:
+        current_execution.reset(token)
+        ctx.close()
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable

@@ -1,0 +1,139 @@
+"""Capturing stdout, stderr and ``logging`` per execution and checkpoint.
+
+``sys.stdout``/``sys.stderr`` are wrapped once by a tee that still writes to the terminal and, when
+the writing thread is inside an execution, also appends whole lines to that execution's log file
+(``KITARU_HOME/logs/<id>.jsonl``) tagged with the checkpoint call id.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from kitaru.runtime.context import current_execution, current_frame
+
+
+def log_path(execution_id: str) -> Path:
+    from kitaru.config import settings
+
+    return settings().logs_dir / f"{execution_id}.jsonl"
+
+
+class LogSink:
+    """Appends log lines of one execution; partial lines are buffered per stream and call."""
+
+    def __init__(self, execution_id: str) -> None:
+        self.path = log_path(execution_id)
+        self._file: IO[str] | None = None
+        self._lock = threading.Lock()
+        self._partial: dict[tuple[str, str | None], str] = {}
+
+    def write(self, stream: str, call_id: str | None, text: str) -> None:
+        with self._lock:
+            key = (stream, call_id)
+            text = self._partial.pop(key, "") + text
+            *lines, rest = text.split("\n")
+            if rest:
+                self._partial[key] = rest
+            for line in lines:
+                self._emit(stream, call_id, line)
+
+    def _emit(self, stream: str, call_id: str | None, line: str) -> None:
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        record = {"t": round(time.time(), 6), "call": call_id, "stream": stream, "line": line}
+        self._file.write(json.dumps(record) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            for (stream, call_id), rest in self._partial.items():
+                self._emit(stream, call_id, rest)
+            self._partial.clear()
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
+def _capture(stream: str, text: str) -> None:
+    ctx = current_execution.get()
+    if ctx is None or not text:
+        return
+    frame = current_frame.get()
+    ctx.log_sink().write(stream, frame.call_id if frame else None, text)
+
+
+class _Tee(io.TextIOBase):
+    def __init__(self, original: Any, stream: str) -> None:
+        self.original = original
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        n = self.original.write(text)
+        _capture(self.stream, text)
+        return int(n) if n is not None else len(text)
+
+    def flush(self) -> None:
+        self.original.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.original, name)
+
+
+class _Handler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        if current_execution.get() is None:
+            return
+        try:
+            _capture("log", f"{record.levelname} {record.name}: {record.getMessage()}\n")
+        except Exception:
+            self.handleError(record)
+
+
+_handler = _Handler()
+
+
+def install() -> None:
+    """Wrap stdout/stderr and attach the logging handler (idempotent, cheap to call)."""
+    if not isinstance(sys.stdout, _Tee) and sys.stdout is not None:
+        sys.stdout = _Tee(sys.stdout, "stdout")
+    if not isinstance(sys.stderr, _Tee) and sys.stderr is not None:
+        sys.stderr = _Tee(sys.stderr, "stderr")
+    root = logging.getLogger()
+    if _handler not in root.handlers:
+        root.addHandler(_handler)
+
+
+def read_logs(execution_id: str) -> list[dict[str, Any]]:
+    path = log_path(execution_id)
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def follow_logs(execution_id: str, *, done: Any, poll: float = 0.2) -> Iterator[dict[str, Any]]:
+    """Yield records as they are written until ``done()`` is true and the file is drained."""
+    path = log_path(execution_id)
+    position = 0
+    while True:
+        finished = done()
+        if path.exists():
+            with open(path, encoding="utf-8") as f:
+                f.seek(position)
+                while line := f.readline():
+                    if not line.endswith("\n"):
+                        break
+                    position = f.tell()
+                    yield json.loads(line)
+        if finished:
+            return
+        time.sleep(poll)

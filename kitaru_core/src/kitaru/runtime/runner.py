@@ -1,0 +1,234 @@
+"""Driving executions in this process: start, resume, hold a waiting execution, hand off.
+
+``drive`` runs a flow body pass after pass until the execution completes, fails, is cancelled or
+suspends on a wait. With ``hold=True`` it keeps the lease while waiting and continues as soon as
+the input is stored (the warm path); with ``hold=False`` it releases the execution, and whoever
+resolves the wait starts a worker (:func:`launch_worker`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from kitaru.config import settings
+from kitaru.errors import Conflict, UsageError
+from kitaru.runtime import codeloc
+from kitaru.runtime.context import ExecutionContext, ReplaySource
+from kitaru.runtime.engine import Outcome, error_record, run_body
+from kitaru.runtime.leases import keeper
+from kitaru.runtime.values import ValueIO
+from kitaru.store import default_store
+from kitaru.store.base import MetadataStore
+from kitaru.store.records import Execution, display_status
+
+if TYPE_CHECKING:
+    from kitaru.flow import Flow
+    from kitaru.handle import FlowHandle
+
+RESUMABLE = ("pending", "running", "waiting")
+
+
+def value_io(store: MetadataStore) -> ValueIO:
+    return ValueIO(store, None, settings().inline_limit)
+
+
+def load_flow(execution: Execution) -> Flow[Any]:
+    from kitaru.flow import Flow
+
+    obj = codeloc.load(
+        codeloc.CodeLocation(
+            execution.module, execution.qualname, execution.source_file, execution.root
+        )
+    )
+    if not isinstance(obj, Flow):
+        raise UsageError(f"{execution.qualname} in {execution.source_file} is not a @flow")
+    return obj
+
+
+def replay_source(store: MetadataStore, execution: Execution) -> ReplaySource | None:
+    if not execution.replay_of:
+        return None
+    source = store.get_execution(execution.replay_of)
+    journal = store.load_journal(source.pk)
+    forced: frozenset[str] = frozenset()
+    if execution.replay_from:
+        start = journal[execution.replay_from].seq
+        forced = frozenset(cid for cid, c in journal.items() if c.seq >= start)
+    overrides = {
+        k.split(".", 1)[1]: v
+        for k, v in (execution.overrides or {}).items()
+        if k.startswith("checkpoint.")
+    }
+    return ReplaySource(source.id, journal, forced, overrides)
+
+
+def prepare(store: MetadataStore, execution: Execution, flow: Flow[Any] | None = None) -> ExecutionContext:
+    flow = flow or load_flow(execution)
+    return ExecutionContext(
+        store, execution, flow, value_io(store), replay_source(store, execution)
+    )
+
+
+# -- starting ---------------------------------------------------------------------------------
+def create(
+    flow: Flow[Any],
+    arguments: dict[str, Any],
+    *,
+    store: MetadataStore | None = None,
+    **extra: Any,
+) -> ExecutionContext:
+    """Create a running execution leased to this process."""
+    store = store or default_store()
+    loc = codeloc.locate(flow.fn)
+    owner = keeper().owner
+    execution = store.create_execution(
+        flow=flow.name, module=loc.module, qualname=loc.qualname, source_file=loc.source_file,
+        root=loc.root, inputs=flow.inputs_record(arguments), status="running",
+        options={"retries": flow.retries, "cwd": os.getcwd()},
+        lease=(owner, settings().lease_ttl), **extra,
+    )  # fmt: skip
+    ctx = prepare(store, execution, flow)
+    keeper().adopt(store, execution.pk, ctx.cancelled.set)
+    return ctx
+
+
+def start(flow: Flow[Any], arguments: dict[str, Any], **extra: Any) -> FlowHandle[Any]:
+    """``flow.run()``: create the execution and drive it in a background thread."""
+    ctx = create(flow, arguments, **extra)
+    return run_in_thread(ctx)
+
+
+def run_in_thread(ctx: ExecutionContext) -> FlowHandle[Any]:
+    from kitaru.handle import FlowHandle
+
+    handle: FlowHandle[Any] = FlowHandle(ctx.store, ctx.execution.id, flow=ctx.flow)
+    handle._start_thread(lambda: drive(ctx, hold=False))
+    return handle
+
+
+# -- driving ----------------------------------------------------------------------------------
+def drive(ctx: ExecutionContext, *, hold: bool, stop_at: float | None = None) -> Outcome:
+    """Run the execution (whose lease this process holds) until it stops; see module doc."""
+    store, pk, k = ctx.store, ctx.pk, keeper()
+    retries_left = int(ctx.execution.options.get("retries", 0))
+    first = True
+    while True:
+        if not first:
+            ctx.reload()
+        first = False
+        outcome = run_body(ctx)
+        if outcome.kind == "completed":
+            try:
+                stored = ctx.values.dump(outcome.value)
+            except Exception as exc:
+                outcome = Outcome("failed", error=exc)
+                err = error_record(exc, origin="runtime")
+                store.set_status(pk, "failed", only_if=("running",), error=err,
+                                 release_owner=k.owner)  # fmt: skip
+            else:
+                store.set_status(pk, "completed", only_if=("running",), result=stored,
+                                 release_owner=k.owner)  # fmt: skip
+            k.forget(store, pk)
+            return outcome
+        if outcome.kind == "failed":
+            if retries_left > 0:
+                retries_left -= 1
+                continue
+            assert outcome.error is not None
+            store.set_status(pk, "failed", only_if=("running",), error=error_record(outcome.error),
+                             release_owner=k.owner)  # fmt: skip
+            k.forget(store, pk)
+            return outcome
+        if outcome.kind == "cancelled":
+            k.release(store, pk)
+            return outcome
+        assert outcome.wait_call_id is not None
+        if hold:
+            if hold_until_resolved(ctx, outcome.wait_call_id, stop_at):
+                continue
+            return outcome
+        k.release(store, pk)
+        # Input may have arrived while we were unwinding; if so nobody else will resume it.
+        rec = store.get_call(pk, outcome.wait_call_id)
+        if rec is not None and rec.status != "pending" and acquire(ctx, ("waiting",), "running"):
+            continue
+        return outcome
+
+
+def acquire(ctx: ExecutionContext, statuses: tuple[str, ...], set_status: str | None) -> bool:
+    return keeper().acquire(
+        ctx.store, ctx.pk, statuses=statuses, set_status=set_status, on_cancel=ctx.cancelled.set
+    )
+
+
+def hold_until_resolved(ctx: ExecutionContext, call_id: str, stop_at: float | None) -> bool:
+    """Keep a waiting execution's lease until its wait is resolved (True) or we stop (False)."""
+    store, pk = ctx.store, ctx.pk
+    delay = 0.0005
+    while True:
+        rec = store.get_call(pk, call_id)
+        deadline = ((rec.meta if rec else None) or {}).get("deadline")
+        if rec is None or rec.status != "pending" or (deadline and time.time() >= deadline):
+            if store.set_status(pk, "running", only_if=("waiting", "running")):
+                return True
+            keeper().release(store, pk)  # cancelled (e.g. the wait was aborted)
+            return False
+        if ctx.cancelled.is_set() or (stop_at is not None and time.time() >= stop_at):
+            keeper().release(store, pk)
+            return False
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.01)
+
+
+# -- resuming elsewhere -----------------------------------------------------------------------
+def launch_worker(execution: Execution) -> int:
+    """Start a detached worker process that resumes ``execution``; returns its pid."""
+    s = settings()
+    s.logs_dir.mkdir(parents=True, exist_ok=True)
+    log = open(s.logs_dir / f"worker-{execution.id}.log", "ab")  # noqa: SIM115 - handed to child
+    cwd = execution.options.get("cwd")
+    env = {**os.environ, "KITARU_HOME": str(s.home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kitaru.runtime.worker", execution.id],
+        cwd=cwd if cwd and os.path.isdir(cwd) else None,
+        env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+    )  # fmt: skip
+    log.close()
+    return proc.pid
+
+
+def ensure_progress(store: MetadataStore, execution_id: str) -> None:
+    """After input was stored: if no live process holds the execution, start a worker."""
+    from kitaru.store.records import lease_is_live
+
+    ex = store.get_execution(execution_id)
+    if ex.status == "waiting" and not lease_is_live(ex.lease_owner, ex.lease_expires, time.time()):
+        launch_worker(ex)
+
+
+def resume_here(
+    store: MetadataStore, execution_id: str, *, statuses: tuple[str, ...] = RESUMABLE,
+    hold: bool = False, flow: Flow[Any] | None = None,
+) -> Outcome:  # fmt: skip
+    """Resume an execution in this process (``kitaru executions resume/retry``)."""
+    ex = store.get_execution(execution_id)
+    status = display_status(ex, time.time())
+    if status in ("completed", "cancelled") or (status == "failed" and "failed" not in statuses):
+        hint = "retry it with `kitaru executions retry`" if status == "failed" else None
+        raise Conflict(f"execution {ex.id} is {status}; nothing to resume", hint=hint)
+    ctx = prepare(store, ex, flow)
+    if not acquire(ctx, statuses, "running"):
+        raise Conflict(
+            f"execution {ex.id} is being run by another live process ({ex.lease_owner})",
+            hint="wait for it, or cancel it with `kitaru executions cancel`",
+        )
+    return drive(ctx, hold=hold)
+
+
+def _thread_runner(fn: Any) -> threading.Thread:
+    return threading.Thread(target=fn, name="kitaru-runner", daemon=False)

@@ -1,0 +1,71 @@
+"""Storing and reading values: inline in the metadata store when small, else a blob."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from kitaru.components.artifact_store import ArtifactStore
+from kitaru.errors import NotFound
+from kitaru.runtime.serialization import Serialized, deserialize, serialize
+from kitaru.store.base import MetadataStore
+from kitaru.store.records import Blob
+
+#: (serializer, type_name, inline bytes or None, blob sha256 or None)
+Stored = tuple[str, str | None, bytes | None, str | None]
+
+
+def default_artifact_store() -> ArtifactStore:
+    from kitaru.config import settings
+
+    return ArtifactStore(settings().artifacts_dir.as_uri())
+
+
+class ValueIO:
+    """Reads and writes values for one metadata store and one artifact store."""
+
+    def __init__(
+        self, store: MetadataStore, artifacts: ArtifactStore | None, inline_limit: int
+    ) -> None:
+        self.store = store
+        self._artifacts = artifacts
+        self.inline_limit = inline_limit
+
+    @property
+    def artifacts(self) -> ArtifactStore:
+        if self._artifacts is None:
+            self._artifacts = default_artifact_store()
+        return self._artifacts
+
+    def dump(self, value: Any) -> Stored:
+        return self.dump_serialized(serialize(value))
+
+    def dump_serialized(self, s: Serialized) -> Stored:
+        if len(s.data) <= self.inline_limit:
+            return (s.serializer, s.type_name, s.data, None)
+        sha = hashlib.sha256(s.data).hexdigest()
+        uri = self.artifacts.put(sha, s.data)
+        self.store.put_blob(Blob(sha, len(s.data), uri))
+        return (s.serializer, s.type_name, None, sha)
+
+    def raw(self, value: bytes | None, ref: str | None) -> bytes:
+        if ref is None:
+            return value or b""
+        blob = self.store.get_blob(ref)
+        try:
+            data = ArtifactStore(blob.uri.rsplit("/", 2)[0]).get(blob.uri)
+        except FileNotFoundError as exc:
+            raise NotFound(
+                f"artifact {ref[:12]} is recorded at {blob.uri} but is missing there",
+                hint="the artifact store was cleaned or moved; restore it",
+            ) from exc
+        if hashlib.sha256(data).hexdigest() != ref:
+            raise NotFound(
+                f"artifact {ref[:12]} at {blob.uri} is corrupted (hash mismatch)",
+                hint="restore the file from a backup or re-run the producing checkpoint",
+            )
+        return data
+
+    def load(self, serializer: str, type_name: str | None, value: bytes | None,
+             ref: str | None) -> Any:  # fmt: skip
+        return deserialize(serializer, type_name, self.raw(value, ref))

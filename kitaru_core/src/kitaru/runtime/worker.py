@@ -1,0 +1,32 @@
+"""``python -m kitaru.runtime.worker EXECUTION_ID``: resume one execution, detached.
+
+Started by whoever stores a wait's input when no live process holds the execution.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str]) -> int:
+    from kitaru.errors import Conflict, KitaruError
+    from kitaru.runtime.runner import resume_here
+    from kitaru.store import default_store
+
+    if len(argv) != 1:
+        print("usage: python -m kitaru.runtime.worker EXECUTION_ID", file=sys.stderr)
+        return 2
+    try:
+        outcome = resume_here(default_store(), argv[0])
+    except Conflict as exc:  # someone else is on it: nothing to do
+        print(f"kitaru worker: {exc}", file=sys.stderr)
+        return 0
+    except KitaruError as exc:
+        print(f"kitaru worker: {exc}", file=sys.stderr)
+        return 1
+    print(f"kitaru worker: execution {argv[0]} {outcome.kind}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

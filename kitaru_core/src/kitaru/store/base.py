@@ -1,0 +1,152 @@
+"""The metadata-store interface. The runtime, client and CLI reach storage only through it.
+
+Implementations: :mod:`kitaru.store.sqlite` (embedded, the default). A PostgreSQL store and the
+server's remote store implement the same interface and pass the same contract tests.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from typing import Any
+
+from kitaru.store.records import Attempt, Blob, Call, Execution
+
+
+class MetadataStore(ABC):
+    """Executions, their journals, attempts and blob locations."""
+
+    # -- executions ---------------------------------------------------------------------------
+    @abstractmethod
+    def create_execution(
+        self,
+        *,
+        flow: str,
+        module: str,
+        qualname: str,
+        source_file: str | None,
+        root: str | None,
+        inputs: dict[str, list[Any]],
+        status: str = "pending",
+        replay_of: str | None = None,
+        replay_from: str | None = None,
+        overrides: dict[str, Any] | None = None,
+        options: dict[str, Any] | None = None,
+        calls: Iterable[Call] = (),
+        lease: tuple[str, float] | None = None,
+    ) -> Execution:
+        """Create an execution (optionally seeding its journal and taking its lease as
+        ``(owner, ttl)``) in one transaction."""
+
+    @abstractmethod
+    def get_execution(self, execution_id: str) -> Execution:
+        """By full id or unique prefix; raises NotFound."""
+
+    @abstractmethod
+    def list_executions(
+        self, *, flow: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[Execution]:
+        """Newest first."""
+
+    @abstractmethod
+    def set_status(
+        self,
+        pk: int,
+        status: str,
+        *,
+        only_if: Iterable[str] | None = None,
+        result: tuple[str, str | None, bytes | None, str | None] | None = None,
+        error: dict[str, Any] | None = None,
+        release_owner: str | None = None,
+    ) -> bool:
+        """Change status (conditionally); terminal statuses stamp ``ended_at``.
+
+        ``release_owner`` also drops the lease if that owner holds it. Returns False when
+        ``only_if`` did not match.
+        """
+
+    @abstractmethod
+    def update_metadata(self, pk: int, metadata: dict[str, Any]) -> None:
+        """Merge into the execution's metadata."""
+
+    # -- leases -------------------------------------------------------------------------------
+    @abstractmethod
+    def acquire_lease(
+        self, pk: int, owner: str, ttl: float, *, statuses: Iterable[str], set_status: str | None
+    ) -> bool:
+        """Take the lease if it is free, expired or held by a dead local process."""
+
+    @abstractmethod
+    def renew_leases(self, owner: str, ttl: float) -> dict[int, str]:
+        """Extend every lease ``owner`` holds; returns {pk: current status}."""
+
+    @abstractmethod
+    def release_lease(self, pk: int, owner: str) -> None:
+        """Drop the lease if ``owner`` holds it."""
+
+    # -- journal ------------------------------------------------------------------------------
+    @abstractmethod
+    def load_journal(self, pk: int) -> dict[str, Call]:
+        """Every record of an execution, by call id."""
+
+    @abstractmethod
+    def put_call(self, pk: int, call: Call) -> None:
+        """Insert or replace one journal record (one transaction)."""
+
+    @abstractmethod
+    def put_calls(self, pk: int, calls: Iterable[Call]) -> None:
+        """Insert or replace several records in one transaction."""
+
+    @abstractmethod
+    def suspend_on_wait(self, pk: int, call: Call) -> None:
+        """Record a pending wait (unless already there) and mark the execution waiting."""
+
+    @abstractmethod
+    def resolve_wait(
+        self, pk: int, call_id: str, *, serializer: str | None, type_name: str | None,
+        value: bytes | None, meta: dict[str, Any] | None = None, status: str = "completed",
+    ) -> bool:
+        """Pending → ``status`` (completed with the input, or failed for a timeout/abort).
+
+        False if it was not pending: someone else won.
+        """
+
+    @abstractmethod
+    def pending_wait(self, pk: int) -> Call | None:
+        """The execution's pending wait, if any."""
+
+    @abstractmethod
+    def add_attempt(self, pk: int, attempt: Attempt) -> None:
+        """Record a failed attempt."""
+
+    @abstractmethod
+    def attempts(self, pk: int) -> list[Attempt]:
+        """Failed attempts of an execution, in order."""
+
+    @abstractmethod
+    def find_calls(self, pk: int, name: str, kind: str | None = None) -> list[Call]:
+        """Records whose call id is ``name`` or ``name#n``, in call order."""
+
+    @abstractmethod
+    def get_call(self, pk: int, call_id: str) -> Call | None:
+        """One journal record, fresh from the store."""
+
+    @abstractmethod
+    def cache_lookup(self, key: bytes) -> tuple[str, Call] | None:
+        """A completed call stored under a cross-execution cache key: (execution id, call)."""
+
+    @abstractmethod
+    def cache_put(self, key: bytes, pk: int, call_id: str) -> None:
+        """Index a completed call under a cross-execution cache key."""
+
+    # -- blobs --------------------------------------------------------------------------------
+    @abstractmethod
+    def put_blob(self, blob: Blob) -> None:
+        """Remember where a content-addressed value lives (idempotent)."""
+
+    @abstractmethod
+    def get_blob(self, sha256: str) -> Blob:
+        """Raises NotFound."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

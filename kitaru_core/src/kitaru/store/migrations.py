@@ -1,0 +1,73 @@
+"""Versioned schema of the embedded store. Append new steps; never edit an applied one."""
+
+from __future__ import annotations
+
+SQLITE_MIGRATIONS: list[str] = [
+    # 1: executions, journal, attempts, blobs
+    """
+    CREATE TABLE executions (
+        pk INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        flow TEXT NOT NULL,
+        status TEXT NOT NULL,
+        module TEXT NOT NULL,
+        qualname TEXT NOT NULL,
+        source_file TEXT,
+        root TEXT,
+        inputs TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        ended_at REAL,
+        result_ser TEXT, result_type TEXT, result_value BLOB, result_ref TEXT,
+        error TEXT,
+        lease_owner TEXT,
+        lease_expires REAL,
+        replay_of TEXT,
+        replay_from TEXT,
+        overrides TEXT,
+        metadata TEXT,
+        options TEXT
+    );
+    CREATE INDEX executions_flow ON executions(flow, created_at);
+    CREATE INDEX executions_status ON executions(status);
+    CREATE INDEX executions_lease_owner ON executions(lease_owner) WHERE lease_owner IS NOT NULL;
+    CREATE TABLE journal (
+        execution_pk INTEGER NOT NULL,
+        call_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        fingerprint BLOB,
+        serializer TEXT,
+        type_name TEXT,
+        value BLOB,
+        ref TEXT,
+        started_at REAL,
+        ended_at REAL,
+        attempts INTEGER NOT NULL DEFAULT 1,
+        meta TEXT,
+        PRIMARY KEY (execution_pk, call_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE attempts (
+        execution_pk INTEGER NOT NULL,
+        call_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL NOT NULL,
+        error TEXT NOT NULL,
+        PRIMARY KEY (execution_pk, call_id, attempt)
+    ) WITHOUT ROWID;
+    CREATE TABLE cache_index (
+        key BLOB PRIMARY KEY,
+        execution_pk INTEGER NOT NULL,
+        call_id TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE blobs (
+        sha256 TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        uri TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
+]
+
+SCHEMA_VERSION = len(SQLITE_MIGRATIONS)

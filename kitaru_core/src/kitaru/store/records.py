@@ -1,0 +1,122 @@
+"""Typed records that cross the metadata-store boundary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Statuses an execution is stored with. ``crashed`` is derived (running + dead lease), never stored.
+EXECUTION_STATUSES = ("pending", "running", "waiting", "completed", "failed", "cancelled")
+TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+
+#: Journal record kinds.
+CHECKPOINT, WAIT, LLM, MEMORY, SAVE, LOG = "checkpoint", "wait", "llm", "memory", "save", "log"
+
+
+@dataclass
+class Execution:
+    """One run of a flow, as stored."""
+
+    pk: int
+    id: str
+    flow: str
+    status: str
+    module: str
+    qualname: str
+    source_file: str | None
+    root: str | None
+    inputs: dict[str, list[Any]]
+    created_at: float
+    started_at: float | None = None
+    ended_at: float | None = None
+    result: tuple[str, str | None, bytes | None, str | None] | None = None
+    error: dict[str, Any] | None = None
+    lease_owner: str | None = None
+    lease_expires: float | None = None
+    replay_of: str | None = None
+    replay_from: str | None = None
+    overrides: dict[str, Any] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Call:
+    """One journal record: a checkpoint call, wait, llm call, memory write, save or log."""
+
+    call_id: str
+    kind: str
+    status: str
+    seq: int
+    fingerprint: bytes | None = None
+    serializer: str | None = None
+    type_name: str | None = None
+    value: bytes | None = None
+    ref: str | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    attempts: int = 1
+    meta: dict[str, Any] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.call_id.partition("#")[0]
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return self.ended_at - self.started_at
+
+
+@dataclass
+class Attempt:
+    """A failed attempt of a checkpoint call (the successful one is the call record itself)."""
+
+    call_id: str
+    attempt: int
+    started_at: float
+    ended_at: float
+    error: str
+
+
+@dataclass
+class Blob:
+    """A large value stored content-addressed in an artifact store."""
+
+    sha256: str
+    size: int
+    uri: str
+
+
+def parse_owner(owner: str) -> tuple[str, int]:
+    host, _, rest = owner.partition(":")
+    pid, _, _ = rest.partition(":")
+    return host, int(pid or 0)
+
+
+def lease_is_live(owner: str | None, expires: float | None, now: float) -> bool:
+    """A lease is live while unexpired, unless its holder is a dead process on this host."""
+    import os
+    import socket
+
+    if not owner or expires is None or expires < now:
+        return False
+    host, pid = parse_owner(owner)
+    if host == socket.gethostname() and pid:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+    return True
+
+
+def display_status(execution: Execution, now: float) -> str:
+    """The status a person sees: ``crashed`` for a running execution whose lease is dead."""
+    if execution.status == "running" and not lease_is_live(
+        execution.lease_owner, execution.lease_expires, now
+    ):
+        return "crashed"
+    return execution.status

@@ -1,0 +1,444 @@
+"""Embedded metadata store: one SQLite file in WAL mode under ``KITARU_HOME``.
+
+One connection per store, shared by the threads of a process behind a lock; other processes
+use their own. ``synchronous=NORMAL`` in WAL keeps every commit durable against a killed process
+(the failure this runtime is built for) at a fraction of the cost of a full fsync.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from kitaru.errors import ConfigError, NotFound, UsageError
+from kitaru.store.base import MetadataStore
+from kitaru.store.migrations import SCHEMA_VERSION, SQLITE_MIGRATIONS
+from kitaru.store.records import (
+    TERMINAL_STATUSES,
+    WAIT,
+    Attempt,
+    Blob,
+    Call,
+    Execution,
+    lease_is_live,
+)
+
+_EXEC_COLUMNS = (
+    "pk, id, flow, status, module, qualname, source_file, root, inputs, created_at, started_at, "
+    "ended_at, result_ser, result_type, result_value, result_ref, error, lease_owner, "
+    "lease_expires, replay_of, replay_from, overrides, metadata, options"
+)
+_CALL_COLUMNS = (
+    "call_id, kind, status, seq, fingerprint, serializer, type_name, value, ref, started_at, "
+    "ended_at, attempts, meta"
+)
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _execution(row: tuple[Any, ...]) -> Execution:
+    result = None if row[12] is None else (row[12], row[13], row[14], row[15])
+    return Execution(
+        pk=row[0], id=row[1], flow=row[2], status=row[3], module=row[4], qualname=row[5],
+        source_file=row[6], root=row[7], inputs=json.loads(row[8]), created_at=row[9],
+        started_at=row[10], ended_at=row[11], result=result, error=_loads(row[16]),
+        lease_owner=row[17], lease_expires=row[18], replay_of=row[19], replay_from=row[20],
+        overrides=_loads(row[21]), metadata=_loads(row[22]) or {}, options=_loads(row[23]) or {},
+    )  # fmt: skip
+
+
+def _call(row: tuple[Any, ...]) -> Call:
+    return Call(
+        call_id=row[0], kind=row[1], status=row[2], seq=row[3], fingerprint=row[4],
+        serializer=row[5], type_name=row[6], value=row[7], ref=row[8], started_at=row[9],
+        ended_at=row[10], attempts=row[11], meta=_loads(row[12]),
+    )  # fmt: skip
+
+
+def _call_row(pk: int, c: Call) -> tuple[Any, ...]:
+    return (
+        pk, c.call_id, c.kind, c.status, c.seq, c.fingerprint, c.serializer, c.type_name,
+        c.value, c.ref, c.started_at, c.ended_at, c.attempts, _dumps(c.meta),
+    )  # fmt: skip
+
+
+_INSERT_CALL = f"INSERT OR REPLACE INTO journal (execution_pk, {_CALL_COLUMNS}) VALUES ({', '.join('?' * 14)})"
+
+
+def new_execution_id() -> str:
+    return secrets.token_hex(6)
+
+
+class SQLiteStore(MetadataStore):
+    """The embedded store. ``path`` is the database file (created with its folder)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=60.0
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(
+                f"cannot open the Kitaru store at {self.path}: {exc}",
+                hint="set KITARU_HOME to a writable folder",
+            ) from exc
+        self._conn = conn
+        self._lock = threading.RLock()
+        conn.execute("PRAGMA busy_timeout=60000")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        self._migrate()
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        with self._tx():
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise ConfigError(
+                    f"the store at {self.path} has schema version {version}, newer than this "
+                    f"Kitaru understands ({SCHEMA_VERSION})",
+                    hint="upgrade kitaru (pip install -U kitaru) or point KITARU_HOME elsewhere",
+                )
+            for step in SQLITE_MIGRATIONS[version:]:
+                for statement in step.split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
+            if version < SCHEMA_VERSION:
+                self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that takes the database lock up front (no upgrade deadlocks)."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _one(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
+        with self._lock:
+            return self._conn.execute(sql, args).fetchone()
+
+    def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- executions ---------------------------------------------------------------------------
+    def create_execution(
+        self,
+        *,
+        flow: str,
+        module: str,
+        qualname: str,
+        source_file: str | None,
+        root: str | None,
+        inputs: dict[str, list[Any]],
+        status: str = "pending",
+        replay_of: str | None = None,
+        replay_from: str | None = None,
+        overrides: dict[str, Any] | None = None,
+        options: dict[str, Any] | None = None,
+        calls: Iterable[Call] = (),
+        lease: tuple[str, float] | None = None,
+    ) -> Execution:
+        now = time.time()
+        eid = new_execution_id()
+        owner, expires = (lease[0], now + lease[1]) if lease else (None, None)
+        started = now if status == "running" else None
+        with self._tx() as conn:
+            cur = conn.execute(
+                "INSERT INTO executions (id, flow, status, module, qualname, source_file, root, "
+                "inputs, created_at, started_at, replay_of, replay_from, overrides, options, "
+                "lease_owner, lease_expires) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    eid, flow, status, module, qualname, source_file, root, json.dumps(inputs),
+                    now, started, replay_of, replay_from, _dumps(overrides),
+                    _dumps(options or {}), owner, expires,
+                ),
+            )  # fmt: skip
+            pk = cur.lastrowid
+            assert pk is not None
+            conn.executemany(_INSERT_CALL, [_call_row(pk, c) for c in calls])
+        return Execution(
+            pk=pk, id=eid, flow=flow, status=status, module=module, qualname=qualname,
+            source_file=source_file, root=root, inputs=inputs, created_at=now,
+            replay_of=replay_of, replay_from=replay_from, overrides=overrides,
+            options=options or {}, started_at=started, lease_owner=owner, lease_expires=expires,
+        )  # fmt: skip
+
+    def get_execution(self, execution_id: str) -> Execution:
+        if not execution_id:
+            raise UsageError("an execution id is required")
+        rows = self._all(
+            f"SELECT {_EXEC_COLUMNS} FROM executions WHERE id >= ? AND id < ? LIMIT 2",
+            (execution_id, execution_id + "\uffff"),
+        )
+        exact = [r for r in rows if r[1] == execution_id]
+        if exact:
+            return _execution(exact[0])
+        if len(rows) == 1:
+            return _execution(rows[0])
+        if not rows:
+            raise NotFound(
+                f"no execution with id {execution_id!r}",
+                hint="list executions with `kitaru executions list`",
+            )
+        raise UsageError(
+            f"execution id prefix {execution_id!r} is ambiguous", hint="give more characters"
+        )
+
+    def execution_by_pk(self, pk: int) -> Execution:
+        row = self._one(f"SELECT {_EXEC_COLUMNS} FROM executions WHERE pk = ?", (pk,))
+        if row is None:
+            raise NotFound(f"no execution with pk {pk}")
+        return _execution(row)
+
+    def list_executions(
+        self, *, flow: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[Execution]:
+        where, args = [], []
+        if flow:
+            where.append("flow = ?")
+            args.append(flow)
+        if status:
+            # "crashed" is derived: running executions are filtered by the caller.
+            where.append("status = ?")
+            args.append("running" if status == "crashed" else status)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self._all(
+            f"SELECT {_EXEC_COLUMNS} FROM executions {clause} ORDER BY pk DESC LIMIT ?",
+            (*args, limit),
+        )
+        return [_execution(r) for r in rows]
+
+    def set_status(
+        self,
+        pk: int,
+        status: str,
+        *,
+        only_if: Iterable[str] | None = None,
+        result: tuple[str, str | None, bytes | None, str | None] | None = None,
+        error: dict[str, Any] | None = None,
+        release_owner: str | None = None,
+    ) -> bool:
+        now = time.time()
+        sets = ["status = ?"]
+        args: list[Any] = [status]
+        if status == "running":
+            sets.append("started_at = COALESCE(started_at, ?)")
+            args.append(now)
+        if status in TERMINAL_STATUSES:
+            sets.append("ended_at = ?")
+            args.append(now)
+        if result is not None:
+            sets.append("result_ser = ?, result_type = ?, result_value = ?, result_ref = ?")
+            args.extend(result)
+        if status in TERMINAL_STATUSES or error is not None:
+            sets.append("error = ?")
+            args.append(_dumps(error))
+        if release_owner is not None:
+            sets.append(
+                "lease_owner = CASE WHEN lease_owner = ? THEN NULL ELSE lease_owner END, "
+                "lease_expires = CASE WHEN lease_owner = ? THEN NULL ELSE lease_expires END"
+            )
+            args.extend([release_owner, release_owner])
+        sql = f"UPDATE executions SET {', '.join(sets)} WHERE pk = ?"
+        args.append(pk)
+        if only_if is not None:
+            allowed = list(only_if)
+            sql += f" AND status IN ({', '.join('?' * len(allowed))})"
+            args.extend(allowed)
+        with self._lock:
+            return self._conn.execute(sql, args).rowcount == 1
+
+    def update_metadata(self, pk: int, metadata: dict[str, Any]) -> None:
+        with self._tx() as conn:
+            row = conn.execute("SELECT metadata FROM executions WHERE pk = ?", (pk,)).fetchone()
+            merged = {**(_loads(row[0]) or {}), **metadata} if row else metadata
+            conn.execute("UPDATE executions SET metadata = ? WHERE pk = ?", (_dumps(merged), pk))
+
+    # -- leases -------------------------------------------------------------------------------
+    def acquire_lease(
+        self, pk: int, owner: str, ttl: float, *, statuses: Iterable[str], set_status: str | None
+    ) -> bool:
+        now = time.time()
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT status, lease_owner, lease_expires FROM executions WHERE pk = ?", (pk,)
+            ).fetchone()
+            if row is None or row[0] not in set(statuses):
+                return False
+            if row[1] not in (None, owner) and lease_is_live(row[1], row[2], now):
+                return False
+            conn.execute(
+                "UPDATE executions SET lease_owner = ?, lease_expires = ?, "
+                "status = COALESCE(?, status), "
+                "started_at = CASE WHEN ? = 'running' THEN COALESCE(started_at, ?) "
+                "ELSE started_at END WHERE pk = ?",
+                (owner, now + ttl, set_status, set_status, now, pk),
+            )
+            return True
+
+    def renew_leases(self, owner: str, ttl: float) -> dict[int, str]:
+        with self._lock:
+            rows = self._conn.execute(
+                "UPDATE executions SET lease_expires = ? WHERE lease_owner = ? "
+                "RETURNING pk, status",
+                (time.time() + ttl, owner),
+            ).fetchall()
+        return {pk: status for pk, status in rows}
+
+    def release_lease(self, pk: int, owner: str) -> None:
+        with self._lock:
+            self._conn.execute(
+                "UPDATE executions SET lease_owner = NULL, lease_expires = NULL "
+                "WHERE pk = ? AND lease_owner = ?",
+                (pk, owner),
+            )
+
+    # -- journal ------------------------------------------------------------------------------
+    def load_journal(self, pk: int) -> dict[str, Call]:
+        rows = self._all(f"SELECT {_CALL_COLUMNS} FROM journal WHERE execution_pk = ?", (pk,))
+        return {r[0]: _call(r) for r in rows}
+
+    def put_call(self, pk: int, call: Call) -> None:
+        row = _call_row(pk, call)
+        with self._lock:
+            self._conn.execute(_INSERT_CALL, row)
+
+    def put_calls(self, pk: int, calls: Iterable[Call]) -> None:
+        rows = [_call_row(pk, c) for c in calls]
+        with self._tx() as conn:
+            conn.executemany(_INSERT_CALL, rows)
+
+    def suspend_on_wait(self, pk: int, call: Call) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                _INSERT_CALL.replace("INSERT OR REPLACE", "INSERT OR IGNORE"), _call_row(pk, call)
+            )
+            conn.execute(
+                "UPDATE executions SET status = 'waiting' WHERE pk = ? AND status = 'running'",
+                (pk,),
+            )
+
+    def resolve_wait(
+        self,
+        pk: int,
+        call_id: str,
+        *,
+        serializer: str | None,
+        type_name: str | None,
+        value: bytes | None,
+        meta: dict[str, Any] | None = None,
+        status: str = "completed",
+    ) -> bool:
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT meta FROM journal WHERE execution_pk = ? AND call_id = ? "
+                "AND kind = ? AND status = 'pending'",
+                (pk, call_id, WAIT),
+            ).fetchone()
+            if row is None:
+                return False
+            merged = {**(_loads(row[0]) or {}), **(meta or {})}
+            conn.execute(
+                "UPDATE journal SET status = ?, serializer = ?, type_name = ?, "
+                "value = ?, ended_at = ?, meta = ? WHERE execution_pk = ? AND call_id = ?",
+                (status, serializer, type_name, value, time.time(), _dumps(merged), pk, call_id),
+            )
+            return True
+
+    def pending_wait(self, pk: int) -> Call | None:
+        row = self._one(
+            f"SELECT {_CALL_COLUMNS} FROM journal WHERE execution_pk = ? AND kind = ? "
+            "AND status = 'pending' ORDER BY seq LIMIT 1",
+            (pk, WAIT),
+        )
+        return None if row is None else _call(row)
+
+    def add_attempt(self, pk: int, attempt: Attempt) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO attempts VALUES (?,?,?,?,?,?)",
+                (pk, attempt.call_id, attempt.attempt, attempt.started_at, attempt.ended_at,
+                 attempt.error),
+            )  # fmt: skip
+
+    def attempts(self, pk: int) -> list[Attempt]:
+        rows = self._all(
+            "SELECT call_id, attempt, started_at, ended_at, error FROM attempts "
+            "WHERE execution_pk = ? ORDER BY started_at",
+            (pk,),
+        )
+        return [Attempt(*r) for r in rows]
+
+    def find_calls(self, pk: int, name: str, kind: str | None = None) -> list[Call]:
+        sql = (
+            f"SELECT {_CALL_COLUMNS} FROM journal WHERE execution_pk = ? "
+            "AND (call_id = ? OR (call_id >= ? AND call_id < ?))"
+        )
+        args: list[Any] = [pk, name, name + "#", name + "#\uffff"]
+        if kind:
+            sql += " AND kind = ?"
+            args.append(kind)
+        return sorted((_call(r) for r in self._all(sql + " ORDER BY seq", tuple(args))),
+                      key=lambda c: c.seq)  # fmt: skip
+
+    def get_call(self, pk: int, call_id: str) -> Call | None:
+        row = self._one(
+            f"SELECT {_CALL_COLUMNS} FROM journal WHERE execution_pk = ? AND call_id = ?",
+            (pk, call_id),
+        )
+        return None if row is None else _call(row)
+
+    def cache_lookup(self, key: bytes) -> tuple[str, Call] | None:
+        cols = ", ".join(f"j.{c.strip()}" for c in _CALL_COLUMNS.split(","))
+        row = self._one(
+            f"SELECT e.id, {cols} FROM cache_index c JOIN journal j "
+            "ON j.execution_pk = c.execution_pk AND j.call_id = c.call_id "
+            "JOIN executions e ON e.pk = c.execution_pk "
+            "WHERE c.key = ? AND j.status = 'completed'",
+            (key,),
+        )
+        return None if row is None else (row[0], _call(row[1:]))
+
+    def cache_put(self, key: bytes, pk: int, call_id: str) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO cache_index VALUES (?,?,?)", (key, pk, call_id)
+            )
+
+    # -- blobs --------------------------------------------------------------------------------
+    def put_blob(self, blob: Blob) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO blobs VALUES (?,?,?)", (blob.sha256, blob.size, blob.uri)
+            )
+
+    def get_blob(self, sha256: str) -> Blob:
+        row = self._one("SELECT sha256, size, uri FROM blobs WHERE sha256 = ?", (sha256,))
+        if row is None:
+            raise NotFound(f"no stored artifact with sha256 {sha256}")
+        return Blob(*row)
