@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +100,19 @@ def start(flow: Flow[Any], arguments: dict[str, Any], **extra: Any) -> FlowHandl
     """``flow.run()``: create the execution and drive it in a background thread."""
     ctx = create(flow, arguments, **extra)
     return run_in_thread(ctx)
+
+
+def start_detached(flow: Flow[Any], arguments: dict[str, Any]) -> Execution:
+    """Create a pending execution and hand it to a detached worker process."""
+    store = default_store()
+    loc = codeloc.locate(flow.fn)
+    execution = store.create_execution(
+        flow=flow.name, module=loc.module, qualname=loc.qualname, source_file=loc.source_file,
+        root=loc.root, inputs=flow.inputs_record(arguments), status="pending",
+        options={"retries": flow.retries, "cwd": os.getcwd()},
+    )  # fmt: skip
+    launch_worker(execution)
+    return execution
 
 
 def run_in_thread(ctx: ExecutionContext) -> FlowHandle[Any]:
@@ -229,6 +241,3 @@ def resume_here(
         )
     return drive(ctx, hold=hold)
 
-
-def _thread_runner(fn: Any) -> threading.Thread:
-    return threading.Thread(target=fn, name="kitaru-runner", daemon=False)
