@@ -1,0 +1,1 @@
+from tests.conftest import client, kitaru_home  # noqa: F401 - shared fixtures
