@@ -23,9 +23,27 @@ def main(argv: list[str]) -> int:
         return 0
     except KitaruError as exc:
         print(f"kitaru worker: {exc}", file=sys.stderr)
+        _note_failure(argv[0], exc)
         return 1
     print(f"kitaru worker: execution {argv[0]} {outcome.kind}", file=sys.stderr)
     return 0
+
+
+def _note_failure(execution_id: str, exc: Exception) -> None:
+    """Leave the reason on the execution, where `kitaru executions show` displays it."""
+    import time
+
+    from kitaru.store import default_store
+
+    try:
+        store = default_store()
+        store.update_metadata(
+            store.get_execution(execution_id).pk,
+            {"resume_error": {"message": str(exc), "hint": getattr(exc, "hint", None),
+                              "at": time.time()}},
+        )  # fmt: skip
+    except Exception:
+        pass
 
 
 if __name__ == "__main__":

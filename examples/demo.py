@@ -1,0 +1,65 @@
+"""`make demo`: run the seed's review_flow end to end on the embedded default, offline.
+
+1. starts ``python examples/review_flow.py`` (it runs the flow and blocks on the approval wait),
+2. shows that the execution is waiting (``kitaru executions show``),
+3. approves it from a second process (``kitaru executions input ID --value true``),
+4. prints the flow's result and ``kitaru executions show`` of the finished execution.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+KITARU = [sys.executable, "-m", "kitaru.cli"]
+
+
+def kitaru(*args: str) -> str:
+    out = subprocess.run([*KITARU, *args], capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"demo: `kitaru {' '.join(args)}` failed:\n{out.stderr}")
+    return out.stdout
+
+
+def step(text: str) -> None:
+    print(f"\n\033[1m==> {text}\033[0m", flush=True)
+
+
+def main() -> None:
+    started = time.time()
+    step("starting examples/review_flow.py (it blocks on the approval wait)")
+    flow_proc = subprocess.Popen([sys.executable, str(HERE / "review_flow.py")],
+                                 stdout=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.time() + 60
+    waiting = None
+    while waiting is None:
+        if time.time() > deadline or flow_proc.poll() is not None:
+            sys.exit("demo: the flow never reached its approval wait")
+        items = json.loads(kitaru("executions", "list", "--flow", "review_flow",
+                                  "--status", "waiting", "-o", "json"))["items"]  # fmt: skip
+        mine = [i for i in items if i["created_at"] >= started]
+        waiting = mine[0]["id"] if mine else None
+        time.sleep(0.1)
+    print(kitaru("executions", "show", waiting))
+
+    step(f"approving from a second process: kitaru executions input {waiting} --value true")
+    t0 = time.time()
+    print(kitaru("executions", "input", waiting, "--value", "true").strip())
+    out, _ = flow_proc.communicate(timeout=60)
+    print(f"the waiting process finished {time.time() - t0:.2f}s after the input")
+
+    step("result printed by examples/review_flow.py")
+    result = kitaru("executions", "show", waiting, "-o", "json")
+    print(json.loads(result)["items"][0]["result_preview"])
+    step(f"kitaru executions show {waiting}")
+    print(kitaru("executions", "show", waiting))
+    if flow_proc.returncode != 0:
+        sys.exit(f"demo: review_flow.py exited with {flow_proc.returncode}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The ``kitaru`` command line. Thin click commands; each imports its implementation lazily."""

@@ -1,0 +1,150 @@
+"""The ``kitaru`` command: root group, error reporting and lazy subcommand loading.
+
+Importing this module costs click and nothing else heavy: subcommand modules are imported only
+when their command is resolved, and every command imports its implementation (client, store,
+rich, ...) inside its function body. ``kitaru --help`` lists commands from the table below
+without importing them.
+
+Errors: without ``--debug`` every failure is one ``error: <message>`` line, plus a ``hint:``
+line when the error carries one, on stderr; the exit code is the error's ``exit_code``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import click
+
+#: name -> (module, attribute, one-line help shown by ``kitaru --help``)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "run": ("kitaru.cli.run", "run", "Run a flow from a Python file (FILE.py:FLOW)."),
+    "executions": (
+        "kitaru.cli.executions",
+        "executions",
+        "List, inspect, answer, resume, retry, replay and cancel executions.",
+    ),
+}
+
+_DEBUG_ENV = "KITARU_DEBUG"
+
+
+class _State:
+    debug = False
+
+
+state = _State()
+
+
+def one_line(text: object) -> str:
+    """Collapse a possibly multi-line message into one readable line."""
+    parts = [line.strip() for line in str(text).splitlines()]
+    return "; ".join(p for p in parts if p)
+
+
+def _fail(message: str, hint: str | None, code: int, exc: BaseException | None) -> NoReturn:
+    if state.debug and exc is not None:
+        import traceback
+
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    click.echo(f"error: {one_line(message)}", err=True)
+    if hint:
+        click.echo(f"hint: {one_line(hint)}", err=True)
+    sys.exit(code or 1)
+
+
+def report(exc: Exception) -> NoReturn:
+    """Print ``exc`` as the CLI's one-line error (+ hint) and exit with its code."""
+    from kitaru.errors import KitaruError
+
+    if isinstance(exc, KitaruError):
+        code = getattr(exc, "exit_code", 1)
+        _fail(exc.message or type(exc).__name__, exc.hint, code if isinstance(code, int) else 1,
+              exc)  # fmt: skip
+    _fail(f"internal error: {type(exc).__name__}: {exc}",
+          None if state.debug else "re-run with --debug for the traceback", 1, exc)  # fmt: skip
+
+
+class KitaruGroup(click.Group):
+    """A group whose subcommands live in other modules, imported on first use."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str, str]] | None = None,
+                 **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None or cmd_name not in self.lazy:
+            return cmd
+        module, attr, _ = self.lazy[cmd_name]
+        cmd = getattr(importlib.import_module(module), attr)
+        if not isinstance(cmd, click.Command):
+            raise TypeError(f"{module}.{attr} is not a click command")
+        self.add_command(cmd, cmd_name)
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List lazy commands from their table entry, without importing them."""
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.lazy and name not in self.commands:
+                rows.append((name, self.lazy[name][2]))
+                continue
+            cmd = super().get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(formatter.width - 6 - len(name))))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the CLI; in standalone mode every non-click error becomes ``error:``/``hint:``."""
+        argv = list(sys.argv[1:] if args is None else args)
+        state.debug = "--debug" in argv or os.environ.get(_DEBUG_ENV, "") not in ("", "0")
+        if not standalone_mode:
+            return super().main(argv, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            return super().main(argv, prog_name or "kitaru", complete_var, True, **extra)
+        except SystemExit:
+            raise
+        except Exception as exc:
+            report(exc)
+
+
+@click.group(
+    cls=KitaruGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.option("--debug", is_flag=True, help="Show the full traceback when something fails.")
+@click.version_option(package_name="kitaru", prog_name="kitaru", message="%(prog)s %(version)s")
+def cli(debug: bool) -> None:
+    """Kitaru: durable execution for Python agents.
+
+    Run flows, inspect executions, answer their waits, resume, retry and replay them.
+    """
+    if debug:
+        state.debug = True
+
+
+def main(args: Sequence[str] | None = None) -> None:
+    """Console-script entry point (``kitaru``)."""
+    cli.main(args, prog_name="kitaru")
+
+
+if __name__ == "__main__":
+    main()
