@@ -191,3 +191,57 @@ def big(size: int) -> int:
 @checkpoint
 def make_blob(size: int) -> bytes:
     return b"a" * size
+
+
+@checkpoint(cache=True)
+def expensive(x: int) -> int:
+    bump("expensive")
+    return x * 10
+
+
+@flow
+def cached_flow(x: int) -> int:
+    return expensive(x)
+
+
+@checkpoint
+def flaky_once(marker: str) -> str:
+    bump("flaky_once")
+    if count("flaky_once") == 1:
+        raise RuntimeError("first run fails")
+    return marker
+
+
+@flow(retries=1)
+def flow_with_retries(marker: str) -> str:
+    a = upper(marker)
+    return a + flaky_once(marker)
+
+
+@checkpoint
+def slow_step(i: int) -> int:
+    import time
+
+    time.sleep(0.05)
+    bump("slow_step")
+    return i
+
+
+@flow
+def slow(n: int) -> int:
+    return sum(slow_step(i) for i in range(n))
+
+
+@checkpoint
+def inner(x: int) -> int:
+    return x + 100
+
+
+@checkpoint
+def outer_cp(x: int) -> int:
+    return inner(x)
+
+
+@flow
+def nesting(x: int) -> int:
+    return outer_cp(x)

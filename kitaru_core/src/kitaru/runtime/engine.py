@@ -60,7 +60,7 @@ def _lookup(ctx: ExecutionContext, cp: Checkpoint, call_id: str, fp: bytes) -> A
             meta = {**(src.meta or {}), "cached_from": replay.source_id}
             ctx.record(replace(src, seq=ctx.next_seq(), meta=meta))
             return ctx.values.load(src.serializer or "json", src.type_name, src.value, src.ref)
-    if cp.cache:
+    if cp.cache or ctx.flow.cache:
         src = ctx.store.cache_lookup(cp.cache_key(fp))
         if src is not None:
             source_id, cached = src
@@ -96,7 +96,7 @@ def _record_success(
     ctx.record(Call(call_id, CHECKPOINT, "completed", ctx.next_seq(), fp, *stored,
                     started_at=started, ended_at=time.time(), attempts=n,
                     meta=frame.metadata or None))  # fmt: skip
-    if cp.cache:
+    if cp.cache or ctx.flow.cache:
         ctx.store.cache_put(cp.cache_key(fp), ctx.pk, call_id)
 
 

@@ -1,0 +1,71 @@
+"""Flow-level retries, cross-execution cache, cancellation, nesting."""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import pytest
+
+import kitaru
+from kitaru import KitaruClient
+from tests import flows_basic as fb
+
+
+def test_cross_execution_cache_is_opt_in() -> None:
+    assert fb.cached_flow(3) == 30
+    assert fb.cached_flow(3) == 30
+    assert fb.count("expensive") == 1
+    latest = KitaruClient().executions.get(KitaruClient().executions.list()[0].id)
+    assert "cached_from" in latest.checkpoints[0].metadata
+    assert fb.cached_flow(4) == 40
+    assert fb.count("expensive") == 2
+    # without cache=True nothing is shared between executions
+    fb.three("q")
+    fb.three("q")
+    assert fb.count("upper") == 2
+
+
+def test_flow_retries_resume_the_failed_execution() -> None:
+    assert fb.flow_with_retries("m") == "Mm"
+    assert fb.count("upper") == 1  # the completed checkpoint was not re-run by the retry
+    assert fb.count("flaky_once") == 2
+
+
+def test_cancel_a_running_execution_stops_at_the_next_checkpoint() -> None:
+    h = fb.slow.run(200)
+    time.sleep(0.3)
+    h.cancel()
+    with pytest.raises(kitaru.ExecutionCancelled):
+        h.wait(timeout=10)
+    assert h.status == "cancelled"
+    ran = fb.count("slow_step")
+    assert ran < 200
+    time.sleep(0.2)
+    assert fb.count("slow_step") == ran  # nothing runs after cancellation
+    with pytest.raises(kitaru.Conflict, match="already cancelled"):
+        h.cancel()
+
+
+def test_nested_checkpoint_runs_plain_with_a_warning() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert fb.nesting(1) == 101
+    assert any("inside another checkpoint" in str(w.message) for w in caught)
+    info = KitaruClient().executions.get(KitaruClient().executions.list()[0].id)
+    assert [c.call_id for c in info.checkpoints] == ["outer_cp"]
+
+
+def test_crashed_status_is_derived_from_a_dead_lease() -> None:
+    from kitaru.store import default_store
+
+    h = fb.approval.run("x")
+    while h.status != "waiting":
+        time.sleep(0.01)
+    store = default_store()
+    ex = store.get_execution(h.id)
+    # pretend a worker on this host (a pid that cannot exist) was running it
+    store.set_status(ex.pk, "running")
+    store.acquire_lease(ex.pk, "nohost:1:x", -1, statuses=("running",), set_status=None)
+    assert KitaruClient().executions.get(h.id).status == "crashed"
+    assert [e.id for e in KitaruClient().executions.list(status="crashed")] == [h.id]
