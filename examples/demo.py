@@ -49,7 +49,7 @@ def main() -> None:
     step(f"approving from a second process: kitaru executions input {waiting} --value true")
     t0 = time.time()
     print(kitaru("executions", "input", waiting, "--value", "true").strip())
-    out, _ = flow_proc.communicate(timeout=60)
+    flow_proc.communicate(timeout=60)
     print(f"the waiting process finished {time.time() - t0:.2f}s after the input")
 
     step("result printed by examples/review_flow.py")

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 import kitaru
 from kitaru import checkpoint, flow
 
+
 def counts_dir() -> Path:
     return Path(os.environ["KITARU_HOME"]) / "counts"
 

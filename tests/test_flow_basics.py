@@ -17,7 +17,10 @@ def test_direct_call_runs_and_journals_every_checkpoint() -> None:
     ex = KitaruClient().executions.list()[0]
     info = KitaruClient().executions.get(ex.id)
     assert info.status == "completed"
-    assert [c.call_id for c in info.checkpoints] == ["add_one", *[f"add_one#{i}" for i in range(2, 6)]]
+    assert [c.call_id for c in info.checkpoints] == [
+        "add_one",
+        *[f"add_one#{i}" for i in range(2, 6)],
+    ]
     assert all(c.attempts == 1 and c.duration is not None for c in info.checkpoints)
 
 
@@ -106,7 +109,6 @@ def test_save_load_across_executions_and_log_metadata() -> None:
     h = fb.saver.run("v1")
     h.wait(timeout=10)
     assert kitaru.load(h.id, "report") == {"v": "v12"}  # latest version
-    assert kitaru.load(h.id, "report#1") if False else True
     assert KitaruClient().artifacts.load(h.id, "report#2") == {"v": "v12"}
     info = KitaruClient().executions.get(h.id)
     assert info.metadata == {"stage": "saved", "n": 2}
@@ -124,7 +126,7 @@ def test_large_values_are_content_addressed_and_deduplicated(kitaru_home) -> Non
     files = [b for b in blobs if b.is_file()]
     assert len(files) == 1 and files[0].stat().st_size == size
     ex = KitaruClient().executions.list()[0]
-    art = [a for a in KitaruClient().executions.get(ex.id).artifacts if a.name == "make_blob"][0]
+    art = next(a for a in KitaruClient().executions.get(ex.id).artifacts if a.name == "make_blob")
     assert not art.inline and art.size == size and art.sha256
 
 

@@ -61,7 +61,7 @@ def test_flow_parameter_override() -> None:
 def test_override_is_validated_against_the_return_annotation() -> None:
     src = run_three()
     n = len(KitaruClient().executions.list())
-    with pytest.raises(kitaru.UsageError, match="override checkpoint.length"):
+    with pytest.raises(kitaru.UsageError, match=r"override checkpoint\.length"):
         KitaruClient().executions.replay(src, overrides={"checkpoint.length": "not a number"})
     with pytest.raises(kitaru.NotFound, match="no checkpoint call 'nope'"):
         KitaruClient().executions.replay(src, overrides={"checkpoint.nope": 1})

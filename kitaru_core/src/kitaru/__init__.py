@@ -37,7 +37,30 @@ _EXPORTS: dict[str, str] = {
     "AuthError": "kitaru.errors",
 }
 
-__all__ = sorted([*_EXPORTS, "Checkpoint", "Flow", "checkpoint", "flow", "log", "wait"])
+__all__ = [
+    "AuthError",
+    "Checkpoint",
+    "ConfigError",
+    "Conflict",
+    "ExecutionCancelled",
+    "ExecutionFailed",
+    "Flow",
+    "FlowHandle",
+    "KitaruClient",
+    "KitaruError",
+    "NotFound",
+    "PendingWait",
+    "UsageError",
+    "WaitInputError",
+    "WaitTimeout",
+    "checkpoint",
+    "configure",
+    "flow",
+    "load",
+    "log",
+    "save",
+    "wait",
+]
 
 if TYPE_CHECKING:
     from kitaru.artifacts import load, save

@@ -60,7 +60,7 @@ class Checkpoint(Generic[R]):
         self.is_async = inspect.iscoroutinefunction(fn)
         self._signature: inspect.Signature | None = None
         self._code_fp: bytes | None = None
-        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+        functools.update_wrapper(self, fn)
         registry[self.name] = self
 
     # -- identity -------------------------------------------------------------------------------
@@ -124,7 +124,7 @@ class Checkpoint(Generic[R]):
             return call_checkpoint_async(ctx, self, call_id, args, kwargs)  # type: ignore[return-value]
         from kitaru.runtime.engine import call_checkpoint
 
-        return call_checkpoint(ctx, self, call_id, args, kwargs)  # type: ignore[no-any-return]
+        return call_checkpoint(ctx, self, call_id, args, kwargs)
 
     def submit(self, *args: Any, **kwargs: Any) -> Any:
         """Start the call in parallel; returns a future (an ``asyncio.Task`` for async ones).
@@ -135,7 +135,7 @@ class Checkpoint(Generic[R]):
         if self.is_async:
             import asyncio
 
-            return asyncio.ensure_future(self(*args, **kwargs))  # type: ignore[arg-type]
+            return asyncio.ensure_future(self(*args, **kwargs))  # type: ignore[call-overload]
         if ctx is None:
             done: Future[R] = Future()
             try:

@@ -140,7 +140,7 @@ class FlowHandle(Generic[R]):
             from kitaru.runtime.runner import value_io
 
             assert ex.result is not None
-            return value_io(self._store).load(*ex.result)  # type: ignore[no-any-return]
+            return value_io(self._store).load(*ex.result)
         if ex.status == "cancelled":
             raise ExecutionCancelled(f"execution {ex.id} was cancelled")
         err = ex.error or {}

@@ -29,7 +29,7 @@ class ArtifactStore:
 
     def _path(self, uri: str) -> str:
         fs = self.fs
-        return fs._strip_protocol(uri)  # type: ignore[no-any-return]
+        return fs._strip_protocol(uri)
 
     def put(self, sha256: str, data: bytes) -> str:
         """Store ``data`` (whose sha256 is given) and return its URI. Deduplicated."""
@@ -43,7 +43,7 @@ class ArtifactStore:
         return uri
 
     def get(self, uri: str) -> bytes:
-        return self.fs.cat_file(self._path(uri))  # type: ignore[no-any-return]
+        return self.fs.cat_file(self._path(uri))
 
     def exists(self, uri: str) -> bool:
         return bool(self.fs.exists(self._path(uri)))

@@ -61,13 +61,20 @@ def _lookup(ctx: ExecutionContext, cp: Checkpoint, call_id: str, fp: bytes) -> A
             ctx.record(replace(src, seq=ctx.next_seq(), meta=meta))
             return ctx.values.load(src.serializer or "json", src.type_name, src.value, src.ref)
     if cp.cache or ctx.flow.cache:
-        src = ctx.store.cache_lookup(cp.cache_key(fp))
-        if src is not None:
-            source_id, cached = src
-            ctx.record(replace(cached, call_id=call_id, seq=ctx.next_seq(),
-                               meta={**(cached.meta or {}), "cached_from": source_id}))
-            return ctx.values.load(cached.serializer or "json", cached.type_name, cached.value,
-                                   cached.ref)
+        hit = ctx.store.cache_lookup(cp.cache_key(fp))
+        if hit is not None:
+            source_id, cached = hit
+            ctx.record(
+                replace(
+                    cached,
+                    call_id=call_id,
+                    seq=ctx.next_seq(),
+                    meta={**(cached.meta or {}), "cached_from": source_id},
+                )
+            )
+            return ctx.values.load(
+                cached.serializer or "json", cached.type_name, cached.value, cached.ref
+            )
     return _MISS
 
 

@@ -66,7 +66,11 @@ def start_replay(
             raise UsageError(f"override {key!r} must start with 'checkpoint.' or 'flow.'",
                              hint="e.g. --override checkpoint.research='\"new brief\"'")  # fmt: skip
         stored[key] = value
-    extra = {"replay_of": source.id, "replay_from": from_, "overrides": stored or None}
+    extra: dict[str, Any] = {
+        "replay_of": source.id,
+        "replay_from": from_,
+        "overrides": stored or None,
+    }
     if detach:
         from kitaru.runtime import codeloc
 

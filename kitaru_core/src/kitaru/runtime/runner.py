@@ -66,7 +66,9 @@ def replay_source(store: MetadataStore, execution: Execution) -> ReplaySource | 
     return ReplaySource(source.id, journal, forced, overrides)
 
 
-def prepare(store: MetadataStore, execution: Execution, flow: Flow[Any] | None = None) -> ExecutionContext:
+def prepare(
+    store: MetadataStore, execution: Execution, flow: Flow[Any] | None = None
+) -> ExecutionContext:
     flow = flow or load_flow(execution)
     return ExecutionContext(
         store, execution, flow, value_io(store), replay_source(store, execution)
@@ -240,4 +242,3 @@ def resume_here(
             hint="wait for it, or cancel it with `kitaru executions cancel`",
         )
     return drive(ctx, hold=hold)
-

@@ -24,7 +24,7 @@ MISSING: Any = ...
 def json_schema(schema: Any) -> dict[str, Any]:
     from pydantic import TypeAdapter
 
-    return TypeAdapter(schema).json_schema()  # type: ignore[no-any-return]
+    return TypeAdapter(schema).json_schema()
 
 
 def validate_input(value: Any, schema: dict[str, Any] | None, wait_name: str) -> None:
@@ -49,7 +49,9 @@ def _typed(ctx: ExecutionContext, rec: Call, schema: Any) -> Any:
     try:
         return validate_as(raw, schema)
     except Exception as exc:
-        raise WaitInputError(f"input for wait {rec.call_id!r} does not match its schema: {exc}")
+        raise WaitInputError(
+            f"input for wait {rec.call_id!r} does not match its schema: {exc}"
+        ) from exc
 
 
 def wait(

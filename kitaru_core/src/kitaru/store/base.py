@@ -103,8 +103,15 @@ class MetadataStore(ABC):
 
     @abstractmethod
     def resolve_wait(
-        self, pk: int, call_id: str, *, serializer: str | None, type_name: str | None,
-        value: bytes | None, meta: dict[str, Any] | None = None, status: str = "completed",
+        self,
+        pk: int,
+        call_id: str,
+        *,
+        serializer: str | None,
+        type_name: str | None,
+        value: bytes | None,
+        meta: dict[str, Any] | None = None,
+        status: str = "completed",
     ) -> bool:
         """Pending → ``status`` (completed with the input, or failed for a timeout/abort).
 

@@ -75,7 +75,9 @@ def _call_row(pk: int, c: Call) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-_INSERT_CALL = f"INSERT OR REPLACE INTO journal (execution_pk, {_CALL_COLUMNS}) VALUES ({', '.join('?' * 14)})"
+_INSERT_CALL = (
+    f"INSERT OR REPLACE INTO journal (execution_pk, {_CALL_COLUMNS}) VALUES ({', '.join('?' * 14)})"
+)
 
 
 def new_execution_id() -> str:
