@@ -59,6 +59,7 @@ class Checkpoint(Generic[R]):
         self.type = type
         self.is_async = inspect.iscoroutinefunction(fn)
         self._signature: inspect.Signature | None = None
+        self._simple: tuple[str, ...] | None = None
         self._code_fp: bytes | None = None
         functools.update_wrapper(self, fn)
         registry[self.name] = self
@@ -67,7 +68,10 @@ class Checkpoint(Generic[R]):
     @property
     def signature(self) -> inspect.Signature:
         if self._signature is None:
-            self._signature = inspect.signature(self.fn)
+            sig = self._signature = inspect.signature(self.fn)
+            params = sig.parameters.values()
+            if all(p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty for p in params):
+                self._simple = tuple(sig.parameters)
         return self._signature
 
     @property
@@ -77,8 +81,12 @@ class Checkpoint(Generic[R]):
 
     def fingerprint_inputs(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
         """sha256 over the bound arguments: positional or keyword, the same call matches."""
+        sig = self.signature
+        simple = self._simple
+        if simple is not None and not kwargs and len(args) == len(simple):
+            return fingerprint(dict(zip(simple, args, strict=True)))  # the common, fast case
         try:
-            bound = self.signature.bind(*args, **kwargs)
+            bound = sig.bind(*args, **kwargs)
         except TypeError as exc:
             raise UsageError(f"bad arguments for checkpoint {self.name!r}: {exc}") from None
         bound.apply_defaults()

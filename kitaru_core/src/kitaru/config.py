@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 _overrides: dict[str, object] = {}
 
@@ -48,8 +49,23 @@ def _env_bool(name: str, default: bool) -> bool:
     return raw.strip().lower() not in ("0", "false", "no", "off", "")
 
 
+_cache: list[Any] = [None, None]
+_ENV_KEYS = ("KITARU_HOME", "KITARU_INLINE_LIMIT", "KITARU_LEASE_TTL",
+             "KITARU_HEARTBEAT_INTERVAL", "KITARU_ALLOW_PICKLE")  # fmt: skip
+
+
 def settings() -> Settings:
     """Settings from ``KITARU_*`` environment variables and :func:`configure` overrides."""
+    env = os.environ
+    key = (tuple(env.get(k) for k in _ENV_KEYS), tuple(_overrides.items()))
+    if _cache[0] == key:
+        return _cache[1]  # type: ignore[no-any-return]
+    value = _settings()
+    _cache[0], _cache[1] = key, value
+    return value
+
+
+def _settings() -> Settings:
     home = Path(os.environ.get("KITARU_HOME") or Path.home() / ".kitaru").expanduser()
     base = Settings(
         home=home,

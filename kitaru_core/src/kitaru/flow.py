@@ -53,7 +53,15 @@ class Flow(Generic[R]):
         self.max_cost_usd = max_cost_usd
         self.is_async = inspect.iscoroutinefunction(fn)
         self.signature = inspect.signature(fn)
+        self._location: codeloc.CodeLocation | None = None
         functools.update_wrapper(self, fn)
+
+    @property
+    def location(self) -> codeloc.CodeLocation:
+        """Where the flow's code lives (recorded on every execution)."""
+        if self._location is None:
+            self._location = codeloc.locate(self.fn)
+        return self._location
 
     # -- inputs ---------------------------------------------------------------------------------
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -112,7 +120,11 @@ class Flow(Generic[R]):
         """Run and wait: the flow's return value, or ExecutionFailed."""
         if self.is_async:
             return self._acall(*args, **kwargs)  # type: ignore[return-value]
-        return self.run(*args, **kwargs).wait()
+        if codeloc.loading():
+            raise codeloc.StopLoading()
+        from kitaru.runtime.runner import run_inline
+
+        return run_inline(self, self.bind(args, kwargs))  # type: ignore[no-any-return]
 
     async def _acall(self, *args: Any, **kwargs: Any) -> R:
         import asyncio

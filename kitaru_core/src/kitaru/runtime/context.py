@@ -49,6 +49,7 @@ class ExecutionContext:
         flow: Flow,
         values: ValueIO,
         replay: ReplaySource | None = None,
+        journal: dict[str, Call] | None = None,
     ) -> None:
         self.store = store
         self.execution = execution
@@ -61,7 +62,12 @@ class ExecutionContext:
         self._pool: ThreadPoolExecutor | None = None
         self._futures: list[Future[Any]] = []
         self._sink: Any = None
-        self.reload()
+        if journal is None:
+            self.reload()
+        else:  # a brand-new execution: nothing to load
+            self.journal = journal
+            self._seq = 0
+            self._counts = {}
 
     def log_sink(self) -> Any:
         if self._sink is None:

@@ -85,7 +85,7 @@ def create(
 ) -> ExecutionContext:
     """Create a running execution leased to this process."""
     store = store or default_store()
-    loc = codeloc.locate(flow.fn)
+    loc = flow.location
     owner = keeper().owner
     execution = store.create_execution(
         flow=flow.name, module=loc.module, qualname=loc.qualname, source_file=loc.source_file,
@@ -93,7 +93,10 @@ def create(
         options={"retries": flow.retries, "cwd": os.getcwd()},
         lease=(owner, settings().lease_ttl), **extra,
     )  # fmt: skip
-    ctx = prepare(store, execution, flow)
+    fresh = not extra.get("replay_of")
+    ctx = ExecutionContext(store, execution, flow, value_io(store),
+                           None if fresh else replay_source(store, execution),
+                           journal={} if fresh else None)  # fmt: skip
     keeper().adopt(store, execution.pk, ctx.cancelled.set)
     return ctx
 
@@ -104,10 +107,23 @@ def start(flow: Flow[Any], arguments: dict[str, Any], **extra: Any) -> FlowHandl
     return run_in_thread(ctx)
 
 
+def run_inline(flow: Flow[Any], arguments: dict[str, Any]) -> Any:
+    """A direct ``flow(...)`` call: drive in the calling thread (holding through waits)."""
+    from kitaru.handle import FlowHandle
+
+    ctx = create(flow, arguments)
+    handle: FlowHandle[Any] = FlowHandle(ctx.store, ctx.execution.id, flow=flow)
+    outcome = drive(ctx, hold=True)
+    if outcome.kind == "completed":
+        return outcome.value
+    handle._outcome = outcome
+    return handle.wait()
+
+
 def start_detached(flow: Flow[Any], arguments: dict[str, Any]) -> Execution:
     """Create a pending execution and hand it to a detached worker process."""
     store = default_store()
-    loc = codeloc.locate(flow.fn)
+    loc = flow.location
     execution = store.create_execution(
         flow=flow.name, module=loc.module, qualname=loc.qualname, source_file=loc.source_file,
         root=loc.root, inputs=flow.inputs_record(arguments), status="pending",

@@ -90,7 +90,7 @@ def serialize(value: Any) -> Serialized:
     if t is bytes:
         return Serialized("bytes", None, value)
     if t in _JSON_SCALARS or ((t is list or t is dict) and is_json_native(value)):
-        return Serialized("json", None, json.dumps(value, separators=(",", ":")).encode())
+        return Serialized("json", None, _compact(value).encode())
     if _pydantic_model(value):
         return Serialized("pydantic", type_path(t), value.model_dump_json().encode())
     for ser in _extra:
@@ -162,11 +162,15 @@ def _fingerprint_default(obj: Any) -> Any:
     return {"__pickle__": hashlib.sha256(pickle.dumps(obj, protocol=5)).hexdigest()}
 
 
+_canonical = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), default=_fingerprint_default
+).encode
+_compact = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def canonical_bytes(value: Any) -> bytes:
     """A stable byte form of ``value`` for fingerprints (not for storage)."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), default=_fingerprint_default
-    ).encode()
+    return _canonical(value).encode()
 
 
 def fingerprint(value: Any) -> bytes:

@@ -182,7 +182,9 @@ class SQLiteStore(MetadataStore):
             )  # fmt: skip
             pk = cur.lastrowid
             assert pk is not None
-            conn.executemany(_INSERT_CALL, [_call_row(pk, c) for c in calls])
+            rows = [_call_row(pk, c) for c in calls]
+            if rows:
+                conn.executemany(_INSERT_CALL, rows)
         return Execution(
             pk=pk, id=eid, flow=flow, status=status, module=module, qualname=qualname,
             source_file=source_file, root=root, inputs=inputs, created_at=now,
