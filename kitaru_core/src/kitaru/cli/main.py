@@ -62,17 +62,23 @@ def report(exc: Exception) -> NoReturn:
 
     if isinstance(exc, KitaruError):
         code = getattr(exc, "exit_code", 1)
-        _fail(exc.message or type(exc).__name__, exc.hint, code if isinstance(code, int) else 1,
-              exc)  # fmt: skip
-    _fail(f"internal error: {type(exc).__name__}: {exc}",
-          None if state.debug else "re-run with --debug for the traceback", 1, exc)  # fmt: skip
+        _fail(
+            exc.message or type(exc).__name__, exc.hint, code if isinstance(code, int) else 1, exc
+        )
+    _fail(
+        f"internal error: {type(exc).__name__}: {exc}",
+        None if state.debug else "re-run with --debug for the traceback",
+        1,
+        exc,
+    )
 
 
 class KitaruGroup(click.Group):
     """A group whose subcommands live in other modules, imported on first use."""
 
-    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str, str]] | None = None,
-                 **kwargs: Any) -> None:  # fmt: skip
+    def __init__(
+        self, *args: Any, lazy: dict[str, tuple[str, str, str]] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.lazy = dict(lazy or {})
 
@@ -104,7 +110,7 @@ class KitaruGroup(click.Group):
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Sequence[str] | None = None,
         prog_name: str | None = None,
@@ -126,6 +132,7 @@ class KitaruGroup(click.Group):
 
 
 @click.group(
+    "kitaru",
     cls=KitaruGroup,
     lazy=COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -1,0 +1,346 @@
+"""What the CLI prints: the ``-o json`` envelope and compact rich tables for people.
+
+JSON output is always ``{"command": "<group> <command>", "items": [...]}`` where items are the
+``to_dict()`` of :mod:`kitaru.models` objects (show commands: a one-element list). rich is
+imported only when a table is actually rendered.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from kitaru.models import ExecutionInfo, WaitInfo
+
+FORMATS = ("table", "json")
+
+STATUS_STYLE = {
+    "pending": "blue",
+    "running": "cyan",
+    "waiting": "yellow",
+    "completed": "green",
+    "failed": "red",
+    "cancelled": "dim",
+    "crashed": "bold magenta",
+}
+
+
+def output_option(fn: Any) -> Any:
+    """``-o/--output [table|json]``."""
+    return click.option(
+        "-o",
+        "--output",
+        "output",
+        type=click.Choice(FORMATS),
+        default="table",
+        show_default=True,
+        help="Output format; json prints {command, items}.",
+    )(fn)
+
+
+# -- JSON -------------------------------------------------------------------------------------
+def envelope(command: str, items: Iterable[Mapping[str, Any]]) -> str:
+    return json.dumps({"command": command, "items": list(items)}, indent=2, default=str)
+
+
+def print_json(command: str, items: Iterable[Mapping[str, Any]]) -> None:
+    click.echo(envelope(command, items))
+
+
+def result_text(value: Any) -> str:
+    """A flow's result: JSON when it is JSON data, else its repr."""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+# -- small formatters ---------------------------------------------------------------------------
+def local_time(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.2f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def millis(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.1f}"
+
+
+def size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+def clip(text: str | None, width: int = 60) -> str:
+    if text is None:
+        return "-"
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# -- waits ------------------------------------------------------------------------------------
+def example_value(schema: Mapping[str, Any] | None, depth: int = 0) -> Any:
+    """A value that matches simple JSON schemas, to show in the ``answer with:`` command."""
+    if not schema or depth > 3:
+        return "..."
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    if "default" in schema:
+        return schema["default"]
+    for key in ("anyOf", "oneOf", "allOf"):
+        options = schema.get(key)
+        if options:
+            non_null = [o for o in options if o.get("type") != "null"] or options
+            return example_value(non_null[0], depth + 1)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), None)
+    if kind == "boolean":
+        return True
+    if kind == "integer":
+        return 0
+    if kind == "number":
+        return 0.0
+    if kind == "null":
+        return None
+    if kind == "array":
+        return [example_value(schema.get("items"), depth + 1)] if schema.get("items") else []
+    if kind == "object" or "properties" in schema:
+        props = schema.get("properties") or {}
+        required = schema.get("required") or list(props)
+        return {k: example_value(props.get(k), depth + 1) for k in required}
+    return "..."
+
+
+def shell_quote(text: str) -> str:
+    """Single-quote ``text`` for a POSIX shell (always quoted, like the docs show it)."""
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def answer_command(execution_id: str, schema: Mapping[str, Any] | None) -> str:
+    value = json.dumps(example_value(schema), ensure_ascii=False)
+    return f"kitaru executions input {execution_id} --value {shell_quote(value)}"
+
+
+def waiting_lines(
+    execution_id: str, name: str, question: str | None, schema: Mapping[str, Any] | None
+) -> list[str]:
+    """The two lines printed when an execution waits for input."""
+    asked = f": {question}" if question else ""
+    return [
+        f"execution {execution_id} is waiting on {name!r}{asked}",
+        f"answer with: {answer_command(execution_id, schema)}",
+    ]
+
+
+# -- rich tables ------------------------------------------------------------------------------
+def console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _table(title: str | None = None) -> Table:
+    from rich import box
+    from rich.table import Table
+
+    return Table(
+        title=title,
+        title_justify="left",
+        title_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+    )
+
+
+def _status(status: str) -> Any:
+    from rich.text import Text
+
+    return Text(status, style=STATUS_STYLE.get(status, ""))
+
+
+def _t(value: Any) -> Any:
+    """User data as literal text (never interpreted as rich markup)."""
+    from rich.text import Text
+
+    return Text("-" if value is None else str(value))
+
+
+def render_executions(infos: list[ExecutionInfo]) -> None:
+    out = console()
+    if not infos:
+        out.print("no executions", style="dim")
+        return
+    table = _table()
+    for name in ("id", "flow", "status", "created", "duration"):
+        table.add_column(name, no_wrap=True, justify="right" if name == "duration" else "left")
+    for i in infos:
+        table.add_row(
+            _t(i.id),
+            _t(i.flow),
+            _status(i.status),
+            _t(local_time(i.created_at)),
+            _t(duration(i.duration)),
+        )
+    out.print(table)
+
+
+def _pending_wait(info: ExecutionInfo) -> WaitInfo | None:
+    return info.pending_wait if info.status == "waiting" else None
+
+
+def render_execution(info: ExecutionInfo) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    out = console()
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold", no_wrap=True)
+    head.add_column()
+    head.add_row("execution", Text(info.id, style="bold"))
+    head.add_row("flow", _t(info.flow))
+    head.add_row("status", _status(info.status))
+    head.add_row("created", _t(local_time(info.created_at)))
+    head.add_row("started", _t(local_time(info.started_at)))
+    if info.ended_at is not None:
+        head.add_row("ended", _t(local_time(info.ended_at)))
+    head.add_row("duration", _t(duration(info.duration)))
+    if info.replay_of:
+        origin = info.replay_of + (f" (from {info.replay_from})" if info.replay_from else "")
+        head.add_row("replay of", _t(origin))
+    if info.source_file:
+        head.add_row("source", _t(info.source_file))
+    if info.error:
+        err = info.error
+        text = f"{err.get('type', 'Error')}: {err.get('message', '')}"
+        if err.get("origin"):
+            text += f"  (origin: {err['origin']})"
+        head.add_row("error", Text(one_line(text), style="red"))
+    if info.result_preview is not None:
+        head.add_row("result", _t(clip(info.result_preview, 100)))
+    wait = _pending_wait(info)
+    if wait is not None:
+        asked = f": {wait.question}" if wait.question else ""
+        head.add_row("waiting on", Text(f"{wait.call_id!r}{asked}", style="yellow"))
+        head.add_row("answer with", _t(answer_command(info.id, wait.schema)))
+    out.print(head)
+    _render_sections(out, info)
+
+
+def _render_sections(out: Console, info: ExecutionInfo) -> None:
+    """The tables under the header, each preceded by a blank line; empty ones are left out."""
+    if info.checkpoints:
+        t = _table("checkpoints")
+        for name in ("call id", "status", "duration ms", "attempts", "preview"):
+            t.add_column(
+                name,
+                no_wrap=name != "preview",
+                justify="right" if name in ("duration ms", "attempts") else "left",
+            )
+        for c in info.checkpoints:
+            t.add_row(
+                _t(c.call_id),
+                _status(c.status),
+                _t(millis(c.duration)),
+                _t(c.attempts),
+                _t(clip(c.preview)),
+            )
+        out.print()
+        out.print(t)
+    if info.waits:
+        t = _table("waits")
+        for name in ("name", "status", "question", "input"):
+            t.add_column(name)
+        for w in info.waits:
+            status = "timed out" if w.timed_out else w.status
+            t.add_row(
+                _t(w.call_id),
+                _status(status),
+                _t(clip(w.question, 50)),
+                _t(clip(w.value_preview, 40)),
+            )
+        out.print()
+        out.print(t)
+    if info.attempts:
+        t = _table("failed attempts")
+        for name in ("call id", "attempt", "duration ms", "error"):
+            t.add_column(name)
+        for attempt in info.attempts:
+            t.add_row(
+                _t(attempt.call_id),
+                _t(attempt.attempt),
+                _t(millis(attempt.ended_at - attempt.started_at)),
+                _t(clip(attempt.error, 80)),
+            )
+        out.print()
+        out.print(t)
+    if info.metadata:
+        t = _table("metadata")
+        t.add_column("key", no_wrap=True)
+        t.add_column("value")
+        for key, value in info.metadata.items():
+            t.add_row(_t(key), _t(clip(result_text(value), 80)))
+        out.print()
+        out.print(t)
+    if info.artifacts:
+        t = _table("artifacts")
+        for name in ("name", "call id", "kind", "version", "type", "size", "preview"):
+            t.add_column(name, no_wrap=name != "preview")
+        for a in info.artifacts:
+            t.add_row(
+                _t(a.name),
+                _t(a.call_id),
+                _t(a.kind),
+                _t(a.version),
+                _t(a.type_name),
+                _t(size(a.size)),
+                _t(clip(a.preview, 40)),
+            )
+        out.print()
+        out.print(t)
+
+
+def log_line(record: Mapping[str, Any]) -> str:
+    """One captured log record as ``HH:MM:SS.mmm [call] line``."""
+    ts = record.get("t")
+    stamp = "--:--:--.---"
+    if isinstance(ts, (int, float)):
+        stamp = time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts * 1000) % 1000:03d}"
+    where = record.get("call") or "flow"
+    stream = record.get("stream")
+    tag = "" if stream in (None, "stdout") else f" {stream}"
+    return f"{stamp} [{where}]{tag} {record.get('line', '')}"
+
+
+def one_line(text: str) -> str:
+    return " ".join(str(text).split())

@@ -1,0 +1,86 @@
+"""``kitaru run FILE.py:FLOW``: start a flow defined in a Python file."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from kitaru.flow import Flow
+
+
+def _split_target(target: str) -> tuple[str, str | None]:
+    path, sep, name = target.rpartition(":")
+    if sep and name.isidentifier() and path:
+        return path, name
+    return target, None
+
+
+def _flows_in(module: ModuleType) -> list[str]:
+    from kitaru.flow import Flow
+
+    return sorted(k for k, v in vars(module).items() if isinstance(v, Flow) and k.isidentifier())
+
+
+def resolve_flow(target: str) -> Flow[Any]:
+    """Load ``FILE.py:FLOW`` (``FILE.py`` alone when the file defines exactly one flow)."""
+    from kitaru.errors import UsageError
+    from kitaru.flow import Flow
+    from kitaru.runtime.codeloc import load_file
+
+    path, name = _split_target(target)
+    module = load_file(path)
+    flows = _flows_in(module)
+    found = "flows in the file: " + (
+        ", ".join(flows) if flows else "none (decorate one with @flow)"
+    )
+    if name is None:
+        if len(flows) == 1:
+            name = flows[0]
+        else:
+            raise UsageError(f"say which flow of {path} to run, as {path}:FLOW", hint=found)
+    obj = getattr(module, name, None)
+    if obj is None:
+        raise UsageError(f"{path} defines no flow named {name!r}", hint=found)
+    if not isinstance(obj, Flow):
+        raise UsageError(f"{name!r} in {path} is a {type(obj).__name__}, not a @flow", hint=found)
+    return obj
+
+
+@click.command()
+@click.argument("target", metavar="FILE.py:FLOW")
+@click.option(
+    "--input",
+    "input_json",
+    metavar="JSON",
+    help="""The flow's keyword arguments as a JSON object, e.g. '{"topic": "agents"}'.""",
+)
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="Hand the execution to a background worker, print its id and return at once.",
+)
+def run(target: str, input_json: str | None, detach: bool) -> None:
+    """Run the flow FLOW defined in FILE.py.
+
+    Prints the execution id, every wait it reaches (with the exact command to answer it), and
+    finally its result. The command keeps the execution while it waits: answer from another
+    terminal and it continues here. Exits 1 if the execution fails.
+    """
+    from kitaru.cli.params import parse_object
+    from kitaru.cli.progress import follow
+
+    kwargs = parse_object("--input", input_json)
+    flow_obj = resolve_flow(target)
+    if detach:
+        from kitaru.runtime.runner import start_detached
+
+        execution = start_detached(flow_obj, flow_obj.bind((), kwargs))
+        click.echo(execution.id)
+        return
+    handle = flow_obj.run(**kwargs)
+    click.echo(f"execution {handle.id} started")
+    follow(handle)
