@@ -59,7 +59,7 @@ def settings() -> Settings:
     env = os.environ
     key = (tuple(env.get(k) for k in _ENV_KEYS), tuple(_overrides.items()))
     if _cache[0] == key:
-        return _cache[1]  # type: ignore[no-any-return]
+        return _cache[1]
     value = _settings()
     _cache[0], _cache[1] = key, value
     return value

@@ -124,7 +124,7 @@ class Flow(Generic[R]):
             raise codeloc.StopLoading()
         from kitaru.runtime.runner import run_inline
 
-        return run_inline(self, self.bind(args, kwargs))  # type: ignore[no-any-return]
+        return run_inline(self, self.bind(args, kwargs))
 
     async def _acall(self, *args: Any, **kwargs: Any) -> R:
         import asyncio

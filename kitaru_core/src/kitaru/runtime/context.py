@@ -62,12 +62,13 @@ class ExecutionContext:
         self._pool: ThreadPoolExecutor | None = None
         self._futures: list[Future[Any]] = []
         self._sink: Any = None
+        self.journal: dict[str, Call] = {}
+        self._counts: dict[str, int] = {}
+        self._seq = 0
         if journal is None:
             self.reload()
         else:  # a brand-new execution: nothing to load
             self.journal = journal
-            self._seq = 0
-            self._counts = {}
 
     def log_sink(self) -> Any:
         if self._sink is None:
@@ -84,9 +85,9 @@ class ExecutionContext:
 
     def reload(self) -> None:
         """Start a fresh pass over the flow body: journal loaded once, call counters reset."""
-        self.journal: dict[str, Call] = self.store.load_journal(self.pk)
+        self.journal = self.store.load_journal(self.pk)
         self._seq = max((c.seq for c in self.journal.values()), default=0)
-        self._counts: dict[str, int] = {}
+        self._counts = {}
 
     def next_call_id(self, name: str) -> str:
         with self._lock:
