@@ -52,9 +52,10 @@ def main() -> None:
     flow_proc.communicate(timeout=60)
     print(f"the waiting process finished {time.time() - t0:.2f}s after the input")
 
-    step("result printed by examples/review_flow.py")
-    result = kitaru("executions", "show", waiting, "-o", "json")
-    print(json.loads(result)["items"][0]["result_preview"])
+    step("the flow's result")
+    from kitaru import KitaruClient
+
+    print(KitaruClient().executions.handle(waiting).wait(timeout=10))
     step(f"kitaru executions show {waiting}")
     print(kitaru("executions", "show", waiting))
     if flow_proc.returncode != 0:
