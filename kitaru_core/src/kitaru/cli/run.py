@@ -81,6 +81,10 @@ def run(target: str, input_json: str | None, detach: bool) -> None:
         execution = start_detached(flow_obj, flow_obj.bind((), kwargs))
         click.echo(execution.id)
         return
-    handle = flow_obj.run(**kwargs)
-    click.echo(f"execution {handle.id} started")
+    from kitaru.runtime.runner import create, run_in_thread
+
+    # Announce before the flow starts printing, so "started" is always the first line.
+    ctx = create(flow_obj, flow_obj.bind((), kwargs))
+    click.echo(f"execution {ctx.execution.id} started")
+    handle = run_in_thread(ctx)
     follow(handle)

@@ -1,35 +1,50 @@
 """Artifact store: where large values live, content-addressed by sha256, through fsspec.
 
-A flavor is mostly a URL scheme plus credentials: the base class does the work.
+A flavor is mostly a URL scheme plus credentials: override :meth:`storage_options` and the base
+does the rest (``s3://bucket/prefix`` + keys, ``gs://...`` + a token, ...).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from kitaru.components.base import ARTIFACT_STORE, ComponentConfig, StackComponent
+from kitaru.errors import ConfigError
 
-class ArtifactStore:
-    """Stores immutable blobs under ``<root>/<sha[:2]>/<sha>``; writing the same bytes is free."""
 
-    def __init__(self, root: str, **storage_options: Any) -> None:
-        self.root = root.rstrip("/")
-        self.storage_options = storage_options
+class ArtifactStoreConfig(ComponentConfig):
+    #: root URL of the store, e.g. ``file:///data/kitaru`` or ``s3://bucket/prefix``
+    path: str
+
+
+class ArtifactStore(StackComponent):
+    """Stores immutable blobs under ``<path>/<sha[:2]>/<sha>``; writing the same bytes is free."""
+
+    TYPE = ARTIFACT_STORE
+    config: ArtifactStoreConfig
+
+    def __init__(self, name: str, config: ArtifactStoreConfig, **kw: Any) -> None:
+        super().__init__(name, config, **kw)
+        self.root = config.path.rstrip("/")
         self._fs: Any = None
+
+    def storage_options(self) -> dict[str, Any]:
+        """fsspec options (credentials, endpoints) for this store's filesystem."""
+        return {}
 
     @property
     def fs(self) -> Any:
         if self._fs is None:
             from fsspec.core import url_to_fs
 
-            self._fs, self._root_path = url_to_fs(self.root, **self.storage_options)
+            self._fs, _ = url_to_fs(self.root, **self.storage_options())
         return self._fs
 
     def uri_for(self, sha256: str) -> str:
         return f"{self.root}/{sha256[:2]}/{sha256}"
 
     def _path(self, uri: str) -> str:
-        fs = self.fs
-        return fs._strip_protocol(uri)
+        return str(self.fs._strip_protocol(uri))
 
     def put(self, sha256: str, data: bytes) -> str:
         """Store ``data`` (whose sha256 is given) and return its URI. Deduplicated."""
@@ -43,11 +58,20 @@ class ArtifactStore:
         return uri
 
     def get(self, uri: str) -> bytes:
-        return self.fs.cat_file(self._path(uri))
+        return bytes(self.fs.cat_file(self._path(uri)))
 
     def exists(self, uri: str) -> bool:
         return bool(self.fs.exists(self._path(uri)))
 
     def verify(self) -> None:
-        """Check the store is reachable and writable."""
-        self.fs.makedirs(self._path(self.root), exist_ok=True)
+        try:
+            self.fs.makedirs(self._path(self.root), exist_ok=True)
+            probe = f"{self._path(self.root)}/.kitaru-verify"
+            self.fs.pipe_file(probe, b"ok")
+            self.fs.rm(probe)
+        except Exception as exc:
+            raise ConfigError(
+                f"artifact store {self.name!r} at {self.root} is not writable: "
+                f"{type(exc).__name__}: {exc}",
+                hint="check the path and the credentials",
+            ) from exc

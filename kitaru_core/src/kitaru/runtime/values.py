@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kitaru.components.artifact_store import ArtifactStore
 from kitaru.errors import NotFound
 from kitaru.runtime.serialization import Serialized, deserialize, serialize
 from kitaru.store.base import MetadataStore
 from kitaru.store.records import Blob
+
+if TYPE_CHECKING:
+    from kitaru.components.artifact_store import ArtifactStore
 
 #: (serializer, type_name, inline bytes or None, blob sha256 or None)
 Stored = tuple[str, str | None, bytes | None, str | None]
 
 
 def default_artifact_store() -> ArtifactStore:
-    from kitaru.config import settings
+    from kitaru.builtin.local_artifact_store import LocalArtifactStore, LocalArtifactStoreConfig
 
-    return ArtifactStore(settings().artifacts_dir.as_uri())
+    return LocalArtifactStore("local", LocalArtifactStoreConfig())
+
+
+def read_uri(uri: str, store: ArtifactStore | None) -> bytes:
+    """Read a blob by URI: through ``store`` when it holds it (it has the credentials)."""
+    if store is not None and uri.startswith(store.root + "/"):
+        return store.get(uri)
+    from fsspec.core import url_to_fs
+
+    fs, path = url_to_fs(uri)
+    return bytes(fs.cat_file(path))
 
 
 class ValueIO:
@@ -53,7 +65,7 @@ class ValueIO:
             return value or b""
         blob = self.store.get_blob(ref)
         try:
-            data = ArtifactStore(blob.uri.rsplit("/", 2)[0]).get(blob.uri)
+            data = read_uri(blob.uri, self._artifacts)
         except FileNotFoundError as exc:
             raise NotFound(
                 f"artifact {ref[:12]} is recorded at {blob.uri} but is missing there",

@@ -1,0 +1,45 @@
+"""``local`` orchestrator: executions run in this machine's processes.
+
+``run`` drives the execution in a thread of the calling process; ``resume`` starts a detached
+worker process (``python -m kitaru.runtime.worker``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from kitaru.components.base import ComponentConfig
+from kitaru.components.orchestrator import Capabilities, Orchestrator
+
+if TYPE_CHECKING:
+    from kitaru.flow import Flow
+    from kitaru.handle import FlowHandle
+
+
+class LocalOrchestratorConfig(ComponentConfig):
+    pass
+
+
+class LocalOrchestrator(Orchestrator):
+    capabilities = Capabilities(needs_image=False, isolated_checkpoints=False)
+
+    def run(self, flow: Flow[Any], arguments: dict[str, Any]) -> FlowHandle[Any]:
+        from kitaru.runtime.runner import start
+
+        return start(flow, arguments)
+
+    def resume(self, execution_id: str) -> None:
+        from kitaru.runtime.runner import launch_worker
+        from kitaru.store import default_store
+
+        launch_worker(default_store().get_execution(execution_id))
+
+    def cancel(self, execution_id: str) -> None:
+        """Nothing to kill: the worker sees the cancelled status at its next heartbeat."""
+
+    def status(self, execution_id: str) -> str:
+        from kitaru.store import default_store
+        from kitaru.store.records import display_status
+
+        return display_status(default_store().get_execution(execution_id), time.time())

@@ -1,0 +1,67 @@
+"""What every stack component shares: a type, a name, a frozen config, and ``verify()``."""
+
+from __future__ import annotations
+
+from abc import ABC
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+ORCHESTRATOR = "orchestrator"
+ARTIFACT_STORE = "artifact_store"
+SECRET_STORE = "secret_store"
+CONTAINER_BUILDER = "container_builder"
+LLM_GATEWAY = "llm_gateway"
+COMPONENT_TYPES = (ORCHESTRATOR, ARTIFACT_STORE, SECRET_STORE, CONTAINER_BUILDER, LLM_GATEWAY)
+#: Types a stack must name; the others default to the local ones.
+REQUIRED_TYPES = (ORCHESTRATOR, ARTIFACT_STORE)
+
+SecretResolver = Callable[[str], str]
+
+
+class ComponentConfig(BaseModel):
+    """Base of every flavor's config: typed, frozen, unknown keys rejected.
+
+    Secret values are written as references (``{{secret:name.key}}``) and resolved through the
+    stack's secret store only when the component uses them (:meth:`StackComponent.secret`).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StackComponent(ABC):
+    """A configured component of a stack. Flavors subclass a component type, not this."""
+
+    TYPE: ClassVar[str]
+
+    def __init__(
+        self, name: str, config: ComponentConfig, *, secrets: SecretResolver | None = None
+    ) -> None:
+        self.name = name
+        self.config = config
+        self._secrets = secrets
+
+    def secret(self, value: str) -> str:
+        """Resolve a ``{{secret:name.key}}`` reference (plain values pass through)."""
+        from kitaru.stack.references import is_secret_reference
+
+        if not is_secret_reference(value):
+            return value
+        if self._secrets is None:
+            from kitaru.errors import ConfigError
+
+            raise ConfigError(
+                f"component {self.name!r} needs {value} but its stack has no secret store",
+                hint="add a secret_store to the stack",
+            )
+        return self._secrets(value)
+
+    def verify(self) -> None:  # noqa: B027 - optional: most local flavors have nothing to check
+        """Check credentials and connectivity; raise ConfigError saying what is wrong."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.TYPE, "config": self.config.model_dump()}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"

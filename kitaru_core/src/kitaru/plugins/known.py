@@ -1,0 +1,25 @@
+"""Install hints for first-party flavors that are not installed (data only, like fsspec's
+``known_implementations``): the core itself depends on none of them."""
+
+from __future__ import annotations
+
+KNOWN_FLAVORS: dict[str, str] = {
+    "s3": "kitaru-aws",
+    "aws": "kitaru-aws",
+    "sagemaker": "kitaru-aws",
+    "ecr": "kitaru-aws",
+    "gcs": "kitaru-gcp",
+    "gcp": "kitaru-gcp",
+    "vertex": "kitaru-gcp",
+    "azure": "kitaru-azure",
+    "azureml": "kitaru-azure",
+    "kubernetes": "kitaru-kubernetes",
+    "docker": "kitaru-docker",
+}
+
+
+def install_hint(flavor: str) -> str | None:
+    dist = KNOWN_FLAVORS.get(flavor)
+    if dist is None:
+        return None
+    return f"flavor {flavor!r} is provided by {dist}: pip install {dist}"

@@ -1,0 +1,1 @@
+"""Stacks: which component of each type executions use, and how they are configured."""
