@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 from typing import Any
@@ -174,7 +175,7 @@ class Executions:
     def handle(self, execution_id: str) -> FlowHandle[Any]:
         return FlowHandle(self._store, self._store.get_execution(execution_id).id)
 
-    def logs(self, execution_id: str) -> list[dict[str, Any]]:
+    def logs(self, execution_id: str) -> builtins.list[dict[str, Any]]:
         from kitaru.runtime.logs import read_logs
 
         return read_logs(self._store.get_execution(execution_id).id)
