@@ -1,0 +1,1 @@
+"""One contract suite per component type. Import them from :mod:`kitaru.testing`."""

@@ -1,0 +1,106 @@
+"""The contract every orchestrator flavor passes.
+
+It runs the flows of :mod:`kitaru.testing.flows` (an installed module, importable wherever the
+executions run) against the metadata store of the current ``KITARU_HOME``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from kitaru.components.orchestrator import Capabilities, Orchestrator
+from kitaru.errors import ExecutionCancelled, ExecutionFailed
+
+
+class OrchestratorContract:
+    """Subclass as ``TestMyOrchestrator`` and override the ``orchestrator`` fixture."""
+
+    #: seconds one tiny execution may take on this backend (a remote job needs more)
+    execution_timeout: float = 60.0
+
+    @pytest.fixture
+    def orchestrator(self) -> Orchestrator:
+        raise NotImplementedError("override the `orchestrator` fixture to return your orchestrator")
+
+    def until_status(self, orchestrator: Orchestrator, execution_id: str, status: str) -> None:
+        deadline = time.monotonic() + self.execution_timeout
+        seen = orchestrator.status(execution_id)
+        while seen != status:
+            if time.monotonic() > deadline:
+                pytest.fail(f"execution {execution_id} is {seen!r}, never became {status!r}")
+            time.sleep(0.05)
+            seen = orchestrator.status(execution_id)
+
+    def test_is_an_orchestrator(self, orchestrator: Orchestrator) -> None:
+        assert isinstance(orchestrator, Orchestrator)
+        assert orchestrator.TYPE == "orchestrator"
+        assert isinstance(orchestrator.capabilities, Capabilities)
+
+    def test_run_returns_a_handle_with_the_result(self, orchestrator: Orchestrator) -> None:
+        from kitaru.testing.flows import tiny
+
+        handle = orchestrator.run(tiny, {"x": 20})
+        assert isinstance(handle.id, str) and handle.id
+        assert handle.wait(timeout=self.execution_timeout) == 41
+
+    def test_status_of_a_completed_execution(self, orchestrator: Orchestrator) -> None:
+        from kitaru.testing.flows import tiny
+
+        handle = orchestrator.run(tiny, {"x": 1})
+        handle.wait(timeout=self.execution_timeout)
+        assert orchestrator.status(handle.id) == "completed"
+
+    def test_failing_flow_reports_its_error(self, orchestrator: Orchestrator) -> None:
+        from kitaru.testing.flows import failing
+
+        handle = orchestrator.run(failing, {"message": "on purpose"})
+        with pytest.raises(ExecutionFailed) as info:
+            handle.wait(timeout=self.execution_timeout)
+        assert info.value.error_type == "ValueError"
+        assert "on purpose" in str(info.value)
+        assert orchestrator.status(handle.id) == "failed"
+
+    def test_logs_hold_the_flow_output(self, orchestrator: Orchestrator) -> None:
+        from kitaru.testing.flows import tiny
+
+        handle = orchestrator.run(tiny, {"x": 7})
+        handle.wait(timeout=self.execution_timeout)
+        records: list[dict[str, Any]] = orchestrator.logs(handle.id)
+        assert "tiny flow got 7" in [r.get("line") for r in records]
+
+    def test_resume_after_input(self, orchestrator: Orchestrator) -> None:
+        from kitaru.client import resolve_input
+        from kitaru.store import default_store
+        from kitaru.testing.flows import waiting
+
+        handle = orchestrator.run(waiting, {"question": "go on?"})
+        self.until_status(orchestrator, handle.id, "waiting")
+        resolve_input(default_store(), handle.id, "yes", name="answer")
+        orchestrator.resume(handle.id)
+        self.until_status(orchestrator, handle.id, "completed")
+        assert handle.wait(timeout=self.execution_timeout) == "answered: yes"
+
+    def test_cancel_a_waiting_execution(self, orchestrator: Orchestrator) -> None:
+        from kitaru.testing.flows import waiting
+
+        handle = orchestrator.run(waiting, {"question": "cancel me?"})
+        self.until_status(orchestrator, handle.id, "waiting")
+        handle.cancel()
+        orchestrator.cancel(handle.id)
+        assert orchestrator.status(handle.id) == "cancelled"
+        with pytest.raises(ExecutionCancelled):
+            handle.wait(timeout=self.execution_timeout)
+
+    def test_cancel_a_finished_execution_does_not_raise(self, orchestrator: Orchestrator) -> None:
+        from kitaru.testing.flows import tiny
+
+        handle = orchestrator.run(tiny, {"x": 2})
+        handle.wait(timeout=self.execution_timeout)
+        orchestrator.cancel(handle.id)
+        assert orchestrator.status(handle.id) == "completed"
+
+    def test_verify_ok(self, orchestrator: Orchestrator) -> None:
+        orchestrator.verify()  # raises ConfigError saying what is wrong

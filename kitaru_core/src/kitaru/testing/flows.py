@@ -1,0 +1,34 @@
+"""Tiny flows the orchestrator contract runs. An installed module, so that whatever runs an
+execution (a thread, a worker process, a remote job with kitaru installed) can import them."""
+
+from __future__ import annotations
+
+import kitaru
+from kitaru import checkpoint, flow
+
+
+@checkpoint
+def double(x: int) -> int:
+    return 2 * x
+
+
+@flow
+def tiny(x: int) -> int:
+    print(f"tiny flow got {x}")
+    return double(x) + 1
+
+
+@checkpoint
+def explode(message: str) -> None:
+    raise ValueError(message)
+
+
+@flow
+def failing(message: str) -> None:
+    explode(message)
+
+
+@flow
+def waiting(question: str) -> str:
+    answer: str = kitaru.wait(name="answer", question=question, schema=str)
+    return f"answered: {answer}"
