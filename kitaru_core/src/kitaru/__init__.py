@@ -35,6 +35,9 @@ _EXPORTS: dict[str, str] = {
     "NotFound": "kitaru.errors",
     "Conflict": "kitaru.errors",
     "AuthError": "kitaru.errors",
+    "list_stacks": "kitaru.stack",
+    "current_stack": "kitaru.stack",
+    "use_stack": "kitaru.stack",
 }
 
 __all__ = [
@@ -55,10 +58,13 @@ __all__ = [
     "WaitTimeout",
     "checkpoint",
     "configure",
+    "current_stack",
     "flow",
+    "list_stacks",
     "load",
     "log",
     "save",
+    "use_stack",
     "wait",
 ]
 
@@ -79,6 +85,7 @@ if TYPE_CHECKING:
         WaitTimeout,
     )
     from kitaru.handle import FlowHandle, PendingWait
+    from kitaru.stack import current_stack, list_stacks, use_stack
 
 
 def __getattr__(name: str) -> Any:

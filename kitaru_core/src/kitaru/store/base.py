@@ -7,7 +7,8 @@ server's remote store implement the same interface and pass the same contract te
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from kitaru.store.records import Attempt, Blob, Call, Execution
@@ -157,3 +158,71 @@ class MetadataStore(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+    # -- stacks and components ----------------------------------------------------------------
+    @abstractmethod
+    def put_component(self, component: ComponentRecord) -> None:
+        """Create or replace a registered component (keeps its creation time)."""
+
+    @abstractmethod
+    def get_component(self, component_type: str, name: str) -> ComponentRecord | None:
+        """A registered component, or None."""
+
+    @abstractmethod
+    def list_components(self, component_type: str | None = None) -> list[ComponentRecord]:
+        """Registered components by type and name."""
+
+    @abstractmethod
+    def delete_component(self, component_type: str, name: str) -> None:
+        """Remove a component; NotFound if absent, Conflict if a stack uses it."""
+
+    @abstractmethod
+    def stacks_using_component(self, component_type: str, name: str) -> list[str]:
+        """Names of the registered stacks that use the component."""
+
+    @abstractmethod
+    def put_stack(
+        self,
+        name: str,
+        components: Mapping[str, str],
+        new_components: Iterable[ComponentRecord] = (),
+    ) -> None:
+        """Create or replace stack ``name`` (component type -> component name), registering
+        ``new_components`` in the same transaction."""
+
+    @abstractmethod
+    def get_stack(self, name: str) -> StackRecord | None:
+        """A registered stack, or None."""
+
+    @abstractmethod
+    def list_stacks(self) -> list[StackRecord]:
+        """Registered stacks by name."""
+
+    @abstractmethod
+    def delete_stack(self, name: str) -> list[tuple[str, str]]:
+        """Remove a stack (NotFound if absent) and the components it registered inline that no
+        other stack uses; returns those components as ``(type, name)``."""
+
+
+@dataclass(frozen=True)
+class ComponentRecord:
+    """A registered component. ``config`` is stored as given: secret references, no values.
+    ``owner`` is the stack that registered it inline, if any."""
+
+    type: str
+    name: str
+    flavor: str
+    config: dict[str, Any]
+    owner: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class StackRecord:
+    """A registered stack: component type -> registered component name."""
+
+    name: str
+    components: dict[str, str]
+    created_at: float = 0.0
+    updated_at: float = 0.0

@@ -68,6 +68,31 @@ SQLITE_MIGRATIONS: list[str] = [
         uri TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 2: registered stack components and stacks (configs hold secret references, never values)
+    """
+    CREATE TABLE components (
+        type TEXT NOT NULL,
+        name TEXT NOT NULL,
+        flavor TEXT NOT NULL,
+        config TEXT NOT NULL,
+        owner TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (type, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE stacks (
+        name TEXT PRIMARY KEY,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE stack_components (
+        stack TEXT NOT NULL,
+        type TEXT NOT NULL,
+        component TEXT NOT NULL,
+        PRIMARY KEY (stack, type)
+    ) WITHOUT ROWID;
+    CREATE INDEX stack_components_component ON stack_components(type, component);
+    """,
 ]
 
 SCHEMA_VERSION = len(SQLITE_MIGRATIONS)

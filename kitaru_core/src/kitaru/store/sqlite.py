@@ -12,13 +12,13 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from kitaru.errors import ConfigError, NotFound, UsageError
-from kitaru.store.base import MetadataStore
+from kitaru.errors import ConfigError, Conflict, NotFound, UsageError
+from kitaru.store.base import ComponentRecord, MetadataStore, StackRecord
 from kitaru.store.migrations import SCHEMA_VERSION, SQLITE_MIGRATIONS
 from kitaru.store.records import (
     TERMINAL_STATUSES,
@@ -446,3 +446,110 @@ class SQLiteStore(MetadataStore):
         if row is None:
             raise NotFound(f"no stored artifact with sha256 {sha256}")
         return Blob(*row)
+
+    # -- stacks and components ----------------------------------------------------------------
+    _COMPONENT_COLUMNS = "type, name, flavor, config, owner, created_at, updated_at"
+
+    @staticmethod
+    def _component(row: tuple[Any, ...]) -> ComponentRecord:
+        return ComponentRecord(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6])
+
+    @staticmethod
+    def _upsert_component(conn: sqlite3.Connection, c: ComponentRecord, now: float) -> None:
+        conn.execute(
+            "INSERT INTO components (type, name, flavor, config, owner, created_at, updated_at) "
+            "VALUES (?,?,?,?,?,?,?) ON CONFLICT (type, name) DO UPDATE SET "
+            "flavor = excluded.flavor, config = excluded.config, "
+            "owner = COALESCE(components.owner, excluded.owner), updated_at = excluded.updated_at",
+            (c.type, c.name, c.flavor, json.dumps(c.config, sort_keys=True), c.owner, now, now),
+        )
+
+    def put_component(self, component: ComponentRecord) -> None:
+        with self._tx() as conn:
+            self._upsert_component(conn, component, time.time())
+
+    def get_component(self, component_type: str, name: str) -> ComponentRecord | None:
+        row = self._one(
+            f"SELECT {self._COMPONENT_COLUMNS} FROM components WHERE type = ? AND name = ?",
+            (component_type, name),
+        )
+        return None if row is None else self._component(row)
+
+    def list_components(self, component_type: str | None = None) -> list[ComponentRecord]:
+        sql = f"SELECT {self._COMPONENT_COLUMNS} FROM components"
+        args: tuple[Any, ...] = ()
+        if component_type is not None:
+            sql, args = sql + " WHERE type = ?", (component_type,)
+        return [self._component(r) for r in self._all(sql + " ORDER BY type, name", args)]
+
+    def stacks_using_component(self, component_type: str, name: str) -> list[str]:
+        rows = self._all(
+            "SELECT stack FROM stack_components WHERE type = ? AND component = ? ORDER BY stack",
+            (component_type, name),
+        )
+        return [r[0] for r in rows]
+
+    def delete_component(self, component_type: str, name: str) -> None:
+        with self._tx() as conn:
+            users = [r[0] for r in conn.execute(
+                "SELECT stack FROM stack_components WHERE type = ? AND component = ? "
+                "ORDER BY stack", (component_type, name)).fetchall()]  # fmt: skip
+            if users:
+                raise Conflict(
+                    f"{component_type} {name!r} is used by stack(s) {', '.join(users)}",
+                    hint="update or delete those stacks first (`kitaru stack update NAME ...`)",
+                )
+            cur = conn.execute(
+                "DELETE FROM components WHERE type = ? AND name = ?", (component_type, name)
+            )
+            if cur.rowcount == 0:
+                raise NotFound(f"no {component_type} named {name!r}",
+                               hint="list components with `kitaru component list`")  # fmt: skip
+
+    def put_stack(
+        self,
+        name: str,
+        components: Mapping[str, str],
+        new_components: Iterable[ComponentRecord] = (),
+    ) -> None:
+        now = time.time()
+        with self._tx() as conn:
+            for component in new_components:
+                self._upsert_component(conn, component, now)
+            conn.execute(
+                "INSERT INTO stacks (name, created_at, updated_at) VALUES (?,?,?) "
+                "ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at",
+                (name, now, now),
+            )
+            conn.execute("DELETE FROM stack_components WHERE stack = ?", (name,))
+            conn.executemany(
+                "INSERT INTO stack_components (stack, type, component) VALUES (?,?,?)",
+                [(name, kind, component) for kind, component in components.items()],
+            )
+
+    def _stack(self, row: tuple[Any, ...]) -> StackRecord:
+        links = self._all("SELECT type, component FROM stack_components WHERE stack = ?", (row[0],))
+        return StackRecord(row[0], dict(links), row[1], row[2])
+
+    def get_stack(self, name: str) -> StackRecord | None:
+        row = self._one("SELECT name, created_at, updated_at FROM stacks WHERE name = ?", (name,))
+        return None if row is None else self._stack(row)
+
+    def list_stacks(self) -> list[StackRecord]:
+        rows = self._all("SELECT name, created_at, updated_at FROM stacks ORDER BY name")
+        return [self._stack(r) for r in rows]
+
+    def delete_stack(self, name: str) -> list[tuple[str, str]]:
+        with self._tx() as conn:
+            if conn.execute("DELETE FROM stacks WHERE name = ?", (name,)).rowcount == 0:
+                raise NotFound(f"stack {name!r} is not registered",
+                               hint="list stacks with `kitaru stack list`")  # fmt: skip
+            conn.execute("DELETE FROM stack_components WHERE stack = ?", (name,))
+            orphans = conn.execute(
+                "SELECT type, name FROM components c WHERE owner = ? AND NOT EXISTS ("
+                "SELECT 1 FROM stack_components s WHERE s.type = c.type "
+                "AND s.component = c.name) ORDER BY type, name",
+                (name,),
+            ).fetchall()
+            conn.executemany("DELETE FROM components WHERE type = ? AND name = ?", orphans)
+        return [(t, n) for t, n in orphans]
