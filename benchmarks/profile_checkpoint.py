@@ -8,15 +8,18 @@ path behind "flows per second". Uses a throwaway ``KITARU_HOME``.
 
 from __future__ import annotations
 
+import atexit
 import cProfile
 import io
 import os
 import pstats
+import shutil
 import sys
 import tempfile
 import time
 
 os.environ["KITARU_HOME"] = tempfile.mkdtemp(prefix="kitaru-profile-")
+atexit.register(shutil.rmtree, os.environ["KITARU_HOME"], True)
 
 from kitaru import checkpoint, flow
 
