@@ -21,7 +21,7 @@ import time
 os.environ["KITARU_HOME"] = tempfile.mkdtemp(prefix="kitaru-profile-")
 atexit.register(shutil.rmtree, os.environ["KITARU_HOME"], True)
 
-from kitaru import checkpoint, flow
+from kitaru import checkpoint, flow  # noqa: E402  (KITARU_HOME first)
 
 _prof = cProfile.Profile()
 
