@@ -10,11 +10,6 @@ import pytest
 from kitaru.components.artifact_store import ArtifactStore
 from kitaru.testing import ArtifactStoreContract, build_component
 
-#: Found by the contract: ``ArtifactStore.put`` writes every copy of a blob through the same
-#: ``<path>.tmp``, so two writers of the same bytes at once can lose the rename race
-#: (FileNotFoundError). Fixed by a unique temporary name in the base class.
-RACE = "ArtifactStore.put: concurrent writers of one blob share <path>.tmp"
-
 
 class TestLocalArtifactStore(ArtifactStoreContract):
     FLAVOR = "local"
@@ -27,10 +22,6 @@ class TestLocalArtifactStore(ArtifactStoreContract):
             "file-url": (tmp_path / "store").as_uri(),
         }[request.param]
         return build_component("artifact_store", self.FLAVOR, path=path)
-
-    @pytest.mark.xfail(reason=RACE, strict=False)
-    def test_concurrent_puts_of_the_same_bytes(self, artifact_store: ArtifactStore) -> None:
-        super().test_concurrent_puts_of_the_same_bytes(artifact_store)
 
 
 def test_default_path_is_under_kitaru_home(kitaru_home: Path) -> None:

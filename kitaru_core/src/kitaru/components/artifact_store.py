@@ -6,6 +6,7 @@ does the rest (``s3://bucket/prefix`` + keys, ``gs://...`` + a token, ...).
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from kitaru.components.base import ARTIFACT_STORE, ComponentConfig, StackComponent
@@ -52,7 +53,8 @@ class ArtifactStore(StackComponent):
         path = self._path(uri)
         if not self.fs.exists(path):
             self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-            tmp = f"{path}.tmp"
+            # a name of its own: concurrent writers of the same blob must not share a temp file
+            tmp = f"{path}.{uuid.uuid4().hex[:12]}.tmp"
             self.fs.pipe_file(tmp, data)
             self.fs.mv(tmp, path)
         return uri
