@@ -130,7 +130,7 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in loc)
 
 
-def _is_secret_field(name: str, field: Any) -> bool:
+def is_secret_field(name: str, field: Any) -> bool:
     extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
     return bool(extra.get("secret")) or name.lower() in SECRET_FIELD_NAMES
 
@@ -142,7 +142,7 @@ def _check_secret_fields(
 
     for key, value in config.items():
         field = config_class.model_fields.get(key)
-        if field is None or not _is_secret_field(key, field):
+        if field is None or not is_secret_field(key, field):
             continue
         values = value.values() if isinstance(value, dict) else [value]
         for item in values:

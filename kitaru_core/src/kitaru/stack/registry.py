@@ -156,7 +156,7 @@ def register_component(
     _check_type(component_type)
     _check_name(name, "component")
     config = dict(config or {})
-    source = f"component {component_type} {name!r}"
+    source = f"component {name!r}"
     validate_component_config(component_type, find_flavor(component_type, flavor), config,
                               source=source)  # fmt: skip
     store = _store()
