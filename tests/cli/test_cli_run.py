@@ -171,3 +171,38 @@ def test_file_that_fails_to_load(flows: Flows, invoke: Invoke) -> None:
     broken.write_text("import kitaru\nraise RuntimeError('boom at import')\n")
     result = invoke("run", f"{broken}:f")
     assert_one_line_error(result, code=1, contains="RuntimeError: boom at import")
+
+
+def test_interrupted_run_leaves_the_wait_answerable(flows: Flows) -> None:
+    proc, out = spawn("run", flows.target("approval"), "--input", '{"topic": "ctrl-c"}')
+    try:
+        execution_id = out.until(lambda line: line.endswith(" started")).split()[1]
+        out.until(lambda line: line.startswith("answer with: "))
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.stderr is not None
+    stderr = proc.stderr.read()
+    assert "Traceback" not in stderr
+    assert f"interrupted: execution {execution_id} stops here; it keeps waiting" in stderr
+
+    given = kitaru("executions", "input", execution_id, "--value", "false")
+    assert given.returncode == 0, given.stderr
+    from kitaru.client import KitaruClient
+
+    client = KitaruClient()
+    wait_for(lambda: client.executions.get(execution_id).status == "completed", what="worker")
+    assert client.executions.handle(execution_id).wait() == "Rejected"
+
+
+def test_logs_follow_a_detached_run_until_it_ends(flows: Flows) -> None:
+    started = kitaru("run", flows.target("review"), "--input", '{"topic": "tail"}', "--detach")
+    execution_id = started.stdout.strip()
+    followed = kitaru("executions", "logs", execution_id, "--follow")
+    assert followed.returncode == 0, followed.stderr
+    assert followed.stdout.rstrip().endswith("[research] researching tail")
+    from kitaru.client import KitaruClient
+
+    assert KitaruClient().executions.get(execution_id).status == "completed"

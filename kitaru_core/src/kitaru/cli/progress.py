@@ -24,11 +24,15 @@ POLL = 0.05
 
 def _interrupted(handle: FlowHandle[Any]) -> None:
     """Ctrl-C: leave the execution recoverable and exit now (its lease dies with us)."""
-    click.echo(
-        f"\ninterrupted: execution {handle.id} stops here; continue it with "
-        f"`kitaru executions resume {handle.id}`",
-        err=True,
-    )
+    try:
+        waiting = handle.status == "waiting"
+    except Exception:
+        waiting = False
+    if waiting:
+        then = f"it keeps waiting; answer it with `kitaru executions input {handle.id} --value ...`"
+    else:
+        then = f"continue it with `kitaru executions resume {handle.id}`"
+    click.echo(f"\ninterrupted: execution {handle.id} stops here; {then}", err=True)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(130)
