@@ -31,17 +31,30 @@ def validate_input(value: Any, schema: dict[str, Any] | None, wait_name: str) ->
     """Check a JSON value against a wait's JSON schema; raises WaitInputError with the detail."""
     if not schema:
         return
+    from kitaru.runtime.schema_check import Unsupported, check
+
+    try:
+        error = check(value, schema)
+    except Unsupported:
+        error = _check_fully(value, schema)
+    if error is not None:
+        path, message = error
+        where = "/".join(str(p) for p in path) or "input"
+        raise WaitInputError(
+            f"invalid input for wait {wait_name!r}: {where}: {message}",
+            detail={"path": path, "message": message},
+            hint="expected JSON matching: " + json.dumps(schema, separators=(",", ":"))[:300],
+        )
+
+
+def _check_fully(value: Any, schema: dict[str, Any]) -> tuple[list[Any], str] | None:
     import jsonschema
 
     try:
         jsonschema.validate(value, schema)
     except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "input"
-        raise WaitInputError(
-            f"invalid input for wait {wait_name!r}: {where}: {exc.message}",
-            detail={"path": list(exc.absolute_path), "message": exc.message},
-            hint="expected JSON matching: " + json.dumps(schema, separators=(",", ":"))[:300],
-        ) from None
+        return list(exc.absolute_path), exc.message
+    return None
 
 
 def _typed(ctx: ExecutionContext, rec: Call, schema: Any) -> Any:
