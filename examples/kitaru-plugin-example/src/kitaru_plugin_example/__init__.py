@@ -1,0 +1,1 @@
+"""An example Kitaru plugin: the ``prefixed`` artifact store flavor."""

@@ -1,0 +1,25 @@
+"""The plugin module (entry point ``kitaru = example``): it only describes its flavors.
+
+Kitaru imports this module to list flavors; the config class and the implementation are named
+by import path and imported only when a stack uses the flavor.
+"""
+
+from __future__ import annotations
+
+from kitaru.components.flavor import Flavor
+from kitaru.plugins import hookimpl
+
+_MODULE = "kitaru_plugin_example.prefixed_store"
+
+
+@hookimpl
+def kitaru_flavors() -> list[Flavor]:
+    return [
+        Flavor(
+            name="prefixed",
+            type="artifact_store",
+            config_class=f"{_MODULE}:PrefixedArtifactStoreConfig",
+            implementation=f"{_MODULE}:PrefixedArtifactStore",
+            description="a folder or fsspec URL; blobs under <path>/<prefix>/",
+        )
+    ]
