@@ -7,7 +7,6 @@ run, and its result is journaled in one write before the flow goes on.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import traceback
 from collections.abc import Awaitable
@@ -156,6 +155,8 @@ async def call_checkpoint_async(
         except Exception as exc:
             _failed_attempt(ctx, call_id, n, started, exc)
             if n < attempts:
+                import asyncio
+
                 await asyncio.sleep(cp.retry_delay)
                 continue
             _record_failure(ctx, call_id, fp, n, started, frame, exc)
@@ -199,6 +200,8 @@ def run_body(ctx: ExecutionContext) -> Outcome:
     try:
         result = ctx.flow.fn(*args, **kwargs)
         if ctx.flow.is_async:
+            import asyncio  # only async flows pay for it
+
             result = asyncio.run(_await(result))
         ctx.join()
         return Outcome("completed", value=result)
