@@ -55,4 +55,7 @@ def load(execution_id: str, name: str) -> Any:
     ctx = current_execution.get()
     store = ctx.store if ctx is not None else default_store()
     call = find_artifact(store, execution_id, name)
-    return value_io(store).load(call.serializer or "json", call.type_name, call.value, call.ref)
+    stack = store.get_execution(execution_id).options.get("stack")
+    return value_io(store, stack).load(
+        call.serializer or "json", call.type_name, call.value, call.ref
+    )

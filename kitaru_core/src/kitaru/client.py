@@ -271,7 +271,10 @@ class Artifacts:
         from kitaru.runtime.runner import value_io
 
         c = find_artifact(self._store, execution_id, name)
-        return value_io(self._store).load(c.serializer or "json", c.type_name, c.value, c.ref)
+        stack = self._store.get_execution(execution_id).options.get("stack")
+        return value_io(self._store, stack).load(
+            c.serializer or "json", c.type_name, c.value, c.ref
+        )
 
 
 class KitaruClient:

@@ -140,7 +140,7 @@ class FlowHandle(Generic[R]):
             from kitaru.runtime.runner import value_io
 
             assert ex.result is not None
-            return value_io(self._store).load(*ex.result)
+            return value_io(self._store, ex.options.get("stack")).load(*ex.result)
         if ex.status == "cancelled":
             raise ExecutionCancelled(f"execution {ex.id} was cancelled")
         err = ex.error or {}

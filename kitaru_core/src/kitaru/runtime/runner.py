@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 RESUMABLE = ("pending", "running", "waiting")
 
 
-def value_io(store: MetadataStore) -> ValueIO:
-    return ValueIO(store, None, settings().inline_limit)
+def value_io(store: MetadataStore, stack: str | None = None) -> ValueIO:
+    """Values of executions on ``stack``: large ones go to that stack's artifact store."""
+    return ValueIO(store, None, settings().inline_limit, stack=stack)
 
 
 def load_flow(execution: Execution) -> Flow[Any]:
@@ -71,7 +72,11 @@ def prepare(
 ) -> ExecutionContext:
     flow = flow or load_flow(execution)
     return ExecutionContext(
-        store, execution, flow, value_io(store), replay_source(store, execution)
+        store,
+        execution,
+        flow,
+        value_io(store, execution.options.get("stack")),
+        replay_source(store, execution),
     )
 
 
@@ -84,17 +89,20 @@ def create(
     **extra: Any,
 ) -> ExecutionContext:
     """Create a running execution leased to this process."""
+    from kitaru.runtime.stacks import stack_name_for
+
     store = store or default_store()
     loc = flow.location
     owner = keeper().owner
+    stack = stack_name_for(flow.stack)
     execution = store.create_execution(
         flow=flow.name, module=loc.module, qualname=loc.qualname, source_file=loc.source_file,
         root=loc.root, inputs=flow.inputs_record(arguments), status="running",
-        options={"retries": flow.retries, "cwd": os.getcwd()},
+        options={"retries": flow.retries, "cwd": os.getcwd(), "stack": stack},
         lease=(owner, settings().lease_ttl), **extra,
     )  # fmt: skip
     fresh = not extra.get("replay_of")
-    ctx = ExecutionContext(store, execution, flow, value_io(store),
+    ctx = ExecutionContext(store, execution, flow, value_io(store, stack),
                            None if fresh else replay_source(store, execution),
                            journal={} if fresh else None)  # fmt: skip
     keeper().adopt(store, execution.pk, ctx.cancelled.set)
@@ -122,12 +130,14 @@ def run_inline(flow: Flow[Any], arguments: dict[str, Any]) -> Any:
 
 def start_detached(flow: Flow[Any], arguments: dict[str, Any]) -> Execution:
     """Create a pending execution and hand it to a detached worker process."""
+    from kitaru.runtime.stacks import stack_name_for
+
     store = default_store()
     loc = flow.location
     execution = store.create_execution(
         flow=flow.name, module=loc.module, qualname=loc.qualname, source_file=loc.source_file,
         root=loc.root, inputs=flow.inputs_record(arguments), status="pending",
-        options={"retries": flow.retries, "cwd": os.getcwd()},
+        options={"retries": flow.retries, "cwd": os.getcwd(), "stack": stack_name_for(flow.stack)},
     )  # fmt: skip
     launch_worker(execution)
     return execution
@@ -234,11 +244,12 @@ def launch_worker(execution: Execution) -> int:
 
 def ensure_progress(store: MetadataStore, execution_id: str) -> None:
     """After input was stored: if no live process holds the execution, start a worker."""
+    from kitaru.runtime.stacks import stack_of
     from kitaru.store.records import lease_is_live
 
     ex = store.get_execution(execution_id)
     if ex.status == "waiting" and not lease_is_live(ex.lease_owner, ex.lease_expires, time.time()):
-        launch_worker(ex)
+        stack_of(ex.options.get("stack")).orchestrator.resume(ex.id)
 
 
 def resume_here(

@@ -17,12 +17,6 @@ if TYPE_CHECKING:
 Stored = tuple[str, str | None, bytes | None, str | None]
 
 
-def default_artifact_store() -> ArtifactStore:
-    from kitaru.builtin.local_artifact_store import LocalArtifactStore, LocalArtifactStoreConfig
-
-    return LocalArtifactStore("local", LocalArtifactStoreConfig())
-
-
 def read_uri(uri: str, store: ArtifactStore | None) -> bytes:
     """Read a blob by URI: through ``store`` when it holds it (it has the credentials)."""
     if store is not None and uri.startswith(store.root + "/"):
@@ -37,16 +31,25 @@ class ValueIO:
     """Reads and writes values for one metadata store and one artifact store."""
 
     def __init__(
-        self, store: MetadataStore, artifacts: ArtifactStore | None, inline_limit: int
+        self,
+        store: MetadataStore,
+        artifacts: ArtifactStore | None,
+        inline_limit: int,
+        *,
+        stack: str | None = None,
     ) -> None:
         self.store = store
         self._artifacts = artifacts
         self.inline_limit = inline_limit
+        self.stack = stack
 
     @property
     def artifacts(self) -> ArtifactStore:
+        """The artifact store of the execution's stack (resolved on first large value)."""
         if self._artifacts is None:
-            self._artifacts = default_artifact_store()
+            from kitaru.runtime.stacks import stack_of
+
+            self._artifacts = stack_of(self.stack).artifact_store
         return self._artifacts
 
     def dump(self, value: Any) -> Stored:
@@ -65,7 +68,7 @@ class ValueIO:
             return value or b""
         blob = self.store.get_blob(ref)
         try:
-            data = read_uri(blob.uri, self._artifacts)
+            data = read_uri(blob.uri, self._store_for(blob.uri))
         except FileNotFoundError as exc:
             raise NotFound(
                 f"artifact {ref[:12]} is recorded at {blob.uri} but is missing there",
@@ -77,6 +80,14 @@ class ValueIO:
                 hint="restore the file from a backup or re-run the producing checkpoint",
             )
         return data
+
+    def _store_for(self, uri: str) -> ArtifactStore | None:
+        """The stack's store when it holds ``uri`` (it has the credentials), else None."""
+        try:
+            store = self.artifacts
+        except Exception:
+            return None
+        return store if uri.startswith(store.root + "/") else None
 
     def load(self, serializer: str, type_name: str | None, value: bytes | None,
              ref: str | None) -> Any:  # fmt: skip
