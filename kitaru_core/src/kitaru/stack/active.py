@@ -144,13 +144,12 @@ def _sources(cls: Any) -> list[tuple[str, Any]]:
 
     layers: list[tuple[str, Any]] = [("environment variable KITARU_STACK", EnvSettingsSource(cls))]
     pyproject = find_pyproject()
-    if pyproject is not None:
-        try:
-            source = PyprojectTomlConfigSettingsSource(cls, pyproject)
-        except Exception as exc:
-            raise ConfigError(f"cannot read {pyproject}: {type(exc).__name__}: {exc}",
-                              hint="fix the TOML") from None  # fmt: skip
-        layers.append((f"[tool.kitaru] in {pyproject}", source))
+    try:  # always present (None finds nothing), so its table header is never "unused"
+        source = PyprojectTomlConfigSettingsSource(cls, pyproject)
+    except Exception as exc:
+        raise ConfigError(f"cannot read {pyproject}: {type(exc).__name__}: {exc}",
+                          hint="fix the TOML") from None  # fmt: skip
+    layers.append((f"[tool.kitaru] in {pyproject}", source))
     layers.append((f"the global config {global_config_path()}", cls.global_source(cls)))
     return layers
 

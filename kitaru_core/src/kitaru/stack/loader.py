@@ -61,15 +61,16 @@ def _validate(data: dict[str, Any], text: str, source: str) -> StackSpec:
     try:
         return StackSpec.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()
+        # an unknown key explains the rest (a misspelt "flavour" also makes "flavor" missing)
+        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         loc = tuple(p for p in err["loc"] if p != "[key]")
         key = ".".join(str(p) for p in loc)
         line = _line_of(text, loc)
         at = f" (line {line})" if line else ""
         if err["type"] == "extra_forbidden":
-            known = _known_keys(loc)
             raise ConfigError(f"{source}: unknown key {key!r}{at}",
-                              hint=f"known keys here: {known}") from None  # fmt: skip
+                              hint=_known_keys(loc)) from None  # fmt: skip
         if "[key]" in err["loc"] and len(loc) == 2 and loc[0] == "components":
             from kitaru.components.base import COMPONENT_TYPES
 
@@ -85,11 +86,17 @@ def _validate(data: dict[str, Any], text: str, source: str) -> StackSpec:
 
 
 def _known_keys(loc: tuple[Any, ...]) -> str:
+    import difflib
+
     if len(loc) == 1:
-        return "name, components"
-    if len(loc) == 3 and loc[0] == "components":
-        return ", ".join(COMPONENT_KEYS)
-    return "see stacks/schema.json"
+        known: tuple[str, ...] = ("name", "components")
+    elif len(loc) == 3 and loc[0] == "components":
+        known = COMPONENT_KEYS
+    else:
+        return "see stacks/schema.json"
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    return f"{guess}known keys here: {', '.join(known)}"
 
 
 def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:

@@ -95,18 +95,22 @@ class StackSpec(BaseModel):
         if not isinstance(data, dict) or not isinstance(data.get("components"), dict):
             return data
         components = dict(data["components"])
-        missing = [t for t in REQUIRED_TYPES if not components.get(t)]
-        if missing:
-            raise ValueError(
-                f"a stack needs {' and '.join(missing)} (only "
-                f"{', '.join(t for t in COMPONENT_TYPES if t not in REQUIRED_TYPES)} are optional)"
-            )
         for kind, flavor in DEFAULT_FLAVORS.items():
             if components.get(kind) is None:
                 components[kind] = {"flavor": flavor, "name": "local"}
         if components.get(CONTAINER_BUILDER, ...) is None:
             del components[CONTAINER_BUILDER]
         return {**data, "components": components}
+
+    @model_validator(mode="after")
+    def _required(self) -> StackSpec:
+        missing = [t for t in REQUIRED_TYPES if t not in self.components]
+        if missing:
+            raise ValueError(
+                f"a stack needs {' and '.join(missing)} (only "
+                f"{', '.join(t for t in COMPONENT_TYPES if t not in REQUIRED_TYPES)} are optional)"
+            )
+        return self
 
     def component_name(self, component_type: str) -> str:
         """The name of the component of that type (inline ones are named after the stack)."""

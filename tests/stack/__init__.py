@@ -1,0 +1,1 @@
+"""Tests of stacks: model, YAML files, registry, active-stack precedence, secrets, CLI."""
