@@ -103,11 +103,6 @@ def test_the_contract_suite_passes(venv: Path, tmp_path: Path) -> None:
     assert " passed" in out.stdout and "failed" not in out.stdout
 
 
-@pytest.mark.xfail(
-    reason="needs runtime wiring: a flow's artifacts must go to the active stack's artifact "
-    "store (registration and `kitaru run` on the stack already pass)",
-    strict=False,
-)
 def test_a_stack_from_yaml_keeps_the_flow_artifacts_in_its_store(
     venv: Path, tmp_path: Path
 ) -> None:
