@@ -246,3 +246,26 @@ def outer_cp(x: int) -> int:
 @flow
 def nesting(x: int) -> int:
     return outer_cp(x)
+
+
+@checkpoint(runtime="isolated")
+def isolated_pid(x: int) -> dict[str, int]:
+    bump("isolated")
+    return {"pid": os.getpid(), "x": x * 3}
+
+
+@checkpoint(runtime="isolated")
+def isolated_fails(x: int) -> int:
+    raise ValueError(f"bad {x}")
+
+
+@flow
+def with_isolated(x: int) -> list[int]:
+    a = isolated_pid(x)
+    b = isolated_pid(x + 1)
+    return [a["pid"], b["pid"], a["x"], b["x"], os.getpid()]
+
+
+@flow
+def with_failing_isolated() -> int:
+    return isolated_fails(2)

@@ -22,7 +22,7 @@ class LocalOrchestratorConfig(ComponentConfig):
 
 
 class LocalOrchestrator(Orchestrator):
-    capabilities = Capabilities(needs_image=False, isolated_checkpoints=False)
+    capabilities = Capabilities(needs_image=False, isolated_checkpoints=True)
 
     def run(self, flow: Flow[Any], arguments: dict[str, Any]) -> FlowHandle[Any]:
         from kitaru.runtime.runner import start
@@ -37,6 +37,31 @@ class LocalOrchestrator(Orchestrator):
 
     def cancel(self, execution_id: str) -> None:
         """Nothing to kill: the worker sees the cancelled status at its next heartbeat."""
+
+    def run_checkpoint(
+        self, execution_id: str, checkpoint: str, inputs: list[Any]
+    ) -> dict[str, Any]:
+        """Run one isolated checkpoint call as a subprocess of this machine."""
+        import json
+        import os
+        import subprocess
+        import sys
+
+        from kitaru.config import settings
+
+        cmd = [sys.executable, "-m", "kitaru.runtime.isolated", execution_id, checkpoint,
+               json.dumps(inputs)]  # fmt: skip
+        env = {**os.environ, "KITARU_HOME": str(settings().home)}
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                text=True)  # fmt: skip
+        out, err = proc.communicate()
+        lines = [line for line in out.splitlines() if line.startswith("{")]
+        if proc.returncode != 0 or not lines:
+            tail = (err.strip().splitlines() or ["no output"])[-1]
+            return {"error": ["IsolatedUnitFailed", f"exit {proc.returncode}: {tail}"]}
+        reply: dict[str, Any] = json.loads(lines[-1])
+        reply["unit"] = {"isolated_pid": proc.pid}
+        return reply
 
     def status(self, execution_id: str) -> str:
         from kitaru.store import default_store

@@ -43,6 +43,17 @@ class Orchestrator(StackComponent):
     def status(self, execution_id: str) -> str:
         """The backend's view of the execution (``running``, ``crashed``, ...)."""
 
+    def run_checkpoint(
+        self, execution_id: str, checkpoint: str, inputs: list[Any]
+    ) -> dict[str, Any]:
+        """Run one ``runtime="isolated"`` checkpoint call as its own unit (subprocess, container,
+        pod or job). ``inputs`` is ``[serializer, type, uri]`` of the arguments in the artifact
+        store; the reply is ``{"output": [serializer, type, uri]}`` or ``{"error": [type, msg]}``
+        plus ``{"unit": {...}}`` identifying what ran it (recorded on the call)."""
+        from kitaru.errors import ConfigError
+
+        raise ConfigError(f"orchestrator {self.name!r} cannot run isolated checkpoints")
+
     def logs(self, execution_id: str) -> list[dict[str, Any]]:
         from kitaru.runtime.logs import read_logs
 

@@ -121,7 +121,7 @@ def call_checkpoint(
         started = time.time()
         token = current_frame.set(frame)
         try:
-            value = cp.fn(*args, **kwargs)
+            value = _body(ctx, cp, args, kwargs)
         except Exception as exc:
             _failed_attempt(ctx, call_id, n, started, exc)
             if n < attempts:
@@ -134,6 +134,16 @@ def call_checkpoint(
         _record_success(ctx, cp, call_id, fp, n, started, frame, value)
         return value
     raise AssertionError("unreachable")
+
+
+def _body(
+    ctx: ExecutionContext, cp: Checkpoint[Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    if cp.runtime == "isolated":
+        from kitaru.runtime.isolated import run_isolated
+
+        return run_isolated(ctx, cp, args, kwargs)
+    return cp.fn(*args, **kwargs)
 
 
 async def call_checkpoint_async(
@@ -151,7 +161,12 @@ async def call_checkpoint_async(
         started = time.time()
         token = current_frame.set(frame)
         try:
-            value = await cp.fn(*args, **kwargs)
+            if cp.runtime == "isolated":
+                import asyncio
+
+                value = await asyncio.to_thread(_body, ctx, cp, args, kwargs)
+            else:
+                value = await cp.fn(*args, **kwargs)
         except Exception as exc:
             _failed_attempt(ctx, call_id, n, started, exc)
             if n < attempts:
