@@ -192,3 +192,13 @@ def test_update_points_types_at_other_components(tmp_path: Path) -> None:
     assert spec.component_name("artifact_store") == "data"
     with pytest.raises(NotFound):
         registry.update_stack("dev", {"orchestrator": "ghost"})
+
+
+def test_replace_drops_inline_components_no_longer_used(tmp_path: Path) -> None:
+    register_dev(tmp_path)
+    text = DEV.format(path="/x").replace("    config:", "    name: renamed\n    config:")
+    spec = load_stack_file(write(tmp_path / "dev.yaml", text))
+    registry.register_stack(spec, replace=True)
+    assert registry.find_component("artifact_store", "dev") is None
+    assert registry.get_component("artifact_store", "renamed").used_by == ["dev"]
+    assert registry.get_component("orchestrator", "dev").used_by == ["dev"]

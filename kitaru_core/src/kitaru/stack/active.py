@@ -72,7 +72,7 @@ def write_global_config(**values: Any) -> None:
             data[key] = value
     path = global_config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".yaml.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(yaml.safe_dump(data, sort_keys=True))
     os.replace(tmp, path)
 

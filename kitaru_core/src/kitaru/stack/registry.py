@@ -278,8 +278,16 @@ def register_stack(
         new.append(ComponentRecord(kind, name, component.flavor, dict(component.config),
                                    owner=spec.name))  # fmt: skip
     store.put_stack(spec.name, links, new)
+    _delete_orphans(store, spec.name)
     _forget()
     return get_stack(spec.name)
+
+
+def _delete_orphans(store: MetadataStore, owner: str) -> None:
+    """Components ``owner`` registered inline that no stack uses any more (after --replace)."""
+    for record in store.list_components():
+        if record.owner == owner and not store.stacks_using_component(record.type, record.name):
+            store.delete_component(record.type, record.name)
 
 
 def register_stack_from(

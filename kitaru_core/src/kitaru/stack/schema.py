@@ -15,8 +15,7 @@ def stack_schema() -> dict[str, Any]:
     from kitaru.stack.model import StackSpec
 
     schema = StackSpec.model_json_schema()
-    return {"$schema": schema.pop("$schema"), "$id": "https://kitaru.dev/schemas/stack.json",
-            **schema}  # fmt: skip
+    return {"$schema": schema.pop("$schema"), **schema}
 
 
 def schema_text() -> str:
