@@ -41,7 +41,21 @@ class Serializer(NamedTuple):
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
 _extra: list[Serializer] = []
+_plugins_loaded = [False]
 _pickle_warned: set[str] = set()
+
+
+def _plugin_serializers() -> list[Serializer]:
+    """Serializers from the ``kitaru_serializers`` hook, loaded the first time a value needs
+    more than the builtin ones (plain values never load plugins)."""
+    if not _plugins_loaded[0]:
+        _plugins_loaded[0] = True
+        from kitaru.plugins.manager import plugin_manager
+
+        for ser in plugin_manager().serializers():
+            if ser not in _extra:
+                _extra.append(ser)
+    return _extra
 
 
 def register_serializer(serializer: Serializer) -> None:
@@ -93,7 +107,7 @@ def serialize(value: Any) -> Serialized:
         return Serialized("json", None, _compact(value).encode())
     if _pydantic_model(value):
         return Serialized("pydantic", type_path(t), value.model_dump_json().encode())
-    for ser in _extra:
+    for ser in _plugin_serializers():
         if ser.handles(value):
             return Serialized(ser.name, type_path(t), ser.dumps(value))
     if _is_dataclass_instance(value):
@@ -139,7 +153,7 @@ def deserialize(serializer: str, type_name: str | None, data: bytes) -> Any:
         from pydantic import TypeAdapter
 
         return TypeAdapter(import_type(type_name or "")).validate_json(data)
-    for ser in _extra:
+    for ser in _plugin_serializers():
         if ser.name == serializer:
             return ser.loads(bytes(data), type_name)
     raise UsageError(
