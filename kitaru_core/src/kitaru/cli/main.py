@@ -92,14 +92,29 @@ class KitaruGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         cmd = super().get_command(ctx, cmd_name)
-        if cmd is not None or cmd_name not in self.lazy:
+        if cmd is not None:
             return cmd
+        if cmd_name not in self.lazy:
+            return self._plugin_command(cmd_name)
         module, attr, _ = self.lazy[cmd_name]
         cmd = getattr(importlib.import_module(module), attr)
         if not isinstance(cmd, click.Command):
             raise TypeError(f"{module}.{attr} is not a click command")
         self.add_command(cmd, cmd_name)
         return cmd
+
+    def _plugin_command(self, cmd_name: str) -> click.Command | None:
+        """Commands from the ``kitaru_cli_commands`` hook, looked up only for names the core
+        does not have (so ``kitaru --help`` and core commands never load plugins)."""
+        if self.name != "kitaru":
+            return None
+        from kitaru.plugins.manager import plugin_manager
+
+        for cmd in plugin_manager().cli_commands():
+            if isinstance(cmd, click.Command) and cmd.name == cmd_name:
+                self.add_command(cmd, cmd_name)
+                return cmd
+        return None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """List lazy commands from their table entry, without importing them."""
