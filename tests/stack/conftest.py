@@ -58,6 +58,19 @@ def invoke() -> Callable[..., Result]:
     return run
 
 
+#: a two-component stack whose artifact store path is filled in by the test
+DEV = """\
+name: dev
+components:
+  orchestrator:
+    flavor: local
+  artifact_store:
+    flavor: local
+    config:
+      path: {path}
+"""
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

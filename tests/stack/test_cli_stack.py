@@ -10,18 +10,7 @@ import pytest
 from kitaru.stack.active import active_stack_name
 from tests.cli.cli_helpers import Invoke, assert_one_line_error, kitaru
 from tests.cli.test_cli_help import HEAVY, imported_modules
-from tests.stack.conftest import write
-
-DEV = """\
-name: dev
-components:
-  orchestrator:
-    flavor: local
-  artifact_store:
-    flavor: local
-    config:
-      path: {path}
-"""
+from tests.stack.conftest import DEV, write
 
 
 def dev_file(tmp_path: Path) -> Path:

@@ -10,18 +10,7 @@ from kitaru.errors import ConfigError, Conflict, NotFound
 from kitaru.stack import registry
 from kitaru.stack.active import active_stack_name, read_global_config
 from kitaru.stack.loader import load_stack_file
-from tests.stack.conftest import write
-
-DEV = """\
-name: dev
-components:
-  orchestrator:
-    flavor: local
-  artifact_store:
-    flavor: local
-    config:
-      path: {path}
-"""
+from tests.stack.conftest import DEV, write
 
 
 def register_dev(tmp_path: Path, name: str = "dev") -> None:
