@@ -114,6 +114,9 @@ def test_crashed_run_is_resumed_by_the_cli(flows: Flows) -> None:
     listed = kitaru("executions", "list", "-o", "json")
     [item] = json.loads(listed.stdout)["items"]
     assert item["status"] == "crashed"
+    only_crashed = kitaru("executions", "list", "--status", "crashed", "-o", "json")
+    assert [i["id"] for i in json.loads(only_crashed.stdout)["items"]] == [execution_id]
+    assert "crashed" in kitaru("executions", "show", execution_id).stdout
 
     resumed = kitaru("executions", "resume", execution_id[:6])
     assert resumed.returncode == 0, resumed.stderr

@@ -245,7 +245,7 @@ def render_execution(info: ExecutionInfo) -> None:
         text = f"{err.get('type', 'Error')}: {err.get('message', '')}"
         if err.get("origin"):
             text += f"  (origin: {err['origin']})"
-        head.add_row("error", Text(one_line(text), style="red"))
+        head.add_row("error", Text(_squash(text), style="red"))
     if info.result_preview is not None:
         head.add_row("result", _t(clip(info.result_preview, 100)))
     wait = _pending_wait(info)
@@ -342,5 +342,6 @@ def log_line(record: Mapping[str, Any]) -> str:
     return f"{stamp} [{where}]{tag} {record.get('line', '')}"
 
 
-def one_line(text: str) -> str:
+def _squash(text: str) -> str:
+    """Whitespace (newlines included) collapsed to single spaces."""
     return " ".join(str(text).split())
