@@ -69,3 +69,48 @@ def test_crashed_status_is_derived_from_a_dead_lease() -> None:
     store.acquire_lease(ex.pk, "nohost:1:x", -1, statuses=("running",), set_status=None)
     assert KitaruClient().executions.get(h.id).status == "crashed"
     assert [e.id for e in KitaruClient().executions.list(status="crashed")] == [h.id]
+
+
+def test_list_with_a_derived_status_honours_the_limit() -> None:
+    from kitaru.store import default_store
+
+    store = default_store()
+    ids = []
+    for _ in range(3):
+        h = fb.approval.run("x")
+        while h.status != "waiting":
+            time.sleep(0.01)
+        ex = store.get_execution(h.id)
+        store.set_status(ex.pk, "running")
+        store.acquire_lease(ex.pk, "nohost:1:x", -1, statuses=("running",), set_status=None)
+        ids.append(h.id)
+    fb.chain(1)  # a completed execution in between must not eat the limit
+    assert [e.id for e in KitaruClient().executions.list(status="crashed", limit=2)] == ids[::-1][
+        :2
+    ]
+
+
+def test_pending_execution_whose_worker_never_came_shows_as_crashed() -> None:
+    from kitaru.store import default_store
+    from kitaru.store.records import PENDING_GRACE
+
+    store = default_store()
+    ex = store.create_execution(flow="f", module="m", qualname="q", source_file=None, root=None,
+                                inputs={})  # fmt: skip
+    assert KitaruClient().executions.get(ex.id).status == "pending"
+    store._conn.execute("UPDATE executions SET created_at = created_at - ? WHERE pk = ?",
+                        (PENDING_GRACE + 1, ex.pk))  # fmt: skip
+    assert KitaruClient().executions.get(ex.id).status == "crashed"
+
+
+def test_abort_after_someone_answered_is_a_conflict() -> None:
+    h = fb.approval.run("x")
+    while h.status != "waiting":
+        time.sleep(0.01)
+    h._thread.join(5)
+    from kitaru.client import resolve_input
+    from kitaru.store import default_store
+
+    resolve_input(default_store(), h.id, {"approved": True}, name=None)
+    with pytest.raises(kitaru.Conflict):
+        KitaruClient().executions.abort(h.id)

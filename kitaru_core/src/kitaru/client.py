@@ -168,9 +168,13 @@ class Executions:
     ) -> list[ExecutionInfo]:
         """Newest first; ``status="crashed"`` lists running executions whose worker died."""
         now = time.time()
-        rows = self._store.list_executions(flow=flow, status=status, limit=limit)
+        # running/crashed/pending are told apart by the lease, after the query: fetch them all
+        derived = status in ("running", "crashed", "pending")
+        rows = self._store.list_executions(
+            flow=flow, status=status, limit=1_000_000 if derived else limit
+        )
         infos = [self._summary(ex, now) for ex in rows]
-        return [i for i in infos if status is None or i.status == status]
+        return [i for i in infos if status is None or i.status == status][:limit]
 
     def handle(self, execution_id: str) -> FlowHandle[Any]:
         return FlowHandle(self._store, self._store.get_execution(execution_id).id)
@@ -192,8 +196,10 @@ class Executions:
         """Refuse the pending wait: the execution is cancelled."""
         ex = self._store.get_execution(execution_id)
         rec = _pending(self._store, ex, name)
-        self._store.resolve_wait(ex.pk, rec.call_id, serializer=None, type_name=None, value=None,
-                                 meta={"aborted": True}, status="failed")  # fmt: skip
+        if not self._store.resolve_wait(ex.pk, rec.call_id, serializer=None, type_name=None,
+                                        value=None, meta={"aborted": True}, status="failed"):  # fmt: skip
+            raise Conflict(f"wait {rec.call_id!r} of execution {ex.id} was already resolved",
+                           hint=f"see `kitaru executions show {ex.id}`")  # fmt: skip
         cancel_execution(self._store, ex.id)
 
     def cancel(self, execution_id: str) -> None:

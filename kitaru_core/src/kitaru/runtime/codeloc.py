@@ -57,9 +57,7 @@ def locate(fn: Any) -> CodeLocation:
 def _exec_script(path: str) -> types.ModuleType:
     main = sys.modules.get("__main__")
     if main is not None and os.path.abspath(getattr(main, "__file__", "") or "") == path:
-        if getattr(main, "__kitaru_loaded__", False) or not hasattr(main, "__builtins__"):
-            return main
-        return main
+        return main  # the script is already this process's __main__ (or was loaded before)
     module = types.ModuleType("__main__")
     module.__file__ = path
     module.__kitaru_loaded__ = True  # type: ignore[attr-defined]

@@ -8,6 +8,8 @@ from typing import Any
 #: Statuses an execution is stored with. ``crashed`` is derived (running + dead lease), never stored.
 EXECUTION_STATUSES = ("pending", "running", "waiting", "completed", "failed", "cancelled")
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+#: seconds a pending execution may wait for its worker before it is shown as crashed
+PENDING_GRACE = 60.0
 
 #: Journal record kinds.
 CHECKPOINT, WAIT, LLM, MEMORY, SAVE, LOG = "checkpoint", "wait", "llm", "memory", "save", "log"
@@ -115,8 +117,9 @@ def lease_is_live(owner: str | None, expires: float | None, now: float) -> bool:
 
 def display_status(execution: Execution, now: float) -> str:
     """The status a person sees: ``crashed`` for a running execution whose lease is dead."""
-    if execution.status == "running" and not lease_is_live(
-        execution.lease_owner, execution.lease_expires, now
-    ):
+    live = lease_is_live(execution.lease_owner, execution.lease_expires, now)
+    if execution.status == "running" and not live:
         return "crashed"
+    if execution.status == "pending" and not live and now - execution.created_at > PENDING_GRACE:
+        return "crashed"  # its worker never started (or died before taking the lease)
     return execution.status

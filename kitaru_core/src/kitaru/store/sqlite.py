@@ -226,10 +226,12 @@ class SQLiteStore(MetadataStore):
         if flow:
             where.append("flow = ?")
             args.append(flow)
-        if status:
-            # "crashed" is derived: running executions are filtered by the caller.
+        if status == "crashed":
+            # derived from the lease: running/pending rows, filtered by the caller
+            where.append("status IN ('running', 'pending')")
+        elif status:
             where.append("status = ?")
-            args.append("running" if status == "crashed" else status)
+            args.append(status)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = self._all(
             f"SELECT {_EXEC_COLUMNS} FROM executions {clause} ORDER BY pk DESC LIMIT ?",
