@@ -162,7 +162,8 @@ class KitaruGroup(click.Group):
 def cli(debug: bool) -> None:
     """Kitaru: durable execution for Python agents.
 
-    Run flows, inspect executions, answer their waits, resume, retry and replay them.
+    Run flows, inspect executions, answer their waits, resume, retry and replay them;
+    register and switch stacks, their components and secrets; list flavors and plugins.
     """
     if debug:
         state.debug = True

@@ -95,14 +95,16 @@ def create(
     loc = flow.location
     owner = keeper().owner
     stack = stack_name_for(flow.stack)
+    s = settings()
     execution = store.create_execution(
         flow=flow.name, module=loc.module, qualname=loc.qualname, source_file=loc.source_file,
         root=loc.root, inputs=flow.inputs_record(arguments), status="running",
         options={"retries": flow.retries, "cwd": os.getcwd(), "stack": stack},
-        lease=(owner, settings().lease_ttl), **extra,
+        lease=(owner, s.lease_ttl), **extra,
     )  # fmt: skip
     fresh = not extra.get("replay_of")
-    ctx = ExecutionContext(store, execution, flow, value_io(store, stack),
+    values = ValueIO(store, None, s.inline_limit, stack=stack)
+    ctx = ExecutionContext(store, execution, flow, values,
                            None if fresh else replay_source(store, execution),
                            journal={} if fresh else None)  # fmt: skip
     keeper().adopt(store, execution.pk, ctx.cancelled.set)

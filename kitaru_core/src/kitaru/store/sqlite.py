@@ -135,6 +135,12 @@ class SQLiteStore(MetadataStore):
                 raise
             self._conn.execute("COMMIT")
 
+    @contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for one autocommitted statement."""
+        with self._lock:
+            yield self._conn
+
     def _one(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
         with self._lock:
             return self._conn.execute(sql, args).fetchone()
@@ -169,7 +175,9 @@ class SQLiteStore(MetadataStore):
         eid = new_execution_id()
         owner, expires = (lease[0], now + lease[1]) if lease else (None, None)
         started = now if status == "running" else None
-        with self._tx() as conn:
+        rows_to_seed = list(calls)
+        # One INSERT is atomic on its own; a transaction is needed only to seed a journal too.
+        with self._tx() if rows_to_seed else self._locked() as conn:
             cur = conn.execute(
                 "INSERT INTO executions (id, flow, status, module, qualname, source_file, root, "
                 "inputs, created_at, started_at, replay_of, replay_from, overrides, options, "
@@ -182,9 +190,8 @@ class SQLiteStore(MetadataStore):
             )  # fmt: skip
             pk = cur.lastrowid
             assert pk is not None
-            rows = [_call_row(pk, c) for c in calls]
-            if rows:
-                conn.executemany(_INSERT_CALL, rows)
+            if rows_to_seed:
+                conn.executemany(_INSERT_CALL, [_call_row(pk, c) for c in rows_to_seed])
         return Execution(
             pk=pk, id=eid, flow=flow, status=status, module=module, qualname=qualname,
             source_file=source_file, root=root, inputs=inputs, created_at=now,
