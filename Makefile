@@ -16,11 +16,12 @@ $(UV):
 	@$(PYTHON) -m venv $(CACHE)/bootstrap
 	@$(CACHE)/bootstrap/bin/pip install -q "uv==$(UV_VERSION)"
 
-$(VENV)/.synced: $(UV) pyproject.toml uv.lock kitaru_core/pyproject.toml
+# uv is an order-only prerequisite: installing it must not make the lock or the venv look stale.
+$(VENV)/.synced: pyproject.toml uv.lock kitaru_core/pyproject.toml | $(UV)
 	@$(UV) sync --all-packages --quiet
 	@touch $@
 
-uv.lock: $(UV) pyproject.toml kitaru_core/pyproject.toml
+uv.lock: pyproject.toml kitaru_core/pyproject.toml | $(UV)
 	@$(UV) lock --quiet
 
 setup: $(VENV)/.synced
