@@ -22,7 +22,7 @@ $(VENV)/.synced: pyproject.toml uv.lock kitaru_core/pyproject.toml | $(UV)
 	@touch $@
 
 uv.lock: pyproject.toml kitaru_core/pyproject.toml | $(UV)
-	@$(UV) lock --quiet
+	@$(UV) lock --quiet && touch uv.lock
 
 setup: $(VENV)/.synced
 
