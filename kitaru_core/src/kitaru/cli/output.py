@@ -33,17 +33,20 @@ STATUS_STYLE = {
 }
 
 
-def output_option(fn: Any) -> Any:
-    """``-o/--output [table|json]``."""
+def format_option(*flags: str) -> Any:
+    """The output-format option under the given flags (stored as ``output``)."""
     return click.option(
-        "-o",
-        "--output",
+        *flags,
         "output",
         type=click.Choice(FORMATS),
         default="table",
         show_default=True,
         help="Output format; json prints {command, items}.",
-    )(fn)
+    )
+
+
+#: ``-o/--output [table|json]``
+output_option = format_option("-o", "--output")
 
 
 # -- JSON -------------------------------------------------------------------------------------

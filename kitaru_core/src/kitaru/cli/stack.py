@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kitaru.cli.output import FORMATS, output_option
+from kitaru.cli.output import format_option, output_option
 
 if TYPE_CHECKING:
     from kitaru.stack.model import StackSpec
@@ -53,16 +53,8 @@ def command_name(ctx: click.Context) -> str:
     return " ".join(ctx.command_path.split()[1:])
 
 
-def long_output_option(fn: Any) -> Any:
-    """``--output [table|json]`` without ``-o`` (which names the orchestrator here)."""
-    return click.option(
-        "--output",
-        "output",
-        type=click.Choice(FORMATS),
-        default="table",
-        show_default=True,
-        help="Output format; json prints {command, items}.",
-    )(fn)
+#: ``--output [table|json]`` without ``-o`` (which names the orchestrator here)
+long_output_option = format_option("--output")
 
 
 def render_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], empty: str) -> None:
