@@ -42,6 +42,30 @@ def summary(xs: list[float]) -> dict[str, Any]:
     }
 
 
+def paired_overhead(
+    with_calls: Callable[[int], Any], plain: Callable[[int], Any], n: int, repeats: int
+) -> dict[str, Any]:
+    """(time of a flow making ``n`` journaled calls - the same body with plain calls) / n, in
+    ms, alternating which runs first so drift hits both alike. Callers warm both up first."""
+    per_call, with_ms, plain_ms = [], [], []
+    for r in range(repeats):
+        order = [(True, with_calls), (False, plain)]
+        took: dict[bool, float] = {}
+        for journaled, f in order if r % 2 == 0 else order[::-1]:
+            t0 = time.perf_counter()
+            assert f(n) == n
+            took[journaled] = time.perf_counter() - t0
+        with_ms.append(took[True] * 1000)
+        plain_ms.append(took[False] * 1000)
+        per_call.append((took[True] - took[False]) * 1000 / n)
+    return {
+        "overhead_ms": summary(per_call),
+        "flow_with_checkpoints_ms": summary(with_ms),
+        "flow_plain_ms": summary(plain_ms),
+        "n": n,
+    }
+
+
 def wait_until(pred: Callable[[], Any], timeout: float = 30.0, interval: float = 0.002) -> Any:
     """Poll ``pred`` until it returns something truthy (returned); TimeoutError after ``timeout``."""
     stop = time.monotonic() + timeout

@@ -21,6 +21,7 @@ from benchmarks.common import (
     bench_tmp,
     db_bytes,
     journal_mode,
+    paired_overhead,
     random_pause,
     spawn_child,
     stamp,
@@ -116,24 +117,7 @@ def measure_overhead(params: dict[str, Any]) -> dict[str, Any]:
     launch()
     steps_wf(20)
     plain_wf(20)
-    per_call, with_steps, without = [], [], []
-    for r in range(repeats):
-        order = [steps_wf, plain_wf] if r % 2 == 0 else [plain_wf, steps_wf]
-        took = {}
-        for f in order:
-            t0 = time.perf_counter()
-            assert f(n) == n
-            took[f.__name__] = time.perf_counter() - t0
-        with_steps.append(took["steps_wf"] * 1000)
-        without.append(took["plain_wf"] * 1000)
-        per_call.append((took["steps_wf"] - took["plain_wf"]) * 1000 / n)
-    return {
-        "overhead_ms": summary(per_call),
-        "flow_with_checkpoints_ms": summary(with_steps),
-        "flow_plain_ms": summary(without),
-        "n": n,
-        "journal_mode": journal_mode(db_path()),
-    }
+    return paired_overhead(steps_wf, plain_wf, n, repeats)
 
 
 # -- 2. sequential 1-step workflows per second ----------------------------------------------------

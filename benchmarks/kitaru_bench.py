@@ -16,6 +16,7 @@ from benchmarks.common import (
     N_CALLS,
     bench_tmp,
     db_bytes,
+    paired_overhead,
     random_pause,
     spawn_child,
     stamp,
@@ -106,23 +107,7 @@ def measure_overhead(params: dict[str, Any]) -> dict[str, Any]:
     n, repeats = N_CALLS, int(params.get("repeats", 7))
     cp_flow(50)
     plain_flow(50)
-    per_call, with_cp, without = [], [], []
-    for r in range(repeats):
-        order = [cp_flow, plain_flow] if r % 2 == 0 else [plain_flow, cp_flow]
-        took = {}
-        for f in order:
-            t0 = time.perf_counter()
-            assert f(n) == n
-            took[f.name] = time.perf_counter() - t0
-        with_cp.append(took["cp_flow"] * 1000)
-        without.append(took["plain_flow"] * 1000)
-        per_call.append((took["cp_flow"] - took["plain_flow"]) * 1000 / n)
-    return {
-        "overhead_ms": summary(per_call),
-        "flow_with_checkpoints_ms": summary(with_cp),
-        "flow_plain_ms": summary(without),
-        "n": n,
-    }
+    return paired_overhead(cp_flow, plain_flow, n, repeats)
 
 
 # -- 2. sequential 1-checkpoint flows per second --------------------------------------------------
