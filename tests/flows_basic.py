@@ -269,3 +269,10 @@ def with_isolated(x: int) -> list[int]:
 @flow
 def with_failing_isolated() -> int:
     return isolated_fails(2)
+
+
+@flow
+async def async_approval(x: int) -> int:
+    y = await async_double(x)
+    ok = kitaru.wait(name="ok", schema=bool)
+    return y if ok else -1

@@ -163,3 +163,10 @@ def test_input_with_no_holder_starts_a_worker() -> None:
         assert time.time() < end, fresh.status
         time.sleep(0.05)
     assert fresh.wait(timeout=1) == "X:True:cold"
+
+
+def test_async_flow_suspends_on_a_wait_and_resumes() -> None:
+    h = fb.async_approval.run(4)
+    wait_for_status(h, "waiting")
+    h.input(True)
+    assert h.wait(timeout=10) == 8
