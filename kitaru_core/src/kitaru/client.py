@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kitaru.errors import Conflict, NotFound, UsageError
 from kitaru.handle import FlowHandle
@@ -22,6 +22,10 @@ from kitaru.store.records import (
     Execution,
     display_status,
 )
+
+if TYPE_CHECKING:
+    from kitaru.diff import StoredValue
+    from kitaru.models import ArtifactDetail, ExecutionDiff
 
 
 def to_jsonable(value: Any) -> Any:
@@ -261,6 +265,27 @@ class Executions:
         return start_replay(self._store, execution_id, from_=from_, overrides=overrides or {},
                             detach=detach)  # fmt: skip
 
+    def diff(self, a: str, b: str) -> ExecutionDiff:
+        """Compare two executions checkpoint by checkpoint (see :mod:`kitaru.diff`)."""
+        from kitaru.diff import diff_call, diff_inputs, merge_order
+        from kitaru.models import ExecutionDiff
+
+        now = time.time()
+        ea, eb = self._store.get_execution(a), self._store.get_execution(b)
+        order_a, calls_a = _checkpoint_values(self._store, ea)
+        order_b, calls_b = _checkpoint_values(self._store, eb)
+        result = diff_call(
+            "result", _result_value(self._store, ea), _result_value(self._store, eb), preview
+        )
+        return ExecutionDiff(
+            a=ea.id, b=eb.id, flow_a=ea.flow, flow_b=eb.flow,
+            status_a=display_status(ea, now), status_b=display_status(eb, now),
+            inputs=diff_inputs(_inputs_data(ea), _inputs_data(eb)),
+            checkpoints=[diff_call(cid, calls_a.get(cid), calls_b.get(cid), preview)
+                         for cid in merge_order(order_a, order_b)],
+            result=result,
+        )  # fmt: skip
+
 
 class Artifacts:
     """``KitaruClient().artifacts``."""
@@ -282,6 +307,27 @@ class Artifacts:
             c.serializer or "json", c.type_name, c.value, c.ref
         )
 
+    def show(self, execution_id: str, name: str, *, limit: int = 2000) -> ArtifactDetail:
+        """An artifact's metadata with a longer preview (never unpickles); a large one's
+        preview names its sha256 and ``location`` is its blob URI."""
+        from kitaru.artifacts import find_artifact
+        from kitaru.models import ArtifactDetail
+
+        ex = self._store.get_execution(execution_id)
+        c = find_artifact(self._store, ex.id, name)
+        size = self._executions._size(c) or 0
+        info = self._executions._artifact(ex.id, c, size)
+        location = None
+        long_preview = info.preview
+        if c.ref is not None:
+            try:
+                location = self._store.get_blob(c.ref).uri
+            except NotFound:
+                location = None
+        elif c.serializer is not None:
+            long_preview = preview(c.serializer, c.value or b"", limit=limit)
+        return ArtifactDetail(info, c.status, c.ended_at, long_preview, location)
+
 
 class KitaruClient:
     """Programmatic access to executions and artifacts."""
@@ -292,3 +338,61 @@ class KitaruClient:
         self._store = store or default_store()
         self.executions = Executions(self._store)
         self.artifacts = Artifacts(self._store, self.executions)
+
+
+# -- values for diffs (stored form: nothing is unpickled) ----------------------------------------
+def _stored_value(
+    store: MetadataStore, stack: str | None, serializer: str | None, type_name: str | None,
+    value: bytes | None, ref: str | None,
+) -> StoredValue | None:  # fmt: skip
+    from kitaru.diff import StoredValue
+    from kitaru.runtime.runner import value_io
+
+    if serializer is None:
+        return None
+    try:
+        data = value_io(store, stack).raw(value, ref)
+    except NotFound:  # missing or corrupted blob: compare by its recorded hash
+        try:
+            size: int | None = store.get_blob(ref).size if ref else None
+        except NotFound:
+            size = None
+        return StoredValue(serializer, type_name, None, ref, size)
+    return StoredValue.of(serializer, type_name, data)
+
+
+def _checkpoint_values(
+    store: MetadataStore, ex: Execution
+) -> tuple[list[str], dict[str, tuple[str, StoredValue | None]]]:
+    stack = ex.options.get("stack")
+    calls = sorted(store.load_journal(ex.pk).values(), key=lambda c: c.seq)
+    out = {
+        c.call_id: (c.status, _stored_value(store, stack, c.serializer, c.type_name, c.value,
+                                            c.ref))
+        for c in calls if c.kind == CHECKPOINT
+    }  # fmt: skip
+    return list(out), out
+
+
+def _result_value(store: MetadataStore, ex: Execution) -> tuple[str, StoredValue | None]:
+    status = display_status(ex, time.time())
+    if ex.result is None:
+        return (status, None)
+    ser, type_name, value, ref = ex.result
+    return (status, _stored_value(store, ex.options.get("stack"), ser, type_name, value, ref))
+
+
+def _inputs_data(ex: Execution) -> dict[str, Any]:
+    """Flow inputs as JSON-like data; opaque ones (bytes, pickle, ...) by serializer and hash."""
+    import hashlib
+
+    out: dict[str, Any] = {}
+    for key, (ser, type_name, data) in ex.inputs.items():
+        if ser == "str":
+            out[key] = data
+        elif ser in ("json", "pydantic", "dataclass"):
+            out[key] = json.loads(data)
+        else:
+            out[key] = {"serializer": ser, "type": type_name,
+                        "sha256": hashlib.sha256(str(data).encode()).hexdigest()}  # fmt: skip
+    return out

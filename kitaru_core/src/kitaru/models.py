@@ -89,3 +89,76 @@ class ExecutionInfo(_Model):
     attempts: list[AttemptInfo] = field(default_factory=list)
     artifacts: list[ArtifactInfo] = field(default_factory=list)
     calls: list[CallInfo] = field(default_factory=list)
+
+
+# -- artifacts browsing and cross-run diff ----------------------------------------------------
+@dataclass
+class ArtifactDetail(_Model):
+    """One artifact with a longer preview; ``location`` is the blob URI of a large one."""
+
+    artifact: ArtifactInfo
+    status: str
+    created_at: float | None
+    preview: str | None
+    location: str | None
+
+
+@dataclass
+class ValueChange(_Model):
+    """One structural change: ``op`` is "changed", "added" or "removed"; ``path`` is a
+    JSON-pointer-like path ("" for the whole value)."""
+
+    path: str
+    op: str
+    old: Any = None
+    new: Any = None
+
+
+@dataclass
+class ValueDiff(_Model):
+    """How two stored values differ: ``kind`` is "text" (unified diff ``lines``),
+    "structural" (``changes``) or "opaque" (sizes and sha256 only)."""
+
+    kind: str
+    lines: list[str] = field(default_factory=list)
+    changes: list[ValueChange] = field(default_factory=list)
+    a_size: int | None = None
+    b_size: int | None = None
+    a_sha256: str | None = None
+    b_sha256: str | None = None
+    a_type: str | None = None
+    b_type: str | None = None
+
+
+@dataclass
+class CallDiff(_Model):
+    """One checkpoint call id (or the flow's result): ``status`` is "same", "changed",
+    "only in A" or "only in B"."""
+
+    call_id: str
+    status: str
+    a_status: str | None = None
+    b_status: str | None = None
+    a_preview: str | None = None
+    b_preview: str | None = None
+    diff: ValueDiff | None = None
+
+
+@dataclass
+class ExecutionDiff(_Model):
+    """``KitaruClient().executions.diff(a, b)``: inputs, checkpoints in call order, result."""
+
+    a: str
+    b: str
+    flow_a: str
+    flow_b: str
+    status_a: str
+    status_b: str
+    inputs: list[ValueChange] = field(default_factory=list)
+    checkpoints: list[CallDiff] = field(default_factory=list)
+    result: CallDiff | None = None
+
+    @property
+    def changed(self) -> list[str]:
+        """Call ids whose status is not "same"."""
+        return [c.call_id for c in self.checkpoints if c.status != "same"]
