@@ -21,6 +21,7 @@ from kitaru.wait import wait
 _EXPORTS: dict[str, str] = {
     "save": "kitaru.artifacts",
     "load": "kitaru.artifacts",
+    "memory": "kitaru.memory",
     "configure": "kitaru.config",
     "KitaruClient": "kitaru.client",
     "FlowHandle": "kitaru.handle",
@@ -63,12 +64,14 @@ __all__ = [
     "list_stacks",
     "load",
     "log",
+    "memory",
     "save",
     "use_stack",
     "wait",
 ]
 
 if TYPE_CHECKING:
+    from kitaru import memory
     from kitaru.artifacts import load, save
     from kitaru.client import KitaruClient
     from kitaru.config import configure
@@ -92,7 +95,9 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'kitaru' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = importlib.import_module(module)
+    if module != f"kitaru.{name}":  # ``kitaru.memory`` is the module itself
+        value = getattr(value, name)
     globals()[name] = value
     return value
 

@@ -203,6 +203,45 @@ class MetadataStore(ABC):
         """Remove a stack (NotFound if absent) and the components it registered inline that no
         other stack uses; returns those components as ``(type, name)``."""
 
+    # -- memory -------------------------------------------------------------------------------
+    @abstractmethod
+    def memory_put(
+        self,
+        scope: str,
+        scope_key: str,
+        key: str,
+        *,
+        serializer: str | None,
+        type_name: str | None,
+        value: bytes | None,
+        deleted: bool = False,
+        execution_id: str | None = None,
+        call_id: str | None = None,
+        if_version: int | None = None,
+    ) -> MemoryRecord:
+        """Write the next version of ``key`` (a tombstone when ``deleted``) in one transaction.
+
+        With ``if_version``, raise Conflict unless the latest version (0: none) is that one.
+        """
+
+    @abstractmethod
+    def memory_get(
+        self, scope: str, scope_key: str, key: str, version: int | None = None
+    ) -> MemoryRecord | None:
+        """The latest version of ``key`` (tombstones included), or exactly ``version``."""
+
+    @abstractmethod
+    def memory_list(self, scope: str, scope_key: str) -> list[MemoryRecord]:
+        """The latest version of every live (not deleted) key, by key."""
+
+    @abstractmethod
+    def memory_history(self, scope: str, scope_key: str, key: str) -> list[MemoryRecord]:
+        """Every version of ``key``, oldest first."""
+
+    @abstractmethod
+    def memory_scopes(self) -> list[tuple[str, str, int]]:
+        """``(scope, scope_key, live key count)`` of every scope that holds any version."""
+
 
 @dataclass(frozen=True)
 class ComponentRecord:
@@ -226,3 +265,20 @@ class StackRecord:
     components: dict[str, str]
     created_at: float = 0.0
     updated_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class MemoryRecord:
+    """One version of a memory key. A tombstone (``deleted``) has no value."""
+
+    scope: str
+    scope_key: str
+    key: str
+    version: int
+    serializer: str | None
+    type_name: str | None
+    value: bytes | None
+    deleted: bool
+    execution_id: str | None
+    call_id: str | None
+    created_at: float

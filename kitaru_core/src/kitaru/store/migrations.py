@@ -93,6 +93,23 @@ SQLITE_MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX stack_components_component ON stack_components(type, component);
     """,
+    # 3: versioned memory (namespace / flow / execution scopes); deletes are tombstone versions
+    """
+    CREATE TABLE memory (
+        scope TEXT NOT NULL,
+        scope_key TEXT NOT NULL,
+        key TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        serializer TEXT,
+        type_name TEXT,
+        value BLOB,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        execution_id TEXT,
+        call_id TEXT,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (scope, scope_key, key, version)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(SQLITE_MIGRATIONS)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kitaru.errors import ConfigError, Conflict, NotFound, UsageError
-from kitaru.store.base import ComponentRecord, MetadataStore, StackRecord
+from kitaru.store.base import ComponentRecord, MemoryRecord, MetadataStore, StackRecord
 from kitaru.store.migrations import SCHEMA_VERSION, SQLITE_MIGRATIONS
 from kitaru.store.records import (
     TERMINAL_STATUSES,
@@ -562,3 +562,90 @@ class SQLiteStore(MetadataStore):
             ).fetchall()
             conn.executemany("DELETE FROM components WHERE type = ? AND name = ?", orphans)
         return [(t, n) for t, n in orphans]
+
+    # -- memory -------------------------------------------------------------------------------
+    _MEMORY_COLUMNS = (
+        "scope, scope_key, key, version, serializer, type_name, value, deleted, execution_id, "
+        "call_id, created_at"
+    )
+
+    @staticmethod
+    def _memory(row: tuple[Any, ...]) -> MemoryRecord:
+        return MemoryRecord(row[0], row[1], row[2], row[3], row[4], row[5],
+                            None if row[6] is None else bytes(row[6]), bool(row[7]), row[8],
+                            row[9], row[10])  # fmt: skip
+
+    def memory_put(
+        self,
+        scope: str,
+        scope_key: str,
+        key: str,
+        *,
+        serializer: str | None,
+        type_name: str | None,
+        value: bytes | None,
+        deleted: bool = False,
+        execution_id: str | None = None,
+        call_id: str | None = None,
+        if_version: int | None = None,
+    ) -> MemoryRecord:
+        with self._tx() as conn:
+            latest = (
+                conn.execute(
+                    "SELECT MAX(version) FROM memory WHERE scope = ? AND scope_key = ? AND key = ?",
+                    (scope, scope_key, key),
+                ).fetchone()[0]
+                or 0
+            )
+            if if_version is not None and latest != if_version:
+                raise Conflict(
+                    f"memory key {key!r} ({scope} {scope_key!r}) is at version {latest}, "
+                    f"not {if_version}",
+                    hint="read it again and retry with the current version",
+                )
+            rec = MemoryRecord(scope, scope_key, key, latest + 1, serializer, type_name, value,
+                               deleted, execution_id, call_id, time.time())  # fmt: skip
+            conn.execute(
+                f"INSERT INTO memory ({self._MEMORY_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+                (scope, scope_key, key, rec.version, serializer, type_name, value, int(deleted),
+                 execution_id, call_id, rec.created_at),
+            )  # fmt: skip
+        return rec
+
+    def memory_get(
+        self, scope: str, scope_key: str, key: str, version: int | None = None
+    ) -> MemoryRecord | None:
+        where = "scope = ? AND scope_key = ? AND key = ?"
+        if version is None:
+            sql = f"SELECT {self._MEMORY_COLUMNS} FROM memory WHERE {where} "
+            row = self._one(sql + "ORDER BY version DESC LIMIT 1", (scope, scope_key, key))
+        else:
+            sql = f"SELECT {self._MEMORY_COLUMNS} FROM memory WHERE {where} AND version = ?"
+            row = self._one(sql, (scope, scope_key, key, version))
+        return None if row is None else self._memory(row)
+
+    def memory_list(self, scope: str, scope_key: str) -> list[MemoryRecord]:
+        rows = self._all(
+            f"SELECT {self._MEMORY_COLUMNS} FROM memory m WHERE scope = ? AND scope_key = ? "
+            "AND version = (SELECT MAX(version) FROM memory l WHERE l.scope = m.scope "
+            "AND l.scope_key = m.scope_key AND l.key = m.key) AND deleted = 0 ORDER BY key",
+            (scope, scope_key),
+        )
+        return [self._memory(r) for r in rows]
+
+    def memory_history(self, scope: str, scope_key: str, key: str) -> list[MemoryRecord]:
+        rows = self._all(
+            f"SELECT {self._MEMORY_COLUMNS} FROM memory WHERE scope = ? AND scope_key = ? "
+            "AND key = ? ORDER BY version",
+            (scope, scope_key, key),
+        )
+        return [self._memory(r) for r in rows]
+
+    def memory_scopes(self) -> list[tuple[str, str, int]]:
+        rows = self._all(
+            "SELECT scope, scope_key, SUM(CASE WHEN deleted = 0 THEN 1 ELSE 0 END) FROM memory m "
+            "WHERE version = (SELECT MAX(version) FROM memory l WHERE l.scope = m.scope "
+            "AND l.scope_key = m.scope_key AND l.key = m.key) "
+            "GROUP BY scope, scope_key ORDER BY scope, scope_key"
+        )
+        return [(r[0], r[1], int(r[2] or 0)) for r in rows]
