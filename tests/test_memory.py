@@ -97,8 +97,8 @@ def test_two_writers_with_if_version_one_wins() -> None:
     results: dict[str, object] = {}
 
     def write(name: str) -> None:
-        from kitaru.store.sqlite import SQLiteStore
         from kitaru.config import settings
+        from kitaru.store.sqlite import SQLiteStore
 
         store = SQLiteStore(settings().db_path)  # its own connection, like another process
         barrier.wait()
