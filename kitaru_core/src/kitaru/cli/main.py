@@ -27,11 +27,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "executions",
         "List, inspect, answer, resume, retry, replay and cancel executions.",
     ),
+    "artifacts": ("kitaru.cli.artifacts", "artifacts", "List, show and load execution artifacts."),
     "stack": ("kitaru.cli.stack", "stack", "Register, inspect, switch and verify stacks."),
     "component": ("kitaru.cli.component", "component", "Register and inspect stack components."),
     "flavor": ("kitaru.cli.flavor", "flavor", "List installed component flavors."),
     "plugin": ("kitaru.cli.plugin", "plugin", "List plugins and their load errors."),
     "secret": ("kitaru.cli.secret", "secret", "Set, get, list and delete secrets."),
+    "memory": ("kitaru.cli.memory", "memory", "Get, set, list, version and delete memory."),
 }
 
 _DEBUG_ENV = "KITARU_DEBUG"
