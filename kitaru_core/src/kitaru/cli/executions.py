@@ -253,3 +253,69 @@ def cancel(execution_id: str) -> None:
     full_id = client.executions.handle(execution_id).id
     client.executions.cancel(full_id)
     click.echo(f"cancelled execution {full_id}")
+
+
+@executions.command()
+@click.argument("a", metavar="A")
+@click.argument("b", metavar="B")
+@output_option
+@click.pass_context
+def diff(ctx: click.Context, a: str, b: str, output: str) -> None:
+    """Compare two executions checkpoint by checkpoint.
+
+    Each checkpoint call id is "same", "changed", "only in A" or "only in B"; strings show a
+    unified diff, JSON-like values the changed paths, bytes and pickles their sizes and sha256.
+    """
+    from kitaru.cli import output as out
+
+    result = _client().executions.diff(a, b)
+    if output == "json":
+        out.print_json(_command_name(ctx), [result.to_dict()])
+    else:
+        _render_diff(result)
+
+
+_DIFF_STYLE = {"same": "dim", "changed": "yellow", "only in A": "red", "only in B": "green"}
+
+
+def _render_diff(d: Any) -> None:
+    """People's view of an :class:`~kitaru.models.ExecutionDiff`."""
+    from rich.text import Text
+
+    from kitaru.cli import output as out
+    from kitaru.diff import change_line
+
+    con = out.console()
+    con.print(Text(f"A {d.a}  {d.flow_a}  {d.status_a}", style="red"))
+    con.print(Text(f"B {d.b}  {d.flow_b}  {d.status_b}", style="green"))
+    con.print()
+    con.print(Text("inputs", style="bold"), Text("same" if not d.inputs else "", style="dim"))
+    for change in d.inputs:
+        con.print(Text("  " + change_line(change), style="yellow"))
+    for entry in [*d.checkpoints, *([d.result] if d.result else [])]:
+        con.print()
+        line = Text(entry.call_id, style="bold")
+        line.append(f"  {entry.status}", style=_DIFF_STYLE.get(entry.status, ""))
+        if entry.a_status and entry.b_status and entry.a_status != entry.b_status:
+            line.append(f"  ({entry.a_status} -> {entry.b_status})")
+        con.print(line)
+        if entry.status in ("only in A", "only in B"):
+            shown = entry.a_preview if entry.status == "only in A" else entry.b_preview
+            con.print(Text("  " + out.clip(shown, 100), style="dim"))
+        vd = entry.diff
+        if vd is None:
+            continue
+        if vd.kind == "text":
+            for text_line in vd.lines:
+                style = {"+": "green", "-": "red", "@": "cyan"}.get(text_line[:1], "")
+                if text_line.startswith(("+++", "---")):
+                    style = "bold"
+                con.print(Text("  " + text_line, style=style))
+        elif vd.kind == "structural":
+            for change in vd.changes:
+                style = {"added": "green", "removed": "red"}.get(change.op, "yellow")
+                con.print(Text("  " + change_line(change), style=style))
+        else:
+            for side, sz, sha, typ in (("A", vd.a_size, vd.a_sha256, vd.a_type),
+                                       ("B", vd.b_size, vd.b_sha256, vd.b_type)):  # fmt: skip
+                con.print(Text(f"  {side}: {typ or '-'}, {out.size(sz)}, sha256 {sha or '-'}"))
