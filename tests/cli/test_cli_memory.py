@@ -14,7 +14,8 @@ from tests.cli.cli_helpers import Flows, Invoke, assert_one_line_error, kitaru
 def items(stdout: str, command: str) -> list[dict[str, Any]]:
     data = json.loads(stdout)
     assert set(data) == {"command", "items"} and data["command"] == command
-    return data["items"]  # type: ignore[no-any-return]
+    rows: list[dict[str, Any]] = data["items"]
+    return rows
 
 
 def history(key: str, **where: str) -> list[tuple[int, bool]]:
