@@ -54,7 +54,9 @@ def list_(ctx: click.Context, execution_id: str, output: str) -> None:
         return
     table = out._table()
     for name in ("call id", "kind", "v", "type", "size", "stored", "preview"):
-        table.add_column(name, no_wrap=True, justify="right" if name == "v" else "left")
+        table.add_column(
+            name, no_wrap=name != "preview", justify="right" if name == "v" else "left"
+        )
     for a in items:
         kind = a.type_name.rpartition(":")[2] if a.type_name else a.serializer
         if a.serializer not in (None, "str", "bytes", "json"):
@@ -64,7 +66,7 @@ def list_(ctx: click.Context, execution_id: str, output: str) -> None:
                 out._t(v)
                 for v in (
                     a.call_id, a.kind, a.version, kind, out.size(a.size),
-                    "inline" if a.inline else (a.sha256 or "")[:12], out.clip(a.preview, 40),
+                    "inline" if a.inline else (a.sha256 or "")[:12], out.clip(a.preview, 30),
                 )
             )
         )  # fmt: skip
