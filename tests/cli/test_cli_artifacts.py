@@ -35,12 +35,20 @@ def stats(topic: str) -> dict:
     return {"topic": topic, "items": [1, 2, len(topic)]}
 
 
+class Tags:
+    def __init__(self, *tags: str) -> None:
+        self.tags = sorted(tags)
+
+    def __repr__(self) -> str:
+        return f"Tags({self.tags})"
+
+
 @flow
 def review(topic: str) -> str:
     text = draft(research(topic))
     stats(topic)
     kitaru.save("raw", topic.encode() * 3)
-    kitaru.save("tags", {topic, "x"})
+    kitaru.save("tags", Tags(topic, "x"))
     kitaru.save("big", "line of text\\n" * 200)
     return text
 """
@@ -80,7 +88,7 @@ def test_list_json_and_table(mod: ModuleType, invoke: Invoke) -> None:
     assert {"name", "version", "type_name", "size", "preview"} <= set(rows["stats"])
     table = invoke("artifacts", "list", ex)
     assert table.exit_code == 0 and "research" in table.stdout
-    assert rows["big"]["sha256"][:12] in table.stdout and "set (pickle)" in table.stdout
+    assert rows["big"]["sha256"][:12] in table.stdout and "Tags (pickle)" in table.stdout
 
 
 def test_show(mod: ModuleType, invoke: Invoke) -> None:
@@ -109,7 +117,7 @@ def test_load_values(mod: ModuleType, invoke: Invoke, tmp_path: Path) -> None:
     result = invoke("artifacts", "load", ex, "raw", "--out", str(out))
     assert result.exit_code == 0 and out.read_bytes() == b"agents" * 3
     tags = invoke("artifacts", "load", ex, "tags", "--allow-pickle")
-    assert tags.exit_code == 0 and "agents" in tags.stdout
+    assert tags.exit_code == 0 and tags.stdout == "Tags(['agents', 'x'])\n"
 
 
 def test_bad_input_is_one_line(mod: ModuleType, invoke: Invoke) -> None:
