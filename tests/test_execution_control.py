@@ -62,6 +62,7 @@ def test_crashed_status_is_derived_from_a_dead_lease() -> None:
     h = fb.approval.run("x")
     while h.status != "waiting":
         time.sleep(0.01)
+    h._thread.join(5)  # the run thread has released the execution
     store = default_store()
     ex = store.get_execution(h.id)
     # pretend a worker on this host (a pid that cannot exist) was running it
@@ -80,6 +81,7 @@ def test_list_with_a_derived_status_honours_the_limit() -> None:
         h = fb.approval.run("x")
         while h.status != "waiting":
             time.sleep(0.01)
+        h._thread.join(5)  # the run thread has released the execution
         ex = store.get_execution(h.id)
         store.set_status(ex.pk, "running")
         store.acquire_lease(ex.pk, "nohost:1:x", -1, statuses=("running",), set_status=None)
