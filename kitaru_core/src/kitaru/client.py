@@ -330,7 +330,7 @@ class Artifacts:
 
 
 class KitaruClient:
-    """Programmatic access to executions and artifacts."""
+    """Programmatic access to executions, artifacts and memory."""
 
     def __init__(self, store: MetadataStore | None = None) -> None:
         from kitaru.store import default_store
@@ -338,6 +338,13 @@ class KitaruClient:
         self._store = store or default_store()
         self.executions = Executions(self._store)
         self.artifacts = Artifacts(self._store, self.executions)
+
+    @property
+    def memory(self) -> Any:
+        """``kitaru.memory`` (``set/get/list/history/delete``) against this client's store."""
+        from kitaru import memory
+
+        return memory
 
 
 # -- values for diffs (stored form: nothing is unpickled) ----------------------------------------
