@@ -341,7 +341,8 @@ class KitaruClient:
 
     @property
     def memory(self) -> Any:
-        """``kitaru.memory`` (``set/get/list/history/delete``) against this client's store."""
+        """``kitaru.memory`` (``set/get/list/history/delete``) on the process's store (a client of
+        another store, e.g. a server's, will get its own when the server lands)."""
         from kitaru import memory
 
         return memory
