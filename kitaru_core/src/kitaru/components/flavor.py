@@ -6,19 +6,11 @@ named by import path and loaded only when a component of that flavor is register
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any
 
 from kitaru.errors import ConfigError
-
-
-def import_path(path: str) -> Any:
-    module_name, _, attr = path.partition(":")
-    obj: Any = importlib.import_module(module_name)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
+from kitaru.runtime.serialization import import_type
 
 
 @dataclass(frozen=True)
@@ -38,7 +30,7 @@ class Flavor:
 
     def _load(self, path: str) -> Any:
         try:
-            return import_path(path)
+            return import_type(path)
         except Exception as exc:
             hint = self.install_hint or f"reinstall {self.provider}"
             raise ConfigError(
