@@ -116,3 +116,18 @@ def test_abort_after_someone_answered_is_a_conflict() -> None:
     resolve_input(default_store(), h.id, {"approved": True}, name=None)
     with pytest.raises(kitaru.Conflict):
         KitaruClient().executions.abort(h.id)
+
+
+def test_detached_retry_finishes_a_failed_execution(tmp_path) -> None:
+    flag = tmp_path / "fail"
+    flag.write_text("x")
+    with pytest.raises(kitaru.ExecutionFailed):
+        fb.may_fail(str(flag))
+    ex_id = KitaruClient().executions.list()[0].id
+    flag.unlink()
+    KitaruClient().executions.retry(ex_id, detach=True)
+    end = time.time() + 30
+    while KitaruClient().executions.get(ex_id).status != "completed":
+        assert time.time() < end, KitaruClient().executions.get(ex_id).status
+        time.sleep(0.05)
+    assert fb.count("upper") == 1

@@ -224,26 +224,15 @@ class Executions:
     def _continue(
         self, execution_id: str, statuses: tuple[str, ...], detach: bool
     ) -> FlowHandle[Any]:
-        from kitaru.runtime.runner import acquire, drive, launch_worker, prepare
-        from kitaru.store.records import lease_is_live
+        from kitaru.runtime.runner import check_resumable, claim, drive, launch_worker, prepare
 
-        ex = self._store.get_execution(execution_id)
-        status = display_status(ex, time.time())
-        if ex.status not in statuses:
-            raise Conflict(f"execution {ex.id} is {status}; nothing to resume",
-                           hint="retry failed executions with `kitaru executions retry`"
-                           if status == "failed" else None)  # fmt: skip
-        if lease_is_live(ex.lease_owner, ex.lease_expires, time.time()):
-            raise Conflict(f"execution {ex.id} is being run by a live process ({ex.lease_owner})",
-                           hint="wait for it, or cancel it")  # fmt: skip
-        handle: FlowHandle[Any] = FlowHandle(self._store, ex.id)
-        ctx = prepare(self._store, ex)  # imports the flow: fails here, before any change
         if detach:
-            launch_worker(ex)
-            return handle
-        if not acquire(ctx, statuses, "running"):
-            raise Conflict(f"execution {ex.id} was taken by another process just now")
-        handle._flow = ctx.flow
+            ex = check_resumable(self._store, execution_id, statuses)
+            prepare(self._store, ex)  # imports the flow: fails here, before any change
+            launch_worker(ex, statuses)
+            return FlowHandle(self._store, ex.id)
+        ctx = claim(self._store, execution_id, statuses)
+        handle: FlowHandle[Any] = FlowHandle(self._store, ctx.execution.id, flow=ctx.flow)
         handle._start_thread(lambda: drive(ctx, hold=False))
         return handle
 

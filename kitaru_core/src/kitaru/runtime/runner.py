@@ -228,15 +228,16 @@ def hold_until_resolved(ctx: ExecutionContext, call_id: str, stop_at: float | No
 
 
 # -- resuming elsewhere -----------------------------------------------------------------------
-def launch_worker(execution: Execution) -> int:
-    """Start a detached worker process that resumes ``execution``; returns its pid."""
+def launch_worker(execution: Execution, statuses: tuple[str, ...] = RESUMABLE) -> int:
+    """Start a detached worker process that takes ``execution`` over if it is in one of
+    ``statuses`` (add ``failed`` for a retry); returns its pid."""
     s = settings()
     s.logs_dir.mkdir(parents=True, exist_ok=True)
     log = open(s.logs_dir / f"worker-{execution.id}.log", "ab")  # noqa: SIM115 - handed to child
     cwd = execution.options.get("cwd")
     env = {**os.environ, "KITARU_HOME": str(s.home)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kitaru.runtime.worker", execution.id],
+        [sys.executable, "-m", "kitaru.runtime.worker", execution.id, ",".join(statuses)],
         cwd=cwd if cwd and os.path.isdir(cwd) else None,
         env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
     )  # fmt: skip
@@ -254,20 +255,34 @@ def ensure_progress(store: MetadataStore, execution_id: str) -> None:
         stack_of(ex.options.get("stack")).orchestrator.resume(ex.id)
 
 
-def resume_here(
-    store: MetadataStore, execution_id: str, *, statuses: tuple[str, ...] = RESUMABLE,
-    hold: bool = False, flow: Flow[Any] | None = None,
-) -> Outcome:  # fmt: skip
-    """Resume an execution in this process (``kitaru executions resume/retry``)."""
+def check_resumable(
+    store: MetadataStore, execution_id: str, statuses: tuple[str, ...]
+) -> Execution:
+    """The execution, if it is in one of ``statuses`` and no live process holds it."""
+    from kitaru.store.records import lease_is_live
+
     ex = store.get_execution(execution_id)
     status = display_status(ex, time.time())
-    if status in ("completed", "cancelled") or (status == "failed" and "failed" not in statuses):
+    if ex.status not in statuses:
         hint = "retry it with `kitaru executions retry`" if status == "failed" else None
         raise Conflict(f"execution {ex.id} is {status}; nothing to resume", hint=hint)
-    ctx = prepare(store, ex, flow)
-    if not acquire(ctx, statuses, "running"):
+    if lease_is_live(ex.lease_owner, ex.lease_expires, time.time()):
         raise Conflict(
             f"execution {ex.id} is being run by another live process ({ex.lease_owner})",
             hint="wait for it, or cancel it with `kitaru executions cancel`",
         )
-    return drive(ctx, hold=hold)
+    return ex
+
+
+def claim(
+    store: MetadataStore, execution_id: str, statuses: tuple[str, ...],
+    flow: Flow[Any] | None = None,
+) -> ExecutionContext:  # fmt: skip
+    """Take an execution over for this process: checked, its flow imported (failing before any
+    change), its lease acquired and its status set to running."""
+    ex = check_resumable(store, execution_id, statuses)
+    ctx = prepare(store, ex, flow)
+    if not acquire(ctx, statuses, "running"):
+        raise Conflict(f"execution {ex.id} was taken by another process just now",
+                       hint="wait for it, or cancel it with `kitaru executions cancel`")  # fmt: skip
+    return ctx

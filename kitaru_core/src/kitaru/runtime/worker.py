@@ -1,4 +1,5 @@
-"""``python -m kitaru.runtime.worker EXECUTION_ID``: resume one execution, detached.
+"""``python -m kitaru.runtime.worker EXECUTION_ID [STATUS,...]``: resume one execution, detached,
+if it is in one of the statuses (default: pending, running, waiting).
 
 Started by whoever stores a wait's input when no live process holds the execution.
 """
@@ -10,14 +11,15 @@ import sys
 
 def main(argv: list[str]) -> int:
     from kitaru.errors import Conflict, KitaruError
-    from kitaru.runtime.runner import resume_here
+    from kitaru.runtime.runner import RESUMABLE, claim, drive
     from kitaru.store import default_store
 
-    if len(argv) != 1:
-        print("usage: python -m kitaru.runtime.worker EXECUTION_ID", file=sys.stderr)
+    if len(argv) not in (1, 2):
+        print("usage: python -m kitaru.runtime.worker EXECUTION_ID [STATUS,...]", file=sys.stderr)
         return 2
+    statuses = tuple(argv[1].split(",")) if len(argv) == 2 else RESUMABLE
     try:
-        outcome = resume_here(default_store(), argv[0])
+        outcome = drive(claim(default_store(), argv[0], statuses), hold=False)
     except Conflict as exc:  # someone else is on it: nothing to do
         print(f"kitaru worker: {exc}", file=sys.stderr)
         return 0
