@@ -66,6 +66,24 @@ def paired_overhead(
     }
 
 
+def sequential_rate(call: Callable[[int], Any], seconds: float) -> dict[str, Any]:
+    """Call ``call(i)`` (which must return ``i + 1``) back to back for ``seconds``."""
+    lat = []
+    start = time.perf_counter()
+    count = 0
+    while time.perf_counter() - start < seconds:
+        t0 = time.perf_counter()
+        assert call(count) == count + 1
+        lat.append((time.perf_counter() - t0) * 1000)
+        count += 1
+    elapsed = time.perf_counter() - start
+    return {
+        "flows_per_s": count / elapsed,
+        "count": count,
+        "latency_ms": summary(lat) | {"samples": None},
+    }
+
+
 def wait_until(pred: Callable[[], Any], timeout: float = 30.0, interval: float = 0.002) -> Any:
     """Poll ``pred`` until it returns something truthy (returned); TimeoutError after ``timeout``."""
     stop = time.monotonic() + timeout

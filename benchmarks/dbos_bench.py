@@ -23,6 +23,7 @@ from benchmarks.common import (
     journal_mode,
     paired_overhead,
     random_pause,
+    sequential_rate,
     spawn_child,
     stamp,
     summary,
@@ -126,20 +127,7 @@ def measure_throughput(params: dict[str, Any]) -> dict[str, Any]:
     launch()
     for i in range(10):
         one_step_wf(i)
-    lat = []
-    start = time.perf_counter()
-    count = 0
-    while time.perf_counter() - start < seconds:
-        t0 = time.perf_counter()
-        assert one_step_wf(count) == count + 1
-        lat.append((time.perf_counter() - t0) * 1000)
-        count += 1
-    elapsed = time.perf_counter() - start
-    return {
-        "flows_per_s": count / elapsed,
-        "count": count,
-        "latency_ms": summary(lat) | {"samples": None},
-    }
+    return sequential_rate(one_step_wf, seconds)
 
 
 # -- 3. resume fast-forward: recovery of a crashed workflow ---------------------------------------

@@ -18,6 +18,7 @@ from benchmarks.common import (
     db_bytes,
     paired_overhead,
     random_pause,
+    sequential_rate,
     spawn_child,
     stamp,
     summary,
@@ -115,20 +116,7 @@ def measure_throughput(params: dict[str, Any]) -> dict[str, Any]:
     seconds = float(params.get("seconds", 2.0))
     for i in range(20):
         one_cp_flow(i)
-    lat = []
-    start = time.perf_counter()
-    count = 0
-    while time.perf_counter() - start < seconds:
-        t0 = time.perf_counter()
-        assert one_cp_flow(count) == count + 1
-        lat.append((time.perf_counter() - t0) * 1000)
-        count += 1
-    elapsed = time.perf_counter() - start
-    return {
-        "flows_per_s": count / elapsed,
-        "count": count,
-        "latency_ms": summary(lat) | {"samples": None},
-    }
+    return sequential_rate(one_cp_flow, seconds)
 
 
 # -- 3. resume fast-forward ------------------------------------------------------------------------
