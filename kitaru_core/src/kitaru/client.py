@@ -256,7 +256,7 @@ class Executions:
 
     def diff(self, a: str, b: str) -> ExecutionDiff:
         """Compare two executions checkpoint by checkpoint (see :mod:`kitaru.diff`)."""
-        from kitaru.diff import diff_call, diff_inputs, merge_order
+        from kitaru.diff import diff_call, diff_calls, diff_inputs, merge_order
         from kitaru.models import ExecutionDiff
 
         now = time.time()
@@ -270,8 +270,7 @@ class Executions:
             a=ea.id, b=eb.id, flow_a=ea.flow, flow_b=eb.flow,
             status_a=display_status(ea, now), status_b=display_status(eb, now),
             inputs=diff_inputs(_inputs_data(ea), _inputs_data(eb)),
-            checkpoints=[diff_call(cid, calls_a.get(cid), calls_b.get(cid), preview)
-                         for cid in merge_order(order_a, order_b)],
+            checkpoints=diff_calls(merge_order(order_a, order_b), calls_a, calls_b, preview),
             result=result,
         )  # fmt: skip
 

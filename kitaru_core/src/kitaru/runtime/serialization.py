@@ -54,7 +54,7 @@ def _plugin_serializers() -> list[Serializer]:
 
         for ser in plugin_manager().serializers():
             if ser not in _extra:
-                _extra.append(ser)
+                register_serializer(ser)
     return _extra
 
 

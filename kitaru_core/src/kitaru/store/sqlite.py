@@ -220,12 +220,6 @@ class SQLiteStore(MetadataStore):
             f"execution id prefix {execution_id!r} is ambiguous", hint="give more characters"
         )
 
-    def execution_by_pk(self, pk: int) -> Execution:
-        row = self._one(f"SELECT {_EXEC_COLUMNS} FROM executions WHERE pk = ?", (pk,))
-        if row is None:
-            raise NotFound(f"no execution with pk {pk}")
-        return _execution(row)
-
     def list_executions(
         self, *, flow: str | None = None, status: str | None = None, limit: int = 50
     ) -> list[Execution]:
