@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# These four share their names with their modules: bind them eagerly, otherwise importing the
+# These share their names with their modules: bind them eagerly, otherwise importing the
 # submodule anywhere would shadow the function with the module. They are light (stdlib only).
 from kitaru.checkpoint import Checkpoint, checkpoint
 from kitaru.flow import Flow, flow
+from kitaru.llm import LLMResponse, ToolCall, llm
 from kitaru.log import log
 from kitaru.wait import wait
 
@@ -36,6 +37,8 @@ _EXPORTS: dict[str, str] = {
     "NotFound": "kitaru.errors",
     "Conflict": "kitaru.errors",
     "AuthError": "kitaru.errors",
+    "BudgetExceeded": "kitaru.errors",
+    "LLMOutputError": "kitaru.errors",
     "list_stacks": "kitaru.stack",
     "current_stack": "kitaru.stack",
     "use_stack": "kitaru.stack",
@@ -43,6 +46,7 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "AuthError",
+    "BudgetExceeded",
     "Checkpoint",
     "ConfigError",
     "Conflict",
@@ -52,8 +56,11 @@ __all__ = [
     "FlowHandle",
     "KitaruClient",
     "KitaruError",
+    "LLMOutputError",
+    "LLMResponse",
     "NotFound",
     "PendingWait",
+    "ToolCall",
     "UsageError",
     "WaitInputError",
     "WaitTimeout",
@@ -62,6 +69,7 @@ __all__ = [
     "current_stack",
     "flow",
     "list_stacks",
+    "llm",
     "load",
     "log",
     "memory",
@@ -77,11 +85,13 @@ if TYPE_CHECKING:
     from kitaru.config import configure
     from kitaru.errors import (
         AuthError,
+        BudgetExceeded,
         ConfigError,
         Conflict,
         ExecutionCancelled,
         ExecutionFailed,
         KitaruError,
+        LLMOutputError,
         NotFound,
         UsageError,
         WaitInputError,

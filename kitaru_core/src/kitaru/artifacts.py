@@ -7,7 +7,7 @@ from typing import Any
 
 from kitaru.errors import NotFound, UsageError
 from kitaru.runtime.context import current_execution
-from kitaru.store.records import CHECKPOINT, SAVE, Call
+from kitaru.store.records import CHECKPOINT, LLM, SAVE, Call
 
 
 def save(name: str, value: Any) -> None:
@@ -30,7 +30,7 @@ def find_artifact(store: Any, execution_id: str, name: str) -> Call:
     ex = store.get_execution(execution_id)
     base = name.partition("#")[0]
     candidates = [c for c in store.find_calls(ex.pk, base) if c.status == "completed"]
-    exact = [c for c in candidates if c.call_id == name and c.kind in (SAVE, CHECKPOINT)]
+    exact = [c for c in candidates if c.call_id == name and c.kind in (SAVE, CHECKPOINT, LLM)]
     if "#" in name and exact:
         return exact[0]
     saves = [c for c in candidates if c.kind == SAVE]

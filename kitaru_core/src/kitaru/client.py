@@ -9,11 +9,19 @@ from typing import TYPE_CHECKING, Any
 
 from kitaru.errors import Conflict, NotFound, UsageError
 from kitaru.handle import FlowHandle
-from kitaru.models import ArtifactInfo, AttemptInfo, CallInfo, ExecutionInfo, WaitInfo
+from kitaru.models import (
+    ArtifactInfo,
+    AttemptInfo,
+    CallInfo,
+    ExecutionInfo,
+    LLMUsage,
+    WaitInfo,
+)
 from kitaru.runtime.serialization import preview, serialize
 from kitaru.store.base import MetadataStore
 from kitaru.store.records import (
     CHECKPOINT,
+    LLM,
     LOG,
     SAVE,
     TERMINAL_STATUSES,
@@ -87,12 +95,43 @@ def _call_info(c: Call, size: int | None) -> CallInfo:
     prev = None if c.serializer is None else preview(c.serializer, c.value or b"")
     if c.ref is not None:
         prev = f"<{size} bytes, stored as {c.ref[:12]}>"
+    elif c.kind == LLM and c.value:
+        prev = _llm_preview(c.value)
     return CallInfo(
         call_id=c.call_id, name=c.name, kind=c.kind, status=c.status, seq=c.seq,
         started_at=c.started_at, ended_at=c.ended_at, duration=c.duration, attempts=c.attempts,
         serializer=c.serializer, type_name=c.type_name, size=size, preview=prev,
         metadata=c.meta or {},
     )  # fmt: skip
+
+
+def _llm_preview(value: bytes) -> str:
+    """An LLM call's answer (its stored value also holds the prompt)."""
+    try:
+        response = json.loads(value).get("response") or {}
+    except (ValueError, AttributeError):
+        return f"<{len(value)} bytes>"
+    if response.get("tool_calls"):
+        names = [(t.get("function") or {}).get("name") for t in response["tool_calls"]]
+        text = "tool calls: " + ", ".join(str(n) for n in names)
+    else:
+        text = " ".join(str(response.get("content") or "").split())
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _roll_up_usage(info: ExecutionInfo) -> None:
+    """LLM usage onto each call, its checkpoint and the execution."""
+    by_call = {c.call_id: c for c in info.calls}
+    for c in info.llm_calls:
+        meta = c.metadata
+        own = c.usage = LLMUsage()
+        own.add(meta)
+        total = info.usage = info.usage or LLMUsage()
+        total.add(meta)
+        parent = by_call.get(meta.get("parent") or "")
+        if parent is not None:
+            parent.usage = parent.usage or LLMUsage()
+            parent.usage.add(meta)
 
 
 def _wait_info(c: Call) -> WaitInfo:
@@ -103,7 +142,7 @@ def _wait_info(c: Call) -> WaitInfo:
 
 
 def _version(call_id: str) -> int:
-    _, _, n = call_id.partition("#")
+    _, _, n = call_id.rpartition("/")[2].partition("#")
     return int(n) if n else 1
 
 
@@ -154,14 +193,18 @@ class Executions:
                     info.pending_wait = info.waits[-1]
             elif c.kind == LOG:
                 info.metadata.update(c.meta or {})
-            if c.kind in (SAVE, CHECKPOINT) and c.status == "completed":
+            elif c.kind == LLM:
+                info.llm_calls.append(call)
+            if c.kind in (SAVE, CHECKPOINT, LLM) and c.status == "completed":
                 info.artifacts.append(self._artifact(ex.id, c, size or 0))
+        _roll_up_usage(info)
         info.attempts = [AttemptInfo(**a.__dict__) for a in self._store.attempts(ex.pk)]
         return info
 
     def _artifact(self, execution_id: str, c: Call, size: int) -> ArtifactInfo:
         return ArtifactInfo(
-            execution_id=execution_id, name=c.name, call_id=c.call_id, kind=c.kind,
+            execution_id=execution_id, name=c.call_id if c.kind == LLM else c.name,
+            call_id=c.call_id, kind=c.kind,
             version=_version(c.call_id), serializer=c.serializer, type_name=c.type_name,
             size=size, sha256=c.ref, inline=c.ref is None,
             preview=_call_info(c, size).preview,
@@ -213,12 +256,19 @@ class Executions:
         """Finish a crashed or waiting execution in place (completed calls are not re-run)."""
         return self._continue(execution_id, ("pending", "running", "waiting"), detach)
 
-    def retry(self, execution_id: str, *, detach: bool = False) -> FlowHandle[Any]:
-        """Resume a failed execution in place: the failed call runs again."""
+    def retry(
+        self, execution_id: str, *, detach: bool = False, max_cost_usd: float | None = None
+    ) -> FlowHandle[Any]:
+        """Resume a failed execution in place: the failed call runs again, completed calls
+        (LLM calls included) do not. ``max_cost_usd`` replaces the execution's LLM budget."""
         ex = self._store.get_execution(execution_id)
         if ex.status != "failed":
             raise Conflict(f"execution {ex.id} is {display_status(ex, time.time())}, not failed",
                            hint="only failed executions can be retried")  # fmt: skip
+        if max_cost_usd is not None:
+            if max_cost_usd < 0:
+                raise UsageError(f"max_cost_usd must be >= 0, not {max_cost_usd}")
+            self._store.update_options(ex.pk, {"max_cost_usd": float(max_cost_usd)})
         return self._continue(ex.id, ("failed",), detach)
 
     def _continue(

@@ -85,17 +85,33 @@ class ExecutionFailed(KitaruError):
         self.execution_id = execution_id
 
 
+class BudgetExceeded(KitaruError):
+    """An LLM call would take the execution over its ``@flow(max_cost_usd=)`` budget.
+
+    Not retried: the execution fails (origin ``runtime``) and can be retried with a higher
+    budget (``kitaru executions retry ID --max-cost-usd N``); completed calls are not re-run."""
+
+    origin = "runtime"
+    retryable = False
+
+
+class LLMOutputError(KitaruError):
+    """A model's answer does not parse as the requested ``response_format``."""
+
+
 class ExecutionCancelled(KitaruError):
     """The execution was cancelled (``cancel`` or a wait ``--abort``)."""
 
 
 __all__ = [
     "AuthError",
+    "BudgetExceeded",
     "ConfigError",
     "Conflict",
     "ExecutionCancelled",
     "ExecutionFailed",
     "KitaruError",
+    "LLMOutputError",
     "NotFound",
     "UsageError",
     "WaitInputError",

@@ -23,6 +23,29 @@ class AttemptInfo(_Model):
 
 
 @dataclass
+class LLMUsage(_Model):
+    """LLM calls summed up: over a checkpoint's child calls or a whole execution. Calls reused
+    from a replay's source are counted in ``cached`` and cost nothing here."""
+
+    calls: int = 0
+    cached: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+
+    def add(self, meta: dict[str, Any]) -> None:
+        self.calls += 1
+        if meta.get("cached_from"):
+            self.cached += 1
+            return
+        self.tokens_in += int(meta.get("tokens_in") or 0)
+        self.tokens_out += int(meta.get("tokens_out") or 0)
+        self.cost_usd += float(meta.get("cost_usd") or 0.0)
+        self.latency_s += float(meta.get("latency_s") or 0.0)
+
+
+@dataclass
 class CallInfo(_Model):
     """A journal record: checkpoint call, wait, save, log, llm call or memory write."""
 
@@ -40,6 +63,8 @@ class CallInfo(_Model):
     size: int | None
     preview: str | None
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: a checkpoint's LLM calls summed up (its own, for an LLM call); None without any
+    usage: LLMUsage | None = None
 
 
 @dataclass
@@ -89,6 +114,9 @@ class ExecutionInfo(_Model):
     attempts: list[AttemptInfo] = field(default_factory=list)
     artifacts: list[ArtifactInfo] = field(default_factory=list)
     calls: list[CallInfo] = field(default_factory=list)
+    llm_calls: list[CallInfo] = field(default_factory=list)
+    #: every LLM call of the execution summed up; None when it made none
+    usage: LLMUsage | None = None
 
 
 # -- artifacts browsing and cross-run diff ----------------------------------------------------

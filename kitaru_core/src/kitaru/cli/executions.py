@@ -196,14 +196,20 @@ def resume(execution_id: str, detach: bool) -> None:
 
 @executions.command()
 @click.argument("execution_id", metavar="ID")
+@click.option(
+    "--max-cost-usd",
+    type=click.FloatRange(min=0),
+    metavar="USD",
+    help="A new LLM budget for the execution (after it failed with BudgetExceeded).",
+)
 @_detach_option
-def retry(execution_id: str, detach: bool) -> None:
+def retry(execution_id: str, max_cost_usd: float | None, detach: bool) -> None:
     """Retry a failed execution in place.
 
-    The failed call runs again, completed ones do not. Without --detach the execution runs in
-    this process until it completes, fails or waits.
+    The failed call runs again, completed ones (and their LLM calls) do not. Without --detach
+    the execution runs in this process until it completes, fails or waits.
     """
-    handle = _client().executions.retry(execution_id, detach=detach)
+    handle = _client().executions.retry(execution_id, detach=detach, max_cost_usd=max_cost_usd)
     if not detach:
         click.echo(f"retrying execution {handle.id}")
     _drive(handle, detach)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-    from kitaru.models import ExecutionInfo, WaitInfo
+    from kitaru.models import ExecutionInfo, LLMUsage, WaitInfo
 
 FORMATS = ("table", "json")
 
@@ -89,6 +89,16 @@ def duration(seconds: float | None) -> str:
 
 def millis(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:.1f}"
+
+
+def usd(amount: float | None) -> str:
+    if amount is None:
+        return "-"
+    return f"${amount:.6f}" if amount < 0.01 else f"${amount:.4f}"
+
+
+def tokens(usage: LLMUsage | None) -> str:
+    return "-" if usage is None else f"{usage.tokens_in}/{usage.tokens_out}"
 
 
 def size(n: int | None) -> str:
@@ -251,6 +261,11 @@ def render_execution(info: ExecutionInfo) -> None:
         head.add_row("error", Text(_squash(text), style="red"))
     if info.result_preview is not None:
         head.add_row("result", _t(clip(info.result_preview, 100)))
+    if info.usage is not None:
+        u = info.usage
+        cached = f", {u.cached} reused" if u.cached else ""
+        head.add_row("llm", _t(f"{u.calls} calls{cached}, {u.tokens_in} tokens in / "
+                               f"{u.tokens_out} out, {usd(u.cost_usd)}"))  # fmt: skip
     wait = _pending_wait(info)
     if wait is not None:
         asked = f": {wait.question}" if wait.question else ""
@@ -263,21 +278,35 @@ def render_execution(info: ExecutionInfo) -> None:
 def _render_sections(out: Console, info: ExecutionInfo) -> None:
     """The tables under the header, each preceded by a blank line; empty ones are left out."""
     if info.checkpoints:
+        llm = info.usage is not None
         t = _table("checkpoints")
-        for name in ("call id", "status", "duration ms", "attempts", "preview"):
-            t.add_column(
-                name,
-                no_wrap=name != "preview",
-                justify="right" if name in ("duration ms", "attempts") else "left",
-            )
+        columns: tuple[str, ...] = ("call id", "status", "duration ms", "attempts")
+        columns += ("tokens in/out", "cost") if llm else ()
+        for name in (*columns, "preview"):
+            t.add_column(name, no_wrap=name != "preview",
+                         justify="left" if name in ("call id", "status") else "right")  # fmt: skip
+        t.columns[-1].justify = "left"
         for c in info.checkpoints:
-            t.add_row(
-                _t(c.call_id),
-                _status(c.status),
-                _t(millis(c.duration)),
-                _t(c.attempts),
-                _t(clip(c.preview)),
-            )
+            cells = [_t(c.call_id), _status(c.status), _t(millis(c.duration)), _t(c.attempts)]
+            if llm:
+                cells += [_t(tokens(c.usage)), _t(usd(c.usage.cost_usd) if c.usage else "-")]
+            t.add_row(*cells, _t(clip(c.preview)))
+        out.print()
+        out.print(t)
+    if info.llm_calls:
+        t = _table("llm calls")
+        for name in ("call id", "model", "status", "tokens in/out", "latency ms", "cost",
+                     "credential", "answer"):  # fmt: skip
+            t.add_column(name, no_wrap=name != "answer")
+        for c in info.llm_calls:
+            m = c.metadata
+            model = m.get("resolved_model") or "-"
+            if m.get("alias"):
+                model = f"{m['alias']} → {model}"
+            status = "reused" if m.get("cached_from") else c.status
+            t.add_row(_t(c.call_id), _t(model), _status(status), _t(tokens(c.usage)),
+                      _t(millis(m.get("latency_s"))), _t(usd(m.get("cost_usd"))),
+                      _t(m.get("credential")), _t(clip(c.preview, 40)))  # fmt: skip
         out.print()
         out.print(t)
     if info.waits:

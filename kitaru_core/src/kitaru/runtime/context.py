@@ -27,6 +27,13 @@ class CallFrame:
 
     call_id: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    children: dict[str, int] = field(default_factory=dict)
+
+    def child_id(self, name: str) -> str:
+        """``<call id>/llm``, ``<call id>/llm#2``: records made inside this checkpoint body.
+        One body runs in one thread, so the counter needs no lock."""
+        n = self.children[name] = self.children.get(name, 0) + 1
+        return f"{self.call_id}/{name}" if n == 1 else f"{self.call_id}/{name}#{n}"
 
 
 @dataclass

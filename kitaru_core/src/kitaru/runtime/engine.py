@@ -124,7 +124,7 @@ def call_checkpoint(
             value = _body(ctx, cp, args, kwargs)
         except Exception as exc:
             _failed_attempt(ctx, call_id, n, started, exc)
-            if n < attempts:
+            if n < attempts and getattr(exc, "retryable", True):
                 time.sleep(cp.retry_delay)
                 continue
             _record_failure(ctx, call_id, fp, n, started, frame, exc)
@@ -169,7 +169,7 @@ async def call_checkpoint_async(
                 value = await cp.fn(*args, **kwargs)
         except Exception as exc:
             _failed_attempt(ctx, call_id, n, started, exc)
-            if n < attempts:
+            if n < attempts and getattr(exc, "retryable", True):
                 import asyncio
 
                 await asyncio.sleep(cp.retry_delay)

@@ -81,6 +81,14 @@ def prepare(
 
 
 # -- starting ---------------------------------------------------------------------------------
+def run_options(flow: Flow[Any], stack: str) -> dict[str, Any]:
+    """What an execution keeps of its flow's settings (a retry may change them)."""
+    options: dict[str, Any] = {"retries": flow.retries, "cwd": os.getcwd(), "stack": stack}
+    if flow.max_cost_usd is not None:
+        options["max_cost_usd"] = flow.max_cost_usd
+    return options
+
+
 def create(
     flow: Flow[Any],
     arguments: dict[str, Any],
@@ -99,7 +107,7 @@ def create(
     execution = store.create_execution(
         flow=flow.name, module=loc.module, qualname=loc.qualname, source_file=loc.source_file,
         root=loc.root, inputs=flow.inputs_record(arguments), status="running",
-        options={"retries": flow.retries, "cwd": os.getcwd(), "stack": stack},
+        options=run_options(flow, stack),
         lease=(owner, s.lease_ttl), **extra,
     )  # fmt: skip
     fresh = not extra.get("replay_of")
@@ -139,7 +147,7 @@ def start_detached(flow: Flow[Any], arguments: dict[str, Any]) -> Execution:
     execution = store.create_execution(
         flow=flow.name, module=loc.module, qualname=loc.qualname, source_file=loc.source_file,
         root=loc.root, inputs=flow.inputs_record(arguments), status="pending",
-        options={"retries": flow.retries, "cwd": os.getcwd(), "stack": stack_name_for(flow.stack)},
+        options=run_options(flow, stack_name_for(flow.stack)),
     )  # fmt: skip
     launch_worker(execution)
     return execution
@@ -178,7 +186,7 @@ def drive(ctx: ExecutionContext, *, hold: bool, stop_at: float | None = None) ->
             k.forget(store, pk)
             return outcome
         if outcome.kind == "failed":
-            if retries_left > 0:
+            if retries_left > 0 and getattr(outcome.error, "retryable", True):
                 retries_left -= 1
                 continue
             assert outcome.error is not None

@@ -70,6 +70,10 @@ class MetadataStore(ABC):
     def update_metadata(self, pk: int, metadata: dict[str, Any]) -> None:
         """Merge into the execution's metadata."""
 
+    @abstractmethod
+    def update_options(self, pk: int, options: dict[str, Any]) -> None:
+        """Merge into the execution's run options (a retry's new budget, say)."""
+
     # -- leases -------------------------------------------------------------------------------
     @abstractmethod
     def acquire_lease(

@@ -62,7 +62,8 @@ class Call:
 
     @property
     def name(self) -> str:
-        return self.call_id.partition("#")[0]
+        """``research#2`` -> ``research``; a child record ``draft/llm#2`` -> ``llm``."""
+        return self.call_id.rpartition("/")[2].partition("#")[0]
 
     @property
     def duration(self) -> float | None:

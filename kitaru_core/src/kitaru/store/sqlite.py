@@ -281,10 +281,17 @@ class SQLiteStore(MetadataStore):
             return self._conn.execute(sql, args).rowcount == 1
 
     def update_metadata(self, pk: int, metadata: dict[str, Any]) -> None:
+        self._merge_json(pk, "metadata", metadata)
+
+    def update_options(self, pk: int, options: dict[str, Any]) -> None:
+        self._merge_json(pk, "options", options)
+
+    def _merge_json(self, pk: int, column: str, values: dict[str, Any]) -> None:
+        assert column in ("metadata", "options")  # never user input: safe to format in
         with self._tx() as conn:
-            row = conn.execute("SELECT metadata FROM executions WHERE pk = ?", (pk,)).fetchone()
-            merged = {**(_loads(row[0]) or {}), **metadata} if row else metadata
-            conn.execute("UPDATE executions SET metadata = ? WHERE pk = ?", (_dumps(merged), pk))
+            row = conn.execute(f"SELECT {column} FROM executions WHERE pk = ?", (pk,)).fetchone()
+            merged = {**(_loads(row[0]) or {}), **values} if row else values
+            conn.execute(f"UPDATE executions SET {column} = ? WHERE pk = ?", (_dumps(merged), pk))
 
     # -- leases -------------------------------------------------------------------------------
     def acquire_lease(

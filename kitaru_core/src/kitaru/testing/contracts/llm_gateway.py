@@ -11,7 +11,7 @@ from kitaru.errors import ConfigError
 class LLMGatewayContract:
     """Subclass as ``TestMyGateway`` and override the ``llm_gateway`` fixture; its config must
     define at least one alias. Override ``llm_model`` to choose which one the suite calls (the
-    cheapest: every call of ``complete`` is a real request)."""
+    cheapest: every call is a real request)."""
 
     @pytest.fixture
     def llm_gateway(self) -> LLMGateway:
@@ -45,17 +45,29 @@ class LLMGatewayContract:
         for alias in llm_gateway.config.aliases:
             assert alias in info.value.hint
 
-    def test_complete_returns_a_result(self, llm_gateway: LLMGateway, llm_model: str) -> None:
-        result = llm_gateway.complete(self.request(llm_model))
+    def test_call_returns_a_result(self, llm_gateway: LLMGateway, llm_model: str) -> None:
+        result = llm_gateway.call(self.request(llm_model))
         assert isinstance(result, LLMResult)
         assert isinstance(result.content, str) and result.content
-        assert result.model == llm_gateway.resolve_alias(llm_model)
+        # the provider may report a more precise name ("gpt-4o-mini-2024-07-18")
+        assert result.model
         assert result.tokens_in > 0 and result.tokens_out > 0
         assert result.cost_usd is None or result.cost_usd >= 0
 
-    def test_complete_with_unknown_alias_raises(self, llm_gateway: LLMGateway) -> None:
+    def test_call_with_unknown_alias_raises_before_sending(self, llm_gateway: LLMGateway) -> None:
         with pytest.raises(ConfigError):
-            llm_gateway.complete(self.request("no-such-alias"))
+            llm_gateway.call(self.request("no-such-alias"))
+
+    def test_configured_price_wins(self, llm_gateway: LLMGateway, llm_model: str) -> None:
+        from kitaru.components.llm_gateway import ModelPrice
+
+        model = llm_gateway.resolve_alias(llm_model)
+        priced = llm_gateway.config.model_copy(
+            update={"prices": {model: ModelPrice(input=1_000_000.0, output=0.0)}}
+        )
+        gateway = type(llm_gateway)(llm_gateway.name, priced, secrets=llm_gateway._secrets)
+        result = gateway.call(self.request(llm_model))
+        assert result.cost_usd == result.tokens_in  # $1 per token in, nothing out
 
     def test_describe_holds_no_secret_values(self, llm_gateway: LLMGateway) -> None:
         from kitaru.stack.references import is_secret_reference
