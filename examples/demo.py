@@ -3,7 +3,11 @@
 1. starts ``python examples/review_flow.py`` (it runs the flow and blocks on the approval wait),
 2. shows that the execution is waiting (``kitaru executions show``),
 3. approves it from a second process (``kitaru executions input ID --value true``),
-4. prints the flow's result and ``kitaru executions show`` of the finished execution.
+4. prints the flow's result and ``kitaru executions show`` of the finished execution, with the
+   tokens and cost of each checkpoint's ``kitaru.llm()`` call.
+
+The local stack answers ``model="fast"`` with the offline gateway (deterministic text, realistic
+token counts and prices), so the demo needs no network and no API key.
 """
 
 from __future__ import annotations
@@ -58,6 +62,15 @@ def main() -> None:
     print(KitaruClient().executions.handle(waiting).wait(timeout=10))
     step(f"kitaru executions show {waiting}")
     print(kitaru("executions", "show", waiting))
+    step("tokens and cost per checkpoint")
+    info = KitaruClient().executions.get(waiting)
+    for c in info.checkpoints:
+        if c.usage is not None:
+            print(f"{c.call_id:<10} {c.usage.tokens_in:>5} tokens in {c.usage.tokens_out:>5} out"
+                  f"   ${c.usage.cost_usd:.6f}")  # fmt: skip
+    if info.usage is not None:
+        print(f"{'total':<10} {info.usage.tokens_in:>5} tokens in {info.usage.tokens_out:>5} out"
+              f"   ${info.usage.cost_usd:.6f}")  # fmt: skip
     if flow_proc.returncode != 0:
         sys.exit(f"demo: review_flow.py exited with {flow_proc.returncode}")
 

@@ -177,9 +177,15 @@ def waiting_lines(
 
 # -- rich tables ------------------------------------------------------------------------------
 def console() -> Console:
+    import os
+    import sys
+
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    # Piped output (logs, CI, `| less`) gets 120 columns rather than rich's 80: tables of calls
+    # stay one line per row. COLUMNS still wins.
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
+    return Console(highlight=False, soft_wrap=False, width=width)
 
 
 def _table(title: str | None = None) -> Table:
@@ -290,23 +296,27 @@ def _render_sections(out: Console, info: ExecutionInfo) -> None:
             cells = [_t(c.call_id), _status(c.status), _t(millis(c.duration)), _t(c.attempts)]
             if llm:
                 cells += [_t(tokens(c.usage)), _t(usd(c.usage.cost_usd) if c.usage else "-")]
-            t.add_row(*cells, _t(clip(c.preview)))
+            t.add_row(*cells, _t(clip(c.preview, 50)))
         out.print()
         out.print(t)
     if info.llm_calls:
         t = _table("llm calls")
-        for name in ("call id", "model", "status", "tokens in/out", "latency ms", "cost",
-                     "credential", "answer"):  # fmt: skip
-            t.add_column(name, no_wrap=name != "answer")
+        credentials = any(c.metadata.get("credential") for c in info.llm_calls)
+        for name in ("call id", "model", "status", "tokens in/out", "ms", "cost"):
+            t.add_column(name, no_wrap=True, justify="right" if name in ("ms", "cost") else "left")
+        if credentials:
+            t.add_column("credential", no_wrap=True)
         for c in info.llm_calls:
             m = c.metadata
             model = m.get("resolved_model") or "-"
             if m.get("alias"):
                 model = f"{m['alias']} → {model}"
             status = "reused" if m.get("cached_from") else c.status
-            t.add_row(_t(c.call_id), _t(model), _status(status), _t(tokens(c.usage)),
-                      _t(millis(m.get("latency_s"))), _t(usd(m.get("cost_usd"))),
-                      _t(m.get("credential")), _t(clip(c.preview, 40)))  # fmt: skip
+            cells = [_t(c.call_id), _t(model), _status(status), _t(tokens(c.usage)),
+                     _t(millis(m.get("latency_s"))), _t(usd(m.get("cost_usd")))]  # fmt: skip
+            if credentials:
+                cells.append(_t(m.get("credential")))
+            t.add_row(*cells)
         out.print()
         out.print(t)
     if info.waits:
