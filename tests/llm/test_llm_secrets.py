@@ -1,0 +1,79 @@
+"""An LLM credential held in the secret store is injected per call and appears nowhere else:
+not in the metadata store, the artifact store, the logs, or any CLI output (scanned as bytes)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.conftest import subprocess_env
+from tests.llm.conftest import Provider
+
+SECRET = "sk-kitaru-TEST-6f1d0c9a8b7e6d5c4b3a"
+FLOW = """
+import kitaru
+from kitaru import checkpoint, flow
+
+@checkpoint
+def research(topic: str) -> str:
+    print("researching", topic)
+    return kitaru.llm(prompt=f"Research: {topic}", model="fast")
+
+@flow
+def keyed(topic: str) -> str:
+    brief = research(topic)
+    kitaru.log(note="flow-level call next")
+    return kitaru.llm(prompt=f"Summarize: {brief}", model="fast", name="summary")
+"""
+
+
+def _kitaru(*args: str, cwd: Path) -> bytes:
+    out = subprocess.run([sys.executable, "-m", "kitaru.cli", *args], cwd=cwd,
+                         env=subprocess_env(), capture_output=True)  # fmt: skip
+    return out.stdout + out.stderr
+
+
+def test_the_credential_is_used_but_never_stored_or_printed(
+    register_llm_stack: Callable[..., Provider], kitaru_home: Path, tmp_path: Path
+) -> None:
+    provider = register_llm_stack(credentials={"offline": "{{secret:llm-provider.api_key}}"})
+    assert subprocess.run([sys.executable, "-m", "kitaru.cli", "secret", "set", "llm-provider",
+                           f"api_key={SECRET}"], env=subprocess_env(), capture_output=True,
+                          check=True).stdout.find(SECRET.encode()) == -1  # fmt: skip
+    (tmp_path / "keyed.py").write_text(FLOW)
+    run = subprocess.run([sys.executable, "-m", "kitaru.cli", "run", "keyed.py:keyed",
+                          "--input", '{"topic": "agents"}'], cwd=tmp_path,
+                         env=subprocess_env(), capture_output=True)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    calls = provider.calls()
+    assert len(calls) == 2 and all(c["with_credential"] for c in calls)  # it was injected
+
+    from kitaru import KitaruClient
+
+    info = KitaruClient().executions.list()[0]
+    detail = KitaruClient().executions.get(info.id)
+    assert [c.metadata["credential"] for c in detail.llm_calls] == ["llm-provider.api_key"] * 2
+
+    outputs = [run.stdout, run.stderr]
+    for args in (
+        ("executions", "show", info.id), ("executions", "show", info.id, "-o", "json"),
+        ("executions", "list", "-o", "json"), ("executions", "logs", info.id),
+        ("artifacts", "list", info.id), ("artifacts", "show", info.id, "summary"),
+        ("artifacts", "load", info.id, "research/llm"), ("stack", "describe", "llmtest"),
+        ("stack", "export", "llmtest"), ("component", "describe", "llm_gateway", "llmtest-llm"),
+        ("component", "list", "-o", "json"), ("secret", "get", "llm-provider"),
+        ("secret", "list"), ("stack", "verify", "llmtest"),
+    ):  # fmt: skip
+        outputs.append(_kitaru(*args, cwd=tmp_path))
+    assert b"llm-provider" in b"".join(outputs)  # the commands did print the reference
+    for printed in outputs:
+        assert SECRET.encode() not in printed
+
+    secrets = kitaru_home / "secrets.json"
+    assert SECRET.encode() in secrets.read_bytes()  # the one place it belongs (mode 0600)
+    stored = [p for p in kitaru_home.rglob("*") if p.is_file() and p != secrets]
+    assert any(p.suffix == ".db" for p in stored) and any("logs" in p.parts for p in stored)
+    for path in stored:
+        assert SECRET.encode() not in path.read_bytes(), f"the secret leaked into {path}"
