@@ -1,1 +1,8 @@
+import pytest
+from llm_server import give_llm_tests_time, llm_server  # noqa: F401 - a real local model
+
 from tests.conftest import client, kitaru_home  # noqa: F401 - shared fixtures
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    give_llm_tests_time(items)  # the first use of llm_server may build it: 30 minutes

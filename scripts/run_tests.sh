@@ -3,6 +3,12 @@
 # a suite that silently collects nothing must never pass CI.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# The LLM tests' real model server: build it once here (the first time ~12 minutes), never under
+# a pytest timeout and never raced by xdist workers. A failed build fails the run.
+if ! bash scripts/local_llm.sh >/dev/null; then
+  echo "ERROR: scripts/local_llm.sh failed (the local model server for the LLM tests)" >&2
+  exit 1
+fi
 .venv/bin/python -m pytest -q -n 2 --dist loadgroup "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then
