@@ -6,9 +6,9 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("litellm", "boto3", "botocore", "google", "azure", "kubernetes", "docker", "fastapi",
-         "sqlalchemy", "pydantic", "pydantic_settings", "fsspec", "rich", "click", "jsonschema",
-         "importlib.metadata", "pluggy")  # fmt: skip
+HEAVY = ("litellm", "openai", "tiktoken", "boto3", "botocore", "google", "azure", "kubernetes",
+         "docker", "fastapi", "sqlalchemy", "pydantic", "pydantic_settings", "fsspec", "rich",
+         "click", "jsonschema", "importlib.metadata", "pluggy")  # fmt: skip
 
 PROBE = """
 import json, sys

@@ -23,6 +23,9 @@ def kitaru_flavors() -> list[Flavor]:
         Flavor("offline", "llm_gateway", f"{_B}.offline_llm:OfflineLLMConfig",
                f"{_B}.offline_llm:OfflineLLMGateway",
                description="deterministic responses, no network (demos and tests)"),
+        Flavor("litellm", "llm_gateway", f"{_B}.litellm_gateway:LiteLLMConfig",
+               f"{_B}.litellm_gateway:LiteLLMGateway", install_hint="pip install 'kitaru[litellm]'",
+               description="any provider litellm supports, or an OpenAI-compatible server"),
     ]  # fmt: skip
 
 
