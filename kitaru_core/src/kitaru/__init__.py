@@ -24,6 +24,8 @@ _EXPORTS: dict[str, str] = {
     "load": "kitaru.artifacts",
     "memory": "kitaru.memory",
     "configure": "kitaru.config",
+    "connect": "kitaru.connection",
+    "disconnect": "kitaru.connection",
     "KitaruClient": "kitaru.client",
     "FlowHandle": "kitaru.handle",
     "PendingWait": "kitaru.handle",
@@ -66,7 +68,9 @@ __all__ = [
     "WaitTimeout",
     "checkpoint",
     "configure",
+    "connect",
     "current_stack",
+    "disconnect",
     "flow",
     "list_stacks",
     "llm",
@@ -83,6 +87,7 @@ if TYPE_CHECKING:
     from kitaru.artifacts import load, save
     from kitaru.client import KitaruClient
     from kitaru.config import configure
+    from kitaru.connection import connect, disconnect
     from kitaru.errors import (
         AuthError,
         BudgetExceeded,

@@ -27,6 +27,8 @@ class Settings:
     heartbeat_interval: float = 1.0
     #: Allow pickle as the last-resort serializer (recorded on the artifact when used).
     allow_pickle: bool = True
+    #: The metadata store: a ``postgresql://`` URL, or None for SQLite under ``home``.
+    db_url: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -51,7 +53,7 @@ def _env_bool(name: str, default: bool) -> bool:
 
 _cache: list[Any] = [None, None]
 _ENV_KEYS = ("KITARU_HOME", "KITARU_INLINE_LIMIT", "KITARU_LEASE_TTL",
-             "KITARU_HEARTBEAT_INTERVAL", "KITARU_ALLOW_PICKLE")  # fmt: skip
+             "KITARU_HEARTBEAT_INTERVAL", "KITARU_ALLOW_PICKLE", "KITARU_DB_URL")  # fmt: skip
 
 
 def settings() -> Settings:
@@ -73,17 +75,20 @@ def _settings() -> Settings:
         lease_ttl=float(os.environ.get("KITARU_LEASE_TTL", 10.0)),
         heartbeat_interval=float(os.environ.get("KITARU_HEARTBEAT_INTERVAL", 1.0)),
         allow_pickle=_env_bool("KITARU_ALLOW_PICKLE", True),
+        db_url=os.environ.get("KITARU_DB_URL") or None,
     )
     if _overrides:
         known = {k: v for k, v in _overrides.items() if k in Settings.__dataclass_fields__}
         if "home" in known:
             known["home"] = Path(str(known["home"])).expanduser()
+        if "db_url" in known:  # "" resets to the embedded store, like an empty KITARU_DB_URL
+            known["db_url"] = str(known["db_url"]) if known["db_url"] else None
         base = replace(base, **known)  # type: ignore[arg-type]
     return base
 
 
 def configure(**values: object) -> None:
-    """Set process-local defaults (e.g. ``home=``, ``inline_limit=``, ``allow_pickle=``).
+    """Set process-local defaults (e.g. ``home=``, ``db_url=``, ``inline_limit=``).
 
     Later calls override earlier ones; ``configure()`` with no arguments resets them.
     """

@@ -51,6 +51,10 @@ class AuthError(KitaruError):
     exit_code = 5
 
 
+class Forbidden(AuthError):
+    """Valid credentials that do not allow this (e.g. a member managing keys)."""
+
+
 class WaitInputError(KitaruError):
     """Input for a wait does not match its schema; the execution stays waiting."""
 
@@ -110,6 +114,7 @@ __all__ = [
     "Conflict",
     "ExecutionCancelled",
     "ExecutionFailed",
+    "Forbidden",
     "KitaruError",
     "LLMOutputError",
     "NotFound",

@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "plugin": ("kitaru.cli.plugin", "plugin", "List plugins and their load errors."),
     "secret": ("kitaru.cli.secret", "secret", "Set, get, list and delete secrets."),
     "memory": ("kitaru.cli.memory", "memory", "Get, set, list, version and delete memory."),
+    "server": ("kitaru.cli.server", "server", "Run a Kitaru server (REST API, auth)."),
+    "login": ("kitaru.cli.auth", "login", "Use a Kitaru server for every later command."),
+    "logout": ("kitaru.cli.auth", "logout", "Forget the saved server login."),
+    "auth": ("kitaru.cli.auth", "auth", "Service accounts and API keys of the server."),
 }
 
 _DEBUG_ENV = "KITARU_DEBUG"

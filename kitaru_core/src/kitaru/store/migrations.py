@@ -110,6 +110,26 @@ SQLITE_MIGRATIONS: list[str] = [
         PRIMARY KEY (scope, scope_key, key, version)
     ) WITHOUT ROWID;
     """,
+    # 4: server access: principals (users, service accounts) and their hashed API keys
+    """
+    CREATE TABLE principals (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        role TEXT NOT NULL,
+        workspace TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        description TEXT NOT NULL DEFAULT ''
+    ) WITHOUT ROWID;
+    CREATE TABLE api_keys (
+        key_id TEXT PRIMARY KEY,
+        principal TEXT NOT NULL REFERENCES principals(name),
+        secret_sha256 TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        revoked_at REAL,
+        label TEXT NOT NULL DEFAULT ''
+    ) WITHOUT ROWID;
+    CREATE INDEX api_keys_principal ON api_keys(principal);
+    """,
 ]
 
 SCHEMA_VERSION = len(SQLITE_MIGRATIONS)

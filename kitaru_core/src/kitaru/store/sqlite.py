@@ -29,6 +29,7 @@ from kitaru.store.records import (
     Execution,
     lease_is_live,
 )
+from kitaru.store.sqlite_access import SQLiteAccess
 
 _EXEC_COLUMNS = (
     "pk, id, flow, status, module, qualname, source_file, root, inputs, created_at, started_at, "
@@ -84,7 +85,7 @@ def new_execution_id() -> str:
     return secrets.token_hex(6)
 
 
-class SQLiteStore(MetadataStore):
+class SQLiteStore(MetadataStore, SQLiteAccess):
     """The embedded store. ``path`` is the database file (created with its folder)."""
 
     def __init__(self, path: str | Path) -> None:

@@ -1,0 +1,32 @@
+"""``kitaru server start``: the Kitaru server (FastAPI + uvicorn) over a metadata store."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+
+@click.group()
+def server() -> None:
+    """Run a Kitaru server: one process over a metadata DB and an artifact store."""
+
+
+@server.command()
+@click.option("--db", "db_url", metavar="URL",
+              help="postgresql://... (default: the SQLite store under KITARU_HOME).")  # fmt: skip
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8237, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--log-level", default="warning", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))  # fmt: skip
+def start(db_url: str | None, host: str, port: int, log_level: str) -> None:
+    """Start the server in the foreground.
+
+    On first start (no users yet) it creates an admin user and prints its API key once.
+    Crashed executions recorded in the store are resumed by workers on this machine.
+    """
+    if db_url:
+        os.environ["KITARU_DB_URL"] = db_url  # workers this server starts use it too
+    from kitaru.server.run import serve
+
+    serve(host, port, log_level=log_level)

@@ -1,0 +1,133 @@
+"""``RemoteStore``: the metadata-store interface, served by a Kitaru server.
+
+Every :class:`~kitaru.store.base.MetadataStore` method becomes ``POST /api/v1/store/<method>``
+(see :mod:`kitaru.server.routes_store`), so the runtime, the client and the CLI work unchanged
+against a server: the flow still runs in this process, its journal lives on the server.
+
+Standard library only (``http.client``, one keep-alive connection per thread), so connecting
+costs no import time. A server that cannot be reached on the first call fails within
+``connect_timeout`` seconds with one line; once connected, calls ride out a server restart for
+up to ``reconnect_window`` seconds (journal writes are then retried, not lost).
+"""
+
+from __future__ import annotations
+
+import abc
+import http.client
+import json
+import threading
+import time
+import urllib.parse
+from typing import Any
+
+from kitaru import __version__
+from kitaru.errors import ConfigError
+from kitaru.store.base import MetadataStore
+
+_RETRYABLE = (ConnectionError, http.client.RemoteDisconnected, http.client.CannotSendRequest,
+              http.client.BadStatusLine, TimeoutError, OSError)  # fmt: skip
+
+
+class RemoteStore(MetadataStore):
+    def __init__(
+        self,
+        url: str,
+        api_key: str,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+        reconnect_window: float = 60.0,
+    ) -> None:
+        parsed = urllib.parse.urlsplit(url.rstrip("/"))
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ConfigError(f"not a server URL: {url!r}", hint="e.g. http://127.0.0.1:8237")
+        self.url = f"{parsed.scheme}://{parsed.netloc}"
+        self._https = parsed.scheme == "https"
+        self._host = parsed.hostname
+        self._port = parsed.port or (443 if self._https else 80)
+        self._base = parsed.path.rstrip("/") + "/api/v1/store/"
+        self._headers = {"Authorization": f"Bearer {api_key}", "X-Kitaru-Version": __version__,
+                         "Content-Type": "application/json"}  # fmt: skip
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._reconnect_window = reconnect_window
+        self._local = threading.local()
+        self._connected_once = False
+
+    def __repr__(self) -> str:
+        return f"<RemoteStore {self.url}>"  # never the key
+
+    # -- transport --------------------------------------------------------------------------------
+    def _conn(self) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+            conn = cls(self._host, self._port, timeout=self._connect_timeout)
+            self._local.conn = conn
+        return conn
+
+    def _drop(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        """One HTTP exchange (reconnecting and retrying on a connection failure)."""
+        deadline = time.monotonic() + (
+            self._reconnect_window if self._connected_once else self._connect_timeout
+        )
+        delay = 0.05
+        while True:
+            conn = self._conn()
+            try:
+                conn.request(method, path, body=body, headers=self._headers)
+                if conn.sock is not None and self._connected_once:
+                    # until the server has answered once, a hung server fails as fast as
+                    # an unreachable one
+                    conn.sock.settimeout(self._read_timeout)
+                response = conn.getresponse()
+                data = response.read()
+                self._connected_once = True
+                return response.status, data
+            except _RETRYABLE as exc:
+                self._drop()
+                if time.monotonic() + delay > deadline:
+                    raise ConfigError(
+                        f"cannot reach the Kitaru server at {self.url}: "
+                        f"{type(exc).__name__}: {exc}",
+                        hint="is `kitaru server start` running there? "
+                        "`kitaru logout` to use the local store again",
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    def _call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        from kitaru.server import codec
+
+        payload = json.dumps({"args": codec.encode(list(args)), "kwargs": codec.encode(kwargs)})
+        status, data = self.request("POST", self._base + method, payload.encode())
+        try:
+            body = json.loads(data) if data else {}
+        except ValueError:
+            body = {"detail": data[:200].decode(errors="replace")}
+        if status != 200:
+            codec.raise_error(body, status)
+        return codec.decode(body["result"])
+
+    def close(self) -> None:
+        self._drop()
+
+
+def _remote(name: str) -> Any:
+    def method(self: RemoteStore, *args: Any, **kwargs: Any) -> Any:
+        return self._call(name, args, kwargs)
+
+    method.__name__ = name
+    method.__doc__ = getattr(MetadataStore, name).__doc__
+    return method
+
+
+for _name in sorted(MetadataStore.__abstractmethods__):
+    setattr(RemoteStore, _name, _remote(_name))
+abc.update_abstractmethods(RemoteStore)  # type: ignore[type-abstract]  # filled in above
