@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pkgutil
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ import kitaru.testing
 import tests.contracts
 from kitaru.components.base import COMPONENT_TYPES
 from kitaru.plugins.manager import PluginManager
+from tests.conftest import REPO
 
 CONTRACTS = {
     "orchestrator": kitaru.testing.OrchestratorContract,
@@ -32,6 +34,27 @@ def covered_flavors() -> Iterator[tuple[str, str]]:
                     yield component_type, obj.FLAVOR
 
 
+def covered_by_integration_tests() -> Iterator[tuple[str, str]]:
+    """The same for suites that need a real service (integration-tests/), read without
+    importing them: ``class TestX(<Contract>): FLAVOR = "name"``."""
+    by_name = {c.__name__: t for t, c in CONTRACTS.items()}
+    for path in sorted((REPO / "integration-tests").glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            types = [
+                by_name[b.id] for b in node.bases if isinstance(b, ast.Name) and b.id in by_name
+            ]
+            for stmt in node.body:
+                if (
+                    types
+                    and isinstance(stmt, ast.Assign)
+                    and any(isinstance(t, ast.Name) and t.id == "FLAVOR" for t in stmt.targets)
+                    and isinstance(stmt.value, ast.Constant)
+                ):
+                    yield types[0], str(stmt.value.value)
+
+
 def test_every_component_type_has_a_contract() -> None:
     assert set(CONTRACTS) == set(COMPONENT_TYPES)
     assert set(kitaru.testing.__all__) >= {c.__name__ for c in CONTRACTS.values()}
@@ -40,4 +63,4 @@ def test_every_component_type_has_a_contract() -> None:
 def test_every_builtin_flavor_runs_its_contract() -> None:
     builtin = {(f.type, f.name) for f in PluginManager(entry_points=False).flavors()}
     assert builtin, "no builtin flavors?"
-    assert builtin <= set(covered_flavors())
+    assert builtin <= set(covered_flavors()) | set(covered_by_integration_tests())
