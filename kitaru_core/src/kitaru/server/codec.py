@@ -35,7 +35,7 @@ ERRORS: dict[str, type[errors.KitaruError]] = {
         errors.AuthError,
         errors.Forbidden,
         errors.KitaruError,
-    )  # fmt: skip
+    )
 }
 
 #: HTTP status for each error type (anything else is a 500)
