@@ -14,7 +14,7 @@ from llm_server import LLMServer
 from tests.conftest import subprocess_env
 
 API_KEY = "sk-local-7Hq2mZ9xVw4rT1yB8nK3"
-FLOW = '''
+FLOW = """
 import kitaru
 from kitaru import checkpoint, flow
 
@@ -35,7 +35,7 @@ def real_flow(topic: str) -> dict:
     title = kitaru.llm(prompt=f"A title for: {text}", model="fast", max_tokens=8,
                        temperature=0, name="title")
     return {"brief": brief, "text": text, "title": title}
-'''
+"""
 
 
 def kitaru(*args: str, cwd: Path, env: dict[str, str]) -> str:

@@ -62,8 +62,16 @@ class OfflineLLMGateway(LLMGateway):
         if self.config.calls_log:
             with open(self.config.calls_log, "a", encoding="utf-8") as f:
                 # whether a credential was injected, never the credential itself
-                f.write(json.dumps({"model": request.model, "digest": digest[:16],
-                                    "with_credential": request.api_key is not None}) + "\n")
+                f.write(
+                    json.dumps(
+                        {
+                            "model": request.model,
+                            "digest": digest[:16],
+                            "with_credential": request.api_key is not None,
+                        }
+                    )
+                    + "\n"
+                )
         out = content if content is not None else json.dumps(tool_calls)
         return LLMResult(content, request.model, self.count_tokens(request.model,
                          request.messages), _tokens(out), tool_calls=tool_calls,
