@@ -1,4 +1,5 @@
-"""`import kitaru` stays light: no cloud SDK, litellm, FastAPI, SQLAlchemy, no entry points."""
+"""`import kitaru` stays light: no cloud SDK, litellm, FastAPI, SQLAlchemy, psycopg, no entry
+points."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 
 HEAVY = ("litellm", "openai", "tiktoken", "boto3", "botocore", "google", "azure", "kubernetes",
          "docker", "fastapi", "sqlalchemy", "pydantic", "pydantic_settings", "fsspec", "rich",
-         "click", "jsonschema", "importlib.metadata", "pluggy")  # fmt: skip
+         "click", "jsonschema", "importlib.metadata", "pluggy", "psycopg")  # fmt: skip
 
 PROBE = """
 import json, sys

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from kitaru.testing.contracts.artifact_store import ArtifactStoreContract
     from kitaru.testing.contracts.container_builder import ContainerBuilderContract
     from kitaru.testing.contracts.llm_gateway import LLMGatewayContract
+    from kitaru.testing.contracts.metadata_store import MetadataStoreContract
     from kitaru.testing.contracts.orchestrator import OrchestratorContract
     from kitaru.testing.contracts.secret_store import SecretStoreContract
 
@@ -45,6 +46,7 @@ _EXPORTS: dict[str, str] = {
     "OrchestratorContract": "kitaru.testing.contracts.orchestrator",
     "LLMGatewayContract": "kitaru.testing.contracts.llm_gateway",
     "ContainerBuilderContract": "kitaru.testing.contracts.container_builder",
+    "MetadataStoreContract": "kitaru.testing.contracts.metadata_store",
     "build_component": "kitaru.testing.components",
 }
 
@@ -52,6 +54,7 @@ __all__ = [
     "ArtifactStoreContract",
     "ContainerBuilderContract",
     "LLMGatewayContract",
+    "MetadataStoreContract",
     "OrchestratorContract",
     "SecretStoreContract",
     "build_component",

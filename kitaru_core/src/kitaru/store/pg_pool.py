@@ -1,0 +1,147 @@
+"""Connections of the PostgreSQL store: URL handling, a small thread-safe pool, clear errors.
+
+psycopg is imported here, and this module only by :mod:`kitaru.store.postgres`, so ``import
+kitaru`` never pays for it. A pool of our own (rather than psycopg_pool) keeps the dependency to
+psycopg alone; the store needs nothing more than "a free autocommit connection, now".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from kitaru.errors import ConfigError
+
+try:
+    import psycopg
+    from psycopg import conninfo
+    from psycopg.errors import UniqueViolation
+except ImportError as exc:  # pragma: no cover - exercised by a venv without the extra
+    raise ConfigError(
+        "a postgresql:// store needs psycopg, which is not installed",
+        hint="pip install 'kitaru[postgres]'",
+    ) from exc
+
+__all__ = ["Pool", "UniqueViolation", "describe", "normalize_url"]
+
+#: Seconds to wait for the server before giving up (unless the URL sets connect_timeout).
+CONNECT_TIMEOUT = 5
+#: Idle connections kept per store; more are opened when more threads call at once.
+MAX_IDLE = 8
+
+
+def normalize_url(url: str) -> str:
+    """Accept SQLAlchemy-style ``postgresql+psycopg://`` too; libpq wants plain ``postgresql://``."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.startswith(("postgresql+", "postgres+")):
+        return "postgresql://" + rest
+    return url
+
+
+def describe(url: str) -> str:
+    """``host:port/dbname`` for messages: never the user's password."""
+    try:
+        params = conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "<an unparsable database URL>"
+    host = str(params.get("host") or params.get("hostaddr") or "localhost")
+    port = str(params.get("port") or "5432")
+    dbname = str(params.get("dbname") or params.get("user") or os.environ.get("USER", ""))
+    return f"{host}:{port}/{dbname}"
+
+
+def _scrub(message: str, url: str) -> str:
+    """First line of a libpq message, with the password cut out should libpq ever echo it."""
+    line = (message.strip().splitlines() or ["unknown error"])[0]
+    # the caller names host and port already: keep libpq's reason only
+    line = re.sub(r'^connection failed: |connection to server at "[^"]*"( \([^)]*\))?, '
+                  r"port \d+ failed: |FATAL: +", "", line)  # fmt: skip
+    try:
+        password = conninfo.conninfo_to_dict(url).get("password")
+    except psycopg.ProgrammingError:
+        password = None
+    if password:
+        line = line.replace(str(password), "***")
+    return line
+
+
+class Pool:
+    """Autocommit connections to one database, shared by the threads of one process.
+
+    A connection is handed to one thread at a time; an idle one goes back on a stack (LIFO, so
+    the hottest connections and their prepared statements stay in use). Broken connections, and
+    connections a failed block left inside a transaction, are closed instead of reused.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = normalize_url(url)
+        self.location = describe(self.url)
+        self._kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": 0}
+        if "connect_timeout" not in self.url:
+            self._kwargs["connect_timeout"] = CONNECT_TIMEOUT
+        self._idle: list[psycopg.Connection[Any]] = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._closed = False
+        # A forked child must not use (or close: that ends the parent's sessions) inherited
+        # connections; it keeps them referenced so they are never finalized, and opens its own.
+        self._inherited: list[psycopg.Connection[Any]] = []
+
+    def connect(self) -> psycopg.Connection[Any]:
+        """A new connection; ConfigError (one line, no password) when the server cannot be had."""
+        try:
+            return psycopg.connect(self.url, **self._kwargs)
+        except psycopg.OperationalError as exc:
+            reason = _scrub(str(exc), self.url)
+            hint = "check KITARU_DB_URL and that PostgreSQL is running and reachable"
+            if "does not exist" in reason and "database" in reason:
+                dbname = self.location.rpartition("/")[2]
+                hint = f"create it (createdb {dbname}) or fix the database name in KITARU_DB_URL"
+            elif any(w in reason for w in ("authentication", "password", "role")):
+                hint = "check the user and password in KITARU_DB_URL"
+            raise ConfigError(
+                f"cannot connect to the Kitaru database at {self.location}: {reason}", hint=hint
+            ) from None
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        conn = self._take()
+        try:
+            yield conn
+        except BaseException:
+            self._give_back(conn)
+            raise
+        self._give_back(conn)
+
+    def _take(self) -> psycopg.Connection[Any]:
+        with self._lock:
+            if self._closed:
+                raise ConfigError(f"the store at {self.location} was closed")
+            if self._pid != os.getpid():
+                self._inherited.extend(self._idle)
+                self._idle, self._pid = [], os.getpid()
+            conn = self._idle.pop() if self._idle else None
+        return conn if conn is not None else self.connect()
+
+    def _give_back(self, conn: psycopg.Connection[Any]) -> None:
+        healthy = not conn.closed and conn.info.transaction_status == _IDLE
+        with self._lock:
+            if healthy and not self._closed and len(self._idle) < MAX_IDLE:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        if self._pid == os.getpid():
+            for conn in idle:
+                conn.close()
+
+
+_IDLE = psycopg.pq.TransactionStatus.IDLE
