@@ -37,7 +37,11 @@ class Server:
         return subprocess_env(KITARU_SERVER_URL=self.url, KITARU_API_KEY=self.admin_key, **extra)
 
 
-def start_server(home: Path, port: int | None = None, *, db_url: str | None = None) -> Server:
+def start_server(
+    home: Path, port: int | None = None, *, db_url: str | None = None, admin_key: str = ""
+) -> Server:
+    """Start a server; ``admin_key``: the key of an earlier start on the same store (only
+    the first start prints one)."""
     port = port or free_port()
     log = home.parent / f"server-{port}.log"
     home.mkdir(parents=True, exist_ok=True)
@@ -62,7 +66,7 @@ def start_server(home: Path, port: int | None = None, *, db_url: str | None = No
             raise RuntimeError(f"server did not start:\n{log.read_text()}")
         time.sleep(0.05)
     keys = re.findall(r"kitaru_[0-9a-f]+_\S+", log.read_text())
-    return Server(url, keys[0] if keys else "", home, process, log)
+    return Server(url, admin_key or (keys[0] if keys else ""), home, process, log)
 
 
 def stop(server: Server) -> None:

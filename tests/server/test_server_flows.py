@@ -1,0 +1,148 @@
+"""Flows against a server: they run in the client's process, their journal lives on the server;
+waits answered through the REST API resume them (held or released); a restarted server
+recovers executions whose process died; the API survives generated requests (no 5xx)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.server.conftest import Server, start_server, stop
+from tests.server.test_server_auth import http
+
+FLOW = """
+import os, sys, signal
+from pathlib import Path
+import kitaru
+from kitaru import checkpoint, flow
+
+MARK = Path(os.environ.get("MARK_DIR", Path(__file__).parent))  # workers on the server
+                                                                # do not get our environment
+
+@checkpoint
+def research(topic: str) -> str:
+    return kitaru.llm(prompt=f"Research: {topic}", model="fast")
+
+@checkpoint
+def fragile(brief: str) -> str:
+    if os.environ.get("DIE_ONCE") and not (MARK / "died").exists():
+        (MARK / "died").touch()
+        os.kill(os.getpid(), signal.SIGKILL)   # the process dies in the middle of the run
+    return brief.upper()
+
+@flow
+def reviewed(topic: str) -> str:
+    text = fragile(research(topic))
+    ok = kitaru.wait(name="approve", question="Ship it?", schema=bool)
+    return text if ok else "rejected"
+
+@flow
+def unattended(topic: str) -> str:
+    return fragile(research(topic))
+
+if __name__ == "__main__":
+    which, mode = (sys.argv[1:] + ["", ""])[:2]
+    handle = (reviewed if which == "reviewed" else unattended).run(topic="agents")
+    print(handle.id, flush=True)
+    if mode == "hold":
+        print("RESULT", handle.wait(timeout=120), flush=True)
+    else:   # release: leave once it waits; the server must resume it
+        import time
+        while handle.status not in ("waiting", "completed", "failed"):
+            time.sleep(0.02)
+"""
+
+
+def client_process(server: Server, tmp_path: Path, *args: str, **env: str) -> subprocess.Popen[str]:
+    script = tmp_path / "reviewed.py"
+    script.write_text(FLOW)
+    return subprocess.Popen([sys.executable, str(script), *args], cwd=tmp_path, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=server.env(MARK_DIR=str(tmp_path), **env))  # fmt: skip
+
+
+def wait_for_status(server: Server, execution_id: str, *statuses: str, timeout: float = 60) -> dict:
+    deadline = time.time() + timeout
+    while True:
+        status, info = http(server, "GET", f"/api/v1/executions/{execution_id}", server.admin_key)
+        if status == 200 and info["status"] in statuses:
+            return info  # type: ignore[no-any-return]
+        assert time.time() < deadline, info
+        time.sleep(0.05)
+
+
+def test_a_held_wait_answered_through_rest_continues_in_the_client(
+    server: Server, tmp_path: Path
+) -> None:
+    proc = client_process(server, tmp_path, "reviewed", "hold")
+    assert proc.stdout is not None
+    execution_id = proc.stdout.readline().strip()
+    info = wait_for_status(server, execution_id, "waiting")
+    assert info["pending_wait"]["question"] == "Ship it?"
+    assert info["llm_calls"][0]["metadata"]["resolved_model"] == "offline/echo"
+    bad = http(server, "POST", f"/api/v1/executions/{execution_id}/input", server.admin_key,
+               {"value": "yes please"})  # fmt: skip
+    assert bad[0] == 400 and bad[1]["error"]["type"] == "WaitInputError" or bad[0] == 400
+    assert wait_for_status(server, execution_id, "waiting")
+    assert http(server, "POST", f"/api/v1/executions/{execution_id}/input", server.admin_key,
+                {"value": True})[0] == 200  # fmt: skip
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "RESULT [OFFLINE ANSWER" in out
+    assert wait_for_status(server, execution_id, "completed")["result_preview"]
+
+
+def test_a_released_wait_answered_through_rest_is_resumed_by_the_server(
+    server: Server, tmp_path: Path
+) -> None:
+    proc = client_process(server, tmp_path, "reviewed", "release")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    execution_id = out.split()[0]
+    wait_for_status(server, execution_id, "waiting")
+    assert http(server, "POST", f"/api/v1/executions/{execution_id}/input", server.admin_key,
+                {"value": False})[0] == 200  # fmt: skip
+    info = wait_for_status(server, execution_id, "completed")
+    assert info["result_preview"] == "rejected"
+
+
+def test_a_restarted_server_recovers_executions_whose_process_died(tmp_path: Path) -> None:
+    srv = start_server(tmp_path / "home")
+    try:
+        proc = client_process(srv, tmp_path, "unattended", "hold", DIE_ONCE="1")
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == -signal.SIGKILL
+        execution_id = out.split()[0]
+        assert wait_for_status(srv, execution_id, "crashed")["checkpoints"][0]["call_id"] == (
+            "research"
+        )
+        stop(srv)
+        srv = start_server(tmp_path / "home", admin_key=srv.admin_key)
+        info = wait_for_status(srv, execution_id, "completed")
+        assert info["result_preview"].startswith("[OFFLINE ANSWER")
+        # research completed before the crash: it was not run (nor paid for) again
+        assert [c["call_id"] for c in info["llm_calls"]] == ["research/llm"]
+        assert "recovering 1 execution(s)" in srv.log.read_text()
+    finally:
+        stop(srv)
+
+
+def test_generated_requests_never_get_a_server_error(server: Server, tmp_path: Path) -> None:
+    proc = client_process(server, tmp_path, "unattended", "hold")
+    proc.communicate(timeout=60)
+    schemathesis = Path(sys.executable).parent / "schemathesis"
+    out = subprocess.run(
+        [str(schemathesis), "run", f"{server.url}/openapi.json",
+         "-H", f"Authorization: Bearer {server.admin_key}", "--checks", "not_a_server_error",
+         "--max-examples", "15", "--phases", "examples,coverage,fuzzing", "--workers", "2",
+         "--seed", "1"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1"},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout[-4000:]
+    assert " passed" in out.stdout
+    assert json.dumps  # keep the import used when the summary changes shape
