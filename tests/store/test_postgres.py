@@ -175,6 +175,20 @@ def test_a_flow_with_a_wait_runs_on_postgres(
     assert count == 2  # it really went to PostgreSQL
 
 
+def test_configured_url_reaches_worker_processes(fresh_pg_url: str) -> None:
+    """configure(db_url=) without the environment variable: isolated checkpoints run in child
+    processes, which must find the execution in the same database."""
+    from kitaru.config import settings
+    from tests import flows_basic as fb
+
+    kitaru.configure(db_url=fresh_pg_url)
+    assert settings().child_env()["KITARU_DB_URL"] == fresh_pg_url
+    pid_a, pid_b, a, b, _ = fb.with_isolated(2)
+    assert (a, b) == (6, 9) and pid_a != pid_b
+    kitaru.configure(db_url="")
+    assert "KITARU_DB_URL" not in settings().child_env()
+
+
 def test_the_server_can_keep_its_api_keys_in_postgres(pg_url: str) -> None:
     from kitaru.errors import Conflict, NotFound
     from kitaru.store.access import ApiKey, Principal

@@ -43,6 +43,16 @@ class Settings:
     def logs_dir(self) -> Path:
         return self.home / "logs"
 
+    def child_env(self) -> dict[str, str]:
+        """Environment for a worker process: this process's environment plus the settings that
+        say where state lives, so ``configure(home=, db_url=)`` reach the child too."""
+        env = {**os.environ, "KITARU_HOME": str(self.home)}
+        if self.db_url:
+            env["KITARU_DB_URL"] = self.db_url
+        else:  # configure(db_url="") chose the embedded store over the environment's URL
+            env.pop("KITARU_DB_URL", None)
+        return env
+
 
 def _env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)

@@ -43,7 +43,6 @@ class LocalOrchestrator(Orchestrator):
     ) -> dict[str, Any]:
         """Run one isolated checkpoint call as a subprocess of this machine."""
         import json
-        import os
         import subprocess
         import sys
 
@@ -51,7 +50,7 @@ class LocalOrchestrator(Orchestrator):
 
         cmd = [sys.executable, "-m", "kitaru.runtime.isolated", execution_id, checkpoint,
                json.dumps(inputs)]  # fmt: skip
-        env = {**os.environ, "KITARU_HOME": str(settings().home)}
+        env = settings().child_env()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                                 text=True)  # fmt: skip
         out, err = proc.communicate()

@@ -243,7 +243,7 @@ def launch_worker(execution: Execution, statuses: tuple[str, ...] = RESUMABLE) -
     s.logs_dir.mkdir(parents=True, exist_ok=True)
     log = open(s.logs_dir / f"worker-{execution.id}.log", "ab")  # noqa: SIM115 - handed to child
     cwd = execution.options.get("cwd")
-    env = {**os.environ, "KITARU_HOME": str(s.home)}
+    env = s.child_env()
     proc = subprocess.Popen(
         [sys.executable, "-m", "kitaru.runtime.worker", execution.id, ",".join(statuses)],
         cwd=cwd if cwd and os.path.isdir(cwd) else None,
