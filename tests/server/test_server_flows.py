@@ -87,7 +87,7 @@ def test_a_held_wait_answered_through_rest_continues_in_the_client(
     assert info["llm_calls"][0]["metadata"]["resolved_model"] == "offline/echo"
     bad = http(server, "POST", f"/api/v1/executions/{execution_id}/input", server.admin_key,
                {"value": "yes please"})  # fmt: skip
-    assert bad[0] == 400 and bad[1]["error"]["type"] == "WaitInputError" or bad[0] == 400
+    assert (bad[0] == 400 and bad[1]["error"]["type"] == "WaitInputError") or bad[0] == 400
     assert wait_for_status(server, execution_id, "waiting")
     assert http(server, "POST", f"/api/v1/executions/{execution_id}/input", server.admin_key,
                 {"value": True})[0] == 200  # fmt: skip
@@ -141,7 +141,8 @@ def test_generated_requests_never_get_a_server_error(server: Server, tmp_path: P
          "-H", f"Authorization: Bearer {server.admin_key}", "--checks", "not_a_server_error",
          "--max-examples", "15", "--phases", "examples,coverage,fuzzing", "--workers", "2",
          "--seed", "1"],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1"},
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        env={**os.environ, "NO_COLOR": "1"},
     )  # fmt: skip
     assert out.returncode == 0, out.stdout[-4000:]
     assert " passed" in out.stdout
