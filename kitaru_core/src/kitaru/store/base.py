@@ -11,11 +11,28 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kitaru.errors import Conflict, NotFound, UsageError
 from kitaru.store.records import Attempt, Blob, Call, Execution
+
+
+def check_execution_id(execution_id: str) -> None:
+    if len(execution_id) != 12 or any(c not in "0123456789abcdef" for c in execution_id):
+        raise UsageError(f"invalid execution id {execution_id!r}", hint="12 hex digits")
 
 
 class MetadataStore(ABC):
     """Executions, their journals, attempts and blob locations."""
+
+    def _existing(self, execution_id: str, flow: str) -> Execution | None:
+        """The execution a retried create already made, None if it does not exist."""
+        check_execution_id(execution_id)
+        try:
+            found = self.get_execution(execution_id)
+        except NotFound:
+            return None
+        if found.id != execution_id or found.flow != flow:
+            raise Conflict(f"execution id {execution_id} is taken", hint="let the store choose")
+        return found
 
     # -- executions ---------------------------------------------------------------------------
     @abstractmethod
@@ -35,9 +52,11 @@ class MetadataStore(ABC):
         options: dict[str, Any] | None = None,
         calls: Iterable[Call] = (),
         lease: tuple[str, float] | None = None,
+        execution_id: str | None = None,
     ) -> Execution:
         """Create an execution (optionally seeding its journal and taking its lease as
-        ``(owner, ttl)``) in one transaction."""
+        ``(owner, ttl)``) in one transaction. ``execution_id`` (12 hex digits) chosen by the
+        caller makes creation idempotent: if it exists for the same flow, it is returned."""
 
     @abstractmethod
     def get_execution(self, execution_id: str) -> Execution:

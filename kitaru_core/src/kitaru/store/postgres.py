@@ -112,9 +112,14 @@ class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess):
         options: dict[str, Any] | None = None,
         calls: Iterable[Call] = (),
         lease: tuple[str, float] | None = None,
+        execution_id: str | None = None,
     ) -> Execution:
+        if execution_id is not None:
+            existing = self._existing(execution_id, flow)
+            if existing is not None:  # a retried create (e.g. through a server restart)
+                return existing
         now = time.time()
-        eid = new_execution_id()
+        eid = execution_id or new_execution_id()
         owner, expires = (lease[0], now + lease[1]) if lease else (None, None)
         started = now if status == "running" else None
         seed = list(calls)

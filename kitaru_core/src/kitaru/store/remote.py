@@ -105,6 +105,11 @@ class RemoteStore(MetadataStore):
     def _call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         from kitaru.server import codec
 
+        if method == "create_execution" and kwargs.get("execution_id") is None:
+            import secrets
+
+            # chosen here, so a create retried after a lost answer returns the same execution
+            kwargs = {**kwargs, "execution_id": secrets.token_hex(6)}
         payload = json.dumps({"args": codec.encode(list(args)), "kwargs": codec.encode(kwargs)})
         status, data = self.request("POST", self._base + method, payload.encode())
         try:
