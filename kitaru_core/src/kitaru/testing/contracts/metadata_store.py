@@ -115,6 +115,19 @@ class MetadataStoreContract(MetadataStoreMoreContract):
         ids = {new_execution(store).id for _ in range(50)}
         assert len(ids) == 50
 
+    def test_create_with_a_chosen_id_is_idempotent(self, store: MetadataStore) -> None:
+        from kitaru.errors import Conflict
+
+        first = new_execution(store, flow="a", execution_id="0123456789ab", status="running")
+        assert first.id == "0123456789ab"
+        again = new_execution(store, flow="a", execution_id="0123456789ab")
+        assert (again.pk, again.status) == (first.pk, "running")  # the existing one, unchanged
+        assert len(store.list_executions()) == 1
+        with pytest.raises(Conflict):
+            new_execution(store, flow="b", execution_id="0123456789ab")
+        with pytest.raises(UsageError):
+            new_execution(store, execution_id="not-an-id")
+
     def test_get_by_prefix(self, store: MetadataStore) -> None:
         executions = [new_execution(store) for _ in range(40)]
         by_first: dict[str, list[str]] = {}
