@@ -114,6 +114,24 @@ def startup_times(have_dbos: bool) -> dict[str, Any]:
     return out
 
 
+def server_mode() -> dict[str, Any]:
+    """8 client processes against `kitaru server start --db postgresql://` (server_bench.py)."""
+    from benchmarks.server_bench import measure
+
+    try:
+        return measure(clients=8, seconds=10.0)
+    except Exception as exc:  # PostgreSQL down, psycopg missing...: report, do not abort
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def server_line(r: dict[str, Any]) -> str:
+    if "error" in r:
+        return f"server mode: error: {r['error']}"
+    return (f"server mode (kitaru server + PostgreSQL, {r['clients']} client processes, "
+            f"{r['seconds']:.0f} s): {r['checkpoints_per_s']:,.0f} checkpoints/s, "
+            f"checkpoint call p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")  # fmt: skip
+
+
 # -- the table ------------------------------------------------------------------------------------
 def _get(d: dict[str, Any], *path: str) -> float | None:
     cur: Any = d
@@ -262,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", help="comma-separated metrics (default: all)")
     ap.add_argument("--systems", default="kitaru,dbos", help="default: kitaru,dbos")
     ap.add_argument("--no-startup", action="store_true", help="skip import/--help timings")
+    ap.add_argument("--no-server", action="store_true",
+                    help="skip the server-mode run (8 clients, PostgreSQL)")  # fmt: skip
     ap.add_argument("--out", help=f"JSON results file (default: {RESULTS.relative_to(REPO)}; "
                     "not written with --only unless given)")  # fmt: skip
     args = ap.parse_args(argv)
@@ -293,12 +313,17 @@ def main(argv: list[str] | None = None) -> int:
             for line in r.get("stderr", []):
                 print(f"      {line}")
     startup: dict[str, Any] = {} if args.no_startup else startup_times(have_dbos)
+    server: dict[str, Any] = {}
+    if not args.no_server and "kitaru" in systems:
+        server = server_mode()
     elapsed = time.perf_counter() - t0
 
     rows = build_rows(results, startup)
     table = render(rows)
     print()
     print(table)
+    if server:
+        print("\n" + server_line(server))
     print(f"\n{elapsed:.0f} s in all. Method: benchmarks/README.md")
 
     out = Path(args.out) if args.out else (None if args.only else RESULTS)
@@ -311,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
             "results": results,
             "startup": startup,
+            "server_mode": server,
             "table": [
                 {
                     "metric": r.label,
