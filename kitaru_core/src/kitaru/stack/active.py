@@ -197,7 +197,10 @@ def active_stack(explicit: str | None = None) -> Stack:
         if origin == "the default":
             raise
         raise ConfigError(f"{exc.message} (set by {origin})", hint=exc.hint) from None
-    key = (str(settings().db_path), spec.model_dump_json())
+    import os
+
+    s = settings()  # a stack's local components depend on the home; its spec on the store
+    key = (str(s.db_path), s.db_url, os.environ.get("KITARU_SERVER_URL"), spec.model_dump_json())
     stack = _stacks.get(key)
     if stack is None:
         with _lock:
