@@ -38,7 +38,12 @@ class Server:
 
 
 def start_server(
-    home: Path, port: int | None = None, *, db_url: str | None = None, admin_key: str = ""
+    home: Path,
+    port: int | None = None,
+    *,
+    db_url: str | None = None,
+    admin_key: str = "",
+    artifact_store: str | None = None,
 ) -> Server:
     """Start a server; ``admin_key``: the key of an earlier start on the same store (only
     the first start prints one)."""
@@ -51,6 +56,8 @@ def start_server(
     cmd = [sys.executable, "-m", "kitaru.cli", "server", "start", "--port", str(port)]
     if db_url:
         cmd += ["--db", db_url]
+    if artifact_store:
+        cmd += ["--artifact-store", artifact_store]
     with open(log, "ab") as f:
         process = subprocess.Popen(cmd, env=env, stdout=f, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

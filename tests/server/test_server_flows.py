@@ -147,3 +147,23 @@ def test_generated_requests_never_get_a_server_error(server: Server, tmp_path: P
     assert out.returncode == 0, out.stdout[-4000:]
     assert " passed" in out.stdout
     assert json.dumps  # keep the import used when the summary changes shape
+
+
+def test_artifact_store_option_gives_connected_clients_one_shared_store(tmp_path: Path) -> None:
+    shared = tmp_path / "shared-artifacts"
+    srv = start_server(tmp_path / "home", artifact_store=str(shared))
+    try:
+        script = tmp_path / "big.py"
+        script.write_text(
+            "from kitaru import checkpoint, flow\n"
+            "@checkpoint\ndef big(n: int) -> str:\n    return 'x' * n\n"
+            "@flow\ndef makes_big(n: int) -> int:\n    return len(big(n))\n"
+            "if __name__ == '__main__':\n    print(makes_big(200_000))\n"
+        )
+        out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=srv.env(),
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert out.returncode == 0 and out.stdout.strip() == "200000", out.stderr
+        blobs = [p for p in shared.rglob("*") if p.is_file()]
+        assert len(blobs) == 1 and blobs[0].stat().st_size >= 200_000
+    finally:
+        stop(srv)

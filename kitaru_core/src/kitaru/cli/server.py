@@ -15,11 +15,19 @@ def server() -> None:
 @server.command()
 @click.option("--db", "db_url", metavar="URL",
               help="postgresql://... (default: the SQLite store under KITARU_HOME).")  # fmt: skip
+@click.option(
+    "--artifact-store",
+    metavar="URL",
+    help="Where connected clients of the `local` stack keep large values (a shared "
+    "folder, s3://bucket/prefix, ...). Default: each client's KITARU_HOME/artifacts.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8237, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))  # fmt: skip
-def start(db_url: str | None, host: str, port: int, log_level: str) -> None:
+def start(
+    db_url: str | None, artifact_store: str | None, host: str, port: int, log_level: str
+) -> None:
     """Start the server in the foreground.
 
     On first start (no users yet) it creates an admin user and prints its API key once.
@@ -29,4 +37,4 @@ def start(db_url: str | None, host: str, port: int, log_level: str) -> None:
         os.environ["KITARU_DB_URL"] = db_url  # workers this server starts use it too
     from kitaru.server.run import serve
 
-    serve(host, port, log_level=log_level)
+    serve(host, port, log_level=log_level, artifact_store=artifact_store)

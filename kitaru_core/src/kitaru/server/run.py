@@ -34,7 +34,38 @@ def recover(store: MetadataStore) -> list[str]:
     return started
 
 
-def serve(host: str, port: int, *, log_level: str = "warning") -> None:
+#: artifact-store flavor by URL scheme, for ``--artifact-store`` (the flavor's config takes ``path``)
+SCHEME_FLAVORS = {"": "local", "file": "local", "s3": "s3", "gs": "gcs", "gcs": "gcs",
+                  "az": "azure", "abfs": "azure"}  # fmt: skip
+
+
+def use_artifact_store(url: str) -> str:
+    """Make ``url`` the artifact store of the ``local`` stack as this server's clients see it
+    (registered in the server's store), so every connected process writes large values to the
+    same place. Returns the flavor used."""
+    from kitaru.errors import ConfigError
+    from kitaru.stack.model import StackSpec
+    from kitaru.stack.registry import builtin_stack, register_stack
+
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    flavor = SCHEME_FLAVORS.get(scheme)
+    if flavor is None:
+        raise ConfigError(f"no artifact store flavor for {scheme}:// URLs",
+                          hint="schemes: " + ", ".join(s for s in SCHEME_FLAVORS if s))  # fmt: skip
+    if flavor == "local" and not scheme:  # clients resolve it, from their own directories
+        from pathlib import Path
+
+        url = str(Path(url).expanduser().resolve())
+    base = builtin_stack().model_dump()
+    base["components"]["artifact_store"] = {"flavor": flavor, "name": "server-artifacts",
+                                            "config": {"path": url}}  # fmt: skip
+    register_stack(StackSpec.model_validate(base), replace=True)
+    return flavor
+
+
+def serve(
+    host: str, port: int, *, log_level: str = "warning", artifact_store: str | None = None
+) -> None:
     import uvicorn
 
     from kitaru.server import auth
@@ -42,6 +73,9 @@ def serve(host: str, port: int, *, log_level: str = "warning") -> None:
     from kitaru.store import default_store
 
     store: Any = default_store()
+    if artifact_store:
+        flavor = use_artifact_store(artifact_store)
+        click.echo(f"artifacts of the local stack: {artifact_store} ({flavor})", err=True)
     key = auth.bootstrap(store)
     if key is not None:
         click.echo("created the first admin user 'admin'; its API key (shown once, keep it):",
