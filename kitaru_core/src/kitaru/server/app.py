@@ -34,7 +34,9 @@ def create_app(store: Any) -> FastAPI:
                   "workspace. Every route but /health needs an API key.")  # fmt: skip
     app.state.store = store
 
-    def principal(request: Request) -> Principal:
+    keys = app.state.keys = auth.KeyCache(store)
+
+    async def principal(request: Request) -> Principal:
         client_version = request.headers.get(VERSION_HEADER)
         if client_version and not compatible(client_version):
             raise Conflict(
@@ -43,7 +45,7 @@ def create_app(store: Any) -> FastAPI:
             )
         header = request.headers.get("authorization", "")
         key = header[7:].strip() if header.lower().startswith("bearer ") else None
-        return auth.authenticate(store, key or request.headers.get("x-kitaru-api-key"))
+        return keys.authenticate(key or request.headers.get("x-kitaru-api-key"))
 
     @app.exception_handler(KitaruError)
     def kitaru_error(request: Request, exc: KitaruError) -> JSONResponse:
@@ -76,5 +78,5 @@ def create_app(store: Any) -> FastAPI:
     routes_store.add(api, store)
     routes_executions.add(api, store)
     app.include_router(api)
-    app.include_router(routes_access.router(store, principal), prefix=API_PREFIX)
+    app.include_router(routes_access.router(store, principal, keys), prefix=API_PREFIX)
     return app

@@ -52,6 +52,32 @@ def authenticate(store: AccessStore, key: str | None) -> Principal:
     return principal
 
 
+class KeyCache:
+    """Keys verified in the last ``ttl`` seconds: most requests then cost no database read.
+    A key revoked or rotated through this server is dropped at once; through another server
+    process sharing the database, within ``ttl``."""
+
+    def __init__(self, store: AccessStore, ttl: float = 5.0) -> None:
+        self.store = store
+        self.ttl = ttl
+        self._seen: dict[str, tuple[Principal, float]] = {}
+
+    def authenticate(self, key: str | None) -> Principal:
+        now = time.monotonic()
+        hit = self._seen.get(key or "")
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        principal = authenticate(self.store, key)
+        if len(self._seen) > 10_000:  # bounded: forget everything rather than grow
+            self._seen.clear()
+        self._seen[key or ""] = (principal, now + self.ttl)
+        return principal
+
+    def forget(self, key_id: str) -> None:
+        for key in [k for k in self._seen if k.startswith(f"{PREFIX}{key_id}_")]:
+            self._seen.pop(key, None)
+
+
 def create_principal(
     store: AccessStore, name: str, *, kind: str, role: str = "member", description: str = ""
 ) -> Principal:

@@ -33,7 +33,7 @@ def _key(k: ApiKey) -> dict[str, Any]:
             "active": k.revoked_at is None}  # fmt: skip
 
 
-def router(store: AccessStore, principal: Callable[..., Principal]) -> APIRouter:
+def router(store: AccessStore, principal: Callable[..., Any], keys: auth.KeyCache) -> APIRouter:
     r = APIRouter(prefix="/auth", tags=["auth"])
 
     def admin(me: Principal = Depends(principal)) -> Principal:
@@ -77,12 +77,14 @@ def router(store: AccessStore, principal: Callable[..., Principal]) -> APIRouter
         """A new key replacing this one (revoked at once). Shown once."""
         _own_or_admin(key_id, me)
         record, key = auth.rotate_key(store, key_id)
+        keys.forget(key_id)
         return {**_key(record), "key": key}
 
     @r.post("/api-keys/{key_id}/revoke")
     def revoke(key_id: str, me: Principal = Depends(principal)) -> dict[str, Any]:
         _own_or_admin(key_id, me)
         auth.revoke_key(store, key_id)
+        keys.forget(key_id)
         return {"key_id": key_id, "active": False}
 
     return r

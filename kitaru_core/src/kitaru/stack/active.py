@@ -30,7 +30,7 @@ DEFAULT_STACK = "local"
 GLOBAL_KEY = "active_stack"
 
 _lock = threading.Lock()
-_stacks: dict[tuple[str, str], Stack] = {}
+_stacks: dict[tuple[str, str | None, str | None, str], Stack] = {}
 
 
 # -- the global config file -------------------------------------------------------------------
