@@ -1,7 +1,9 @@
 """JSON encoding of metadata-store arguments and results, for the store RPC of the server.
 
 Store records (dataclasses), bytes and tuples do not survive plain JSON; they are tagged:
-``{"__t": "Call", ...fields}``, ``{"__b": "<base64>"}``, ``{"__tuple": [...]}``. Only the record
+``{"__t": "Call", ...fields}``, ``{"__b": "<base64>"}``, ``{"__tuple": [...]}``, and a mapping
+whose keys are not all strings (``renew_leases`` answers ``{pk: status}``) as
+``{"__map": [[key, value], ...]}``, so its keys come back as they were. Only the record
 types listed here can be decoded, so a request can never make the server build anything else.
 Errors travel as ``{"error": {"type", "message", "hint"}}`` and are raised again on the client as
 the same :class:`~kitaru.errors.KitaruError` subclass. Standard library only: the client imports
@@ -59,7 +61,9 @@ def encode(value: Any) -> Any:
         fields = {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
         return {"__t": name, **fields}
     if isinstance(value, Mapping):
-        return {str(k): encode(v) for k, v in value.items()}
+        if all(isinstance(k, str) for k in value):
+            return {k: encode(v) for k, v in value.items()}
+        return {"__map": [[encode(k), encode(v)] for k, v in value.items()]}
     if isinstance(value, Iterable):  # lists, sets, generators of calls, ...
         return [encode(v) for v in value]
     raise TypeError(f"cannot encode {type(value).__name__} for the store")
@@ -74,6 +78,8 @@ def decode(data: Any) -> Any:
         return base64.b64decode(data["__b"])
     if "__tuple" in data:
         return tuple(decode(v) for v in data["__tuple"])
+    if "__map" in data:
+        return {decode(k): decode(v) for k, v in data["__map"]}
     if "__t" in data:
         cls = RECORDS.get(str(data["__t"]))
         if cls is None:
