@@ -90,8 +90,29 @@ def _import_module(name: str, root: str | None) -> types.ModuleType:
         _loading.depth -= 1
 
 
+def relocate(loc: CodeLocation) -> CodeLocation:
+    """``loc`` with its paths mapped by ``KITARU_CODE_MAP`` ("/recorded=/here,..."): the same
+    project at another place, e.g. inside a container image."""
+    mapping = os.environ.get("KITARU_CODE_MAP")
+    if not mapping:
+        return loc
+
+    def move(path: str | None) -> str | None:
+        if path is None:
+            return None
+        for pair in mapping.split(","):
+            old, sep, new = pair.partition("=")
+            old = old.rstrip("/")
+            if sep and (path == old or path.startswith(old + "/")):
+                return new.rstrip("/") + path[len(old) :]
+        return path
+
+    return CodeLocation(loc.module, loc.qualname, move(loc.source_file), move(loc.root))
+
+
 def load(loc: CodeLocation) -> Any:
     """Import and return the object at ``loc`` (raises ConfigError naming the file and fix)."""
+    loc = relocate(loc)
     where = loc.source_file or loc.module
     if loc.source_file and not os.path.exists(loc.source_file):
         raise ConfigError(

@@ -1,0 +1,47 @@
+"""``python -m kitaru.entrypoint``: what every remote orchestrator runs inside its image.
+
+    python -m kitaru.entrypoint run EXECUTION_ID          # drive a created (pending) execution
+    python -m kitaru.entrypoint resume EXECUTION_ID       # continue a crashed/waiting one
+    python -m kitaru.entrypoint checkpoint EXECUTION_ID CHECKPOINT INPUT_JSON
+                                                          # one runtime="isolated" call
+
+The process reaches the control plane like any connected process: ``KITARU_SERVER_URL`` and
+``KITARU_API_KEY`` (the orchestrator passes the key as a secret), or ``KITARU_DB_URL``. The
+flow's code is imported from where the execution recorded it; inside an image the project sits
+elsewhere, so ``KITARU_CODE_MAP="/home/me/proj=/app"`` maps recorded paths (prefix, comma
+separated for several). Exit code 0: the execution ran to completion, failure or a wait (its
+status says which); 1: it could not be run (the reason is left on the execution); 2: usage.
+"""
+
+from __future__ import annotations
+
+import sys
+
+USAGE = __doc__.split("\n\n")[1] if __doc__ else ""
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("run", "resume", "checkpoint"):
+        print("usage:\n" + USAGE, file=sys.stderr)
+        return 2
+    command, rest = argv[0], argv[1:]
+    if command == "checkpoint":
+        if len(rest) != 3:
+            print("usage: python -m kitaru.entrypoint checkpoint ID CHECKPOINT INPUT_JSON",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        from kitaru.runtime.isolated import main as isolated
+
+        return isolated(rest)
+    if len(rest) != 1:
+        print(f"usage: python -m kitaru.entrypoint {command} EXECUTION_ID", file=sys.stderr)
+        return 2
+    from kitaru.runtime.runner import RESUMABLE
+    from kitaru.runtime.worker import main as worker
+
+    statuses = ("pending",) if command == "run" else RESUMABLE
+    return worker([rest[0], ",".join(statuses)])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
