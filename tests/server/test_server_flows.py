@@ -167,3 +167,33 @@ def test_artifact_store_option_gives_connected_clients_one_shared_store(tmp_path
         assert len(blobs) == 1 and blobs[0].stat().st_size >= 200_000
     finally:
         stop(srv)
+
+
+def test_deploy_through_the_server_and_invoke_with_the_printed_curl(
+    server: Server, tmp_path: Path
+) -> None:
+    (tmp_path / "hello.py").write_text(
+        "from kitaru import checkpoint, flow\n"
+        "@checkpoint\ndef greet(name: str) -> str:\n    return f'hello {name}'\n"
+        "@flow\ndef hello(name: str) -> str:\n    return greet(name)\n"
+    )
+    env = server.env()
+
+    def kitaru(*args: str) -> str:
+        out = subprocess.run([sys.executable, "-m", "kitaru.cli", *args], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    assert "deployed hello v1" in kitaru("deploy", "hello.py:hello")
+    command = kitaru("deployments", "curl", "hello").strip()
+    assert command.startswith(f"curl -sS -X POST {server.url}/api/v1/deployments/hello/invoke")
+    command = command.replace('"..."', '"curl"')
+    out = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True,
+                         timeout=60)  # fmt: skip
+    answer = json.loads(out.stdout)
+    info = wait_for_status(server, answer["id"], "completed")
+    assert info["result_preview"] == "hello curl"
+    bad = subprocess.run(["bash", "-c", command.replace('"name"', '"nom"')], env=env,
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert "inputs do not match flow 'hello'" in json.loads(bad.stdout)["error"]["message"]

@@ -367,6 +367,35 @@ class Artifacts:
         return ArtifactDetail(info, c.status, c.ended_at, long_preview, location)
 
 
+class Deployments:
+    """``KitaruClient().deployments``: versions, tags, invocation."""
+
+    def __init__(self, store: MetadataStore) -> None:
+        self._store = store
+
+    def list(self, flow: str | None = None) -> builtins.list[Any]:
+        return self._store.list_deployments(flow)  # type: ignore[attr-defined]
+
+    def get(self, flow: str, *, tag: str | None = None, version: int | None = None) -> Any:
+        from kitaru.deployments import resolve
+
+        return resolve(flow, tag=tag, version=version, store=self._store)
+
+    def tag(self, flow: str, tag: str, version: int) -> None:
+        from kitaru.deployments import set_tag
+
+        set_tag(flow, tag, version, store=self._store)
+
+    def invoke(
+        self, flow: str, inputs: dict[str, Any] | None = None, *, tag: str | None = None,
+        version: int | None = None,
+    ) -> FlowHandle[Any]:  # fmt: skip
+        """Start an execution of a deployed version (default tag ``default``)."""
+        from kitaru.deployments import invoke
+
+        return invoke(flow, inputs, tag=tag, version=version, store=self._store)
+
+
 class KitaruClient:
     """Programmatic access to executions, artifacts and memory."""
 
@@ -376,6 +405,7 @@ class KitaruClient:
         self._store = store or default_store()
         self.executions = Executions(self._store)
         self.artifacts = Artifacts(self._store, self.executions)
+        self.deployments = Deployments(self._store)
 
     @property
     def memory(self) -> Any:

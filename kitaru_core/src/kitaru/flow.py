@@ -30,6 +30,22 @@ def _decode(entry: list[Any]) -> Any:
     return deserialize(serializer, type_name, raw)
 
 
+def _typed(flow: Flow[Any], name: str, value: dict[str, Any]) -> Any:
+    """A JSON object given for a pydantic-model or dataclass parameter, as that type."""
+    import dataclasses
+
+    from kitaru.checkpoint import _type_hints
+
+    annotation = _type_hints(flow.fn).get(name)
+    if isinstance(annotation, type) and (
+        dataclasses.is_dataclass(annotation) or hasattr(annotation, "model_validate")
+    ):
+        from kitaru.runtime.serialization import validate_as
+
+        return validate_as(value, annotation)
+    return value
+
+
 class Flow(Generic[R]):
     """A function wrapped by ``@flow``."""
 
@@ -82,6 +98,9 @@ class Flow(Generic[R]):
         self, record: dict[str, list[Any]]
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         values = {k: _decode(v) for k, v in record.items()}
+        for name, value in values.items():
+            if isinstance(value, dict):  # JSON inputs (an invocation) for a typed parameter
+                values[name] = _typed(self, name, value)
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
         for p in self.signature.parameters.values():
@@ -115,6 +134,22 @@ class Flow(Generic[R]):
         from kitaru.runtime.runner import start
 
         return start(self, self.bind(args, kwargs))
+
+    def deploy(self, *, stack: str | None = None, tag: str | None = "default") -> Any:
+        """Record a new immutable deployment version (see :mod:`kitaru.deployments`)."""
+        from kitaru.deployments import deploy
+
+        return deploy(self, stack=stack, tag=tag)
+
+    def invoke(
+        self, inputs: dict[str, Any] | None = None, *, tag: str | None = None,
+        version: int | None = None, **kwargs: Any,
+    ) -> FlowHandle[R]:  # fmt: skip
+        """Run a deployed version of this flow (``tag`` default: ``default``); inputs as a
+        dict or as keyword arguments. Returns the handle at once."""
+        from kitaru.deployments import invoke
+
+        return invoke(self.name, {**(inputs or {}), **kwargs}, tag=tag, version=version)
 
     def __call__(self, *args: Any, **kwargs: Any) -> R:
         """Run and wait: the flow's return value, or ExecutionFailed."""

@@ -20,11 +20,21 @@ from typing import Any
 
 from kitaru import errors
 from kitaru.store.base import ComponentRecord, MemoryRecord, StackRecord
+from kitaru.store.deployments import Deployment
 from kitaru.store.records import Attempt, Blob, Call, Execution
 
 RECORDS: dict[str, type[Any]] = {
     cls.__name__: cls
-    for cls in (Execution, Call, Attempt, Blob, ComponentRecord, StackRecord, MemoryRecord)
+    for cls in (
+        Execution,
+        Call,
+        Attempt,
+        Blob,
+        ComponentRecord,
+        StackRecord,
+        MemoryRecord,
+        Deployment,
+    )
 }
 
 ERRORS: dict[str, type[errors.KitaruError]] = {

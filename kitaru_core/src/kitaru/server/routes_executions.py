@@ -36,6 +36,12 @@ class ReplayInput(BaseModel):
     overrides: dict[str, Any] = Field(default_factory=dict)
 
 
+class Invocation(BaseModel):
+    inputs: dict[str, Any] = Field(default_factory=dict, description="the flow's parameters")
+    tag: str | None = Field(default=None, description="default: the `default` tag")
+    version: int | None = Field(default=None, ge=1)
+
+
 class MemoryValue(BaseModel):
     value: Any
     if_version: int | None = Field(default=None, ge=0)
@@ -152,6 +158,19 @@ def add(api: APIRouter, store: MetadataStore) -> None:
     @api.get("/memory/{scope}/{name}/{key}/history", tags=["memory"])
     def memory_history(scope: Scope, name: str, key: str) -> list[dict[str, Any]]:
         return [v.to_dict() for v in memory.history(key, **where(scope, name))]
+
+    # -- deployments ----------------------------------------------------------------------------
+    @api.get("/deployments", tags=["deployments"])
+    def deployments(flow: str | None = None) -> list[dict[str, Any]]:
+        import dataclasses
+
+        return [dataclasses.asdict(d) for d in client.deployments.list(flow)]
+
+    @api.post("/deployments/{flow}/invoke", tags=["deployments"])
+    def invoke(flow: str, body: Invocation) -> dict[str, Any]:
+        """Start an execution of a deployed version; the inputs are checked first."""
+        handle = client.deployments.invoke(flow, body.inputs, tag=body.tag, version=body.version)
+        return {"id": handle.id, "status": handle.status}
 
     # -- stacks -----------------------------------------------------------------------------------
     @api.get("/stacks", tags=["stacks"])

@@ -16,8 +16,9 @@ from pydantic import BaseModel, Field
 from kitaru.errors import NotFound, UsageError
 from kitaru.server import codec
 from kitaru.store.base import MetadataStore
+from kitaru.store.remote import REMOTE_METHODS
 
-METHODS = frozenset(MetadataStore.__abstractmethods__)
+METHODS = frozenset(REMOTE_METHODS)
 
 
 class StoreCall(BaseModel):

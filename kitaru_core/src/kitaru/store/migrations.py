@@ -130,6 +130,30 @@ SQLITE_MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX api_keys_principal ON api_keys(principal);
     """,
+    # 5: deployments (immutable numbered versions of a flow) and their exclusive tags
+    """
+    CREATE TABLE deployments (
+        flow TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        module TEXT NOT NULL,
+        qualname TEXT NOT NULL,
+        source_file TEXT,
+        root TEXT,
+        stack TEXT NOT NULL,
+        image TEXT,
+        parameters TEXT NOT NULL,
+        options TEXT NOT NULL,
+        code_hash TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (flow, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE deployment_tags (
+        flow TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (flow, tag)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(SQLITE_MIGRATIONS)

@@ -142,13 +142,38 @@ PG_MIGRATIONS: list[str] = [
     );
     CREATE INDEX api_keys_principal ON api_keys(principal);
     """,
+    # 5: deployments (immutable numbered versions of a flow) and their exclusive tags
+    """
+    CREATE TABLE deployments (
+        flow TEXT COLLATE "C" NOT NULL,
+        version INTEGER NOT NULL,
+        module TEXT NOT NULL,
+        qualname TEXT NOT NULL,
+        source_file TEXT,
+        root TEXT,
+        stack TEXT NOT NULL,
+        image TEXT,
+        parameters TEXT NOT NULL,
+        options TEXT NOT NULL,
+        code_hash TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (flow, version)
+    );
+    CREATE TABLE deployment_tags (
+        flow TEXT COLLATE "C" NOT NULL,
+        tag TEXT COLLATE "C" NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (flow, tag)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(PG_MIGRATIONS)
 
 #: Every table the migrations create, for tools that empty a database (tests) or inspect it.
 TABLES = ("executions", "journal", "attempts", "cache_index", "blobs", "components", "stacks",
-          "stack_components", "memory", "api_keys", "principals")  # fmt: skip
+          "stack_components", "memory", "api_keys", "principals", "deployments",
+          "deployment_tags")  # fmt: skip
 
 # pg_advisory_xact_lock key serializing migrations: any fixed 64-bit number unique to Kitaru.
 MIGRATION_LOCK = 0x4B49544152550001  # "KITARU" + 1

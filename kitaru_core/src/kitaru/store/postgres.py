@@ -18,6 +18,7 @@ from typing import Any
 from kitaru.errors import NotFound, UsageError
 from kitaru.store.base import MetadataStore
 from kitaru.store.pg_access import PgAccess
+from kitaru.store.pg_deployments import PgDeployments
 from kitaru.store.pg_memory import PgMemory
 from kitaru.store.pg_migrations import migrate
 from kitaru.store.pg_pool import Pool
@@ -63,7 +64,7 @@ def _after_prefix(prefix: str) -> str | None:
     return None
 
 
-class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess):
+class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments):
     """The store on a PostgreSQL database given by a libpq URL (``postgresql://user@host/db``).
 
     The schema is created or upgraded on open (see :mod:`kitaru.store.pg_migrations`).

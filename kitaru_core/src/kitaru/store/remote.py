@@ -23,12 +23,17 @@ from typing import Any
 from kitaru import __version__
 from kitaru.errors import ConfigError
 from kitaru.store.base import MetadataStore
+from kitaru.store.deployments import DeploymentStore
 
 _RETRYABLE = (ConnectionError, http.client.RemoteDisconnected, http.client.CannotSendRequest,
               http.client.BadStatusLine, TimeoutError, OSError)  # fmt: skip
 
 
-class RemoteStore(MetadataStore):
+#: what a connected process may call: the metadata store and the deployment registry
+REMOTE_METHODS = MetadataStore.__abstractmethods__ | DeploymentStore.__abstractmethods__
+
+
+class RemoteStore(MetadataStore, DeploymentStore):
     def __init__(
         self,
         url: str,
@@ -129,10 +134,10 @@ def _remote(name: str) -> Any:
         return self._call(name, args, kwargs)
 
     method.__name__ = name
-    method.__doc__ = getattr(MetadataStore, name).__doc__
+    method.__doc__ = getattr(RemoteStore, name).__doc__
     return method
 
 
-for _name in sorted(MetadataStore.__abstractmethods__):
+for _name in sorted(REMOTE_METHODS):
     setattr(RemoteStore, _name, _remote(_name))
 abc.update_abstractmethods(RemoteStore)  # type: ignore[type-abstract]  # filled in above

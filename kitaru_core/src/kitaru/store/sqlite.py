@@ -30,6 +30,7 @@ from kitaru.store.records import (
     lease_is_live,
 )
 from kitaru.store.sqlite_access import SQLiteAccess
+from kitaru.store.sqlite_deployments import SQLiteDeployments
 
 _EXEC_COLUMNS = (
     "pk, id, flow, status, module, qualname, source_file, root, inputs, created_at, started_at, "
@@ -85,7 +86,7 @@ def new_execution_id() -> str:
     return secrets.token_hex(6)
 
 
-class SQLiteStore(MetadataStore, SQLiteAccess):
+class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
     """The embedded store. ``path`` is the database file (created with its folder)."""
 
     def __init__(self, path: str | Path) -> None:
