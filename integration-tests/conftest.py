@@ -1,4 +1,5 @@
 import pytest
+from e2e_modes import e2e_mode, e2e_server  # noqa: F401 - storage modes of the e2e tests
 from llm_server import give_llm_tests_time, llm_server  # noqa: F401 - a real local model
 
 from tests.conftest import client, kitaru_home  # noqa: F401 - shared fixtures

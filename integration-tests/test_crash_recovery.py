@@ -1,4 +1,6 @@
-"""SIGKILL a real process mid-flow; resume it from another process; nothing completed reruns."""
+"""SIGKILL a real process mid-flow; resume it from another process; nothing completed reruns.
+
+Runs embedded and connected to a server over PostgreSQL (``e2e_mode``, see e2e_modes.py)."""
 
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ SCRIPT = textwrap.dedent(
 RESUME = "import sys; from kitaru import KitaruClient; print(KitaruClient().executions.resume(sys.argv[1]).wait())"
 
 
-def test_sigkill_at_random_points_then_resume(tmp_path: Path) -> None:
+def test_sigkill_at_random_points_then_resume(tmp_path: Path, e2e_mode: str) -> None:
     script = tmp_path / "fifty.py"
     script.write_text(SCRIPT)
     rng = random.Random(1234)

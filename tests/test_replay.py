@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
 import kitaru
 from kitaru import KitaruClient
 from tests import flows_basic as fb
+
+# Every test here runs embedded and connected to a server over PostgreSQL (integration-tests/
+# e2e_modes.py): ``e2e_mode`` is parametrized, ``e2e_server`` is its server for this module.
+_modes = importlib.import_module("integration-tests.e2e_modes")
+e2e_mode, e2e_server = _modes.e2e_mode, _modes.e2e_server
+pytestmark = pytest.mark.usefixtures("e2e_mode")
 
 
 def journal(ex_id: str) -> dict[str, str | None]:

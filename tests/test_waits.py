@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 import time
@@ -12,6 +13,12 @@ import kitaru
 from kitaru import KitaruClient
 from tests import flows_basic as fb
 from tests.conftest import subprocess_env
+
+# Every test here runs embedded and connected to a server over PostgreSQL (integration-tests/
+# e2e_modes.py): ``e2e_mode`` is parametrized, ``e2e_server`` is its server for this module.
+_modes = importlib.import_module("integration-tests.e2e_modes")
+e2e_mode, e2e_server = _modes.e2e_mode, _modes.e2e_server
+pytestmark = pytest.mark.usefixtures("e2e_mode")
 
 
 def wait_for_status(handle: kitaru.FlowHandle, status: str, timeout: float = 10) -> None:
