@@ -163,9 +163,10 @@ def signature_hint(d: Deployment) -> str:
 
 def invoke(
     flow: str, inputs: dict[str, Any] | None = None, *, tag: str | None = None,
-    version: int | None = None, store: Any = None,
+    version: int | None = None, store: Any = None, start: bool = True,
 ) -> FlowHandle[Any]:  # fmt: skip
-    """Start an execution of a deployed version; returns its handle at once."""
+    """Start an execution of a deployed version; returns its handle at once. ``start=False``
+    leaves the pending execution to the caller (``kitaru serve`` runs it in-process)."""
     from kitaru.flow import _encode
     from kitaru.handle import FlowHandle
     from kitaru.runtime.stacks import stack_of
@@ -180,7 +181,8 @@ def invoke(
         root=d.root, inputs={k: _encode(v) for k, v in values.items()}, status="pending",
         options=options,
     )  # fmt: skip
-    stack_of(d.stack).orchestrator.resume(execution.id)
+    if start:
+        stack_of(d.stack).orchestrator.resume(execution.id)
     return FlowHandle(s, execution.id)
 
 

@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "secret": ("kitaru.cli.secret", "secret", "Set, get, list and delete secrets."),
     "memory": ("kitaru.cli.memory", "memory", "Get, set, list, version and delete memory."),
     "server": ("kitaru.cli.server", "server", "Run a Kitaru server (REST API, auth)."),
+    "serve": ("kitaru.cli.server", "serve_command", "Serve deployed flows, warm, in one process."),
     "deploy": ("kitaru.cli.deployments", "deploy", "Deploy a flow as a new immutable version."),
     "invoke": ("kitaru.cli.deployments", "invoke", "Run a deployed flow by tag or version."),
     "deployments": ("kitaru.cli.deployments", "deployments", "List, show, tag deployments."),

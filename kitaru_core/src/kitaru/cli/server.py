@@ -38,3 +38,25 @@ def start(
     from kitaru.server.run import serve
 
     serve(host, port, log_level=log_level, artifact_store=artifact_store)
+
+
+@click.command("serve")
+@click.argument("targets", nargs=-1, metavar="[FILE.py:FLOW ...]")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8237, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--log-level", default="warning", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))  # fmt: skip
+def serve_command(targets: tuple[str, ...], host: str, port: int, log_level: str) -> None:
+    """Serve deployed flows from this process, warm, with the full durability contract.
+
+    The flows given are imported once and deployed when their code changed. Invocations, waits
+    answered through the API, waits that time out and crashed executions all run here.
+    """
+    from kitaru.cli.run import resolve_flow
+    from kitaru.server.run import serve
+
+    flows = {}
+    for target in targets:
+        flow = resolve_flow(target)
+        flows[flow.name] = flow
+    serve(host, port, log_level=log_level, flows=flows)

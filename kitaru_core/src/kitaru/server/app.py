@@ -27,8 +27,9 @@ def compatible(client: str, server: str = __version__) -> bool:
     return client.split(".")[:2] == server.split(".")[:2]
 
 
-def create_app(store: Any) -> FastAPI:
-    """The application over ``store`` (a MetadataStore that is also an AccessStore)."""
+def create_app(store: Any, runner: Any = None) -> FastAPI:
+    """The application over ``store`` (a MetadataStore that is also an AccessStore).
+    ``runner`` (``kitaru serve``): executions to run are handed to it, in this process."""
     app = FastAPI(title="Kitaru", version=__version__,
                   description="Executions, waits, artifacts, memory and stacks of a Kitaru "
                   "workspace. Every route but /health needs an API key.")  # fmt: skip
@@ -76,7 +77,7 @@ def create_app(store: Any) -> FastAPI:
         return {"version": __version__, "store": type(store).__name__}
 
     routes_store.add(api, store)
-    routes_executions.add(api, store)
+    routes_executions.add(api, store, runner)
     app.include_router(api)
     app.include_router(routes_access.router(store, principal, keys), prefix=API_PREFIX)
     return app

@@ -47,7 +47,7 @@ class MemoryValue(BaseModel):
     if_version: int | None = Field(default=None, ge=0)
 
 
-def add(api: APIRouter, store: MetadataStore) -> None:
+def add(api: APIRouter, store: MetadataStore, runner: Any = None) -> None:
     from kitaru.client import KitaruClient
 
     client = KitaruClient(store)
@@ -69,7 +69,13 @@ def add(api: APIRouter, store: MetadataStore) -> None:
     @api.post("/executions/{execution_id}/input", tags=["waits"])
     def give_input(execution_id: str, body: WaitInput) -> dict[str, Any]:
         """Answer the pending wait; the execution resumes."""
-        ex.input(execution_id, body.value, name=body.name)
+        if runner is None:
+            ex.input(execution_id, body.value, name=body.name)
+        else:  # kitaru serve: continue it here, warm, unless its own process holds it
+            from kitaru.client import resolve_input
+
+            if resolve_input(store, execution_id, body.value, name=body.name):
+                runner.submit(store.get_execution(execution_id).id)
         return {"status": ex.get(execution_id).status}
 
     @api.post("/executions/{execution_id}/abort", tags=["waits"])
@@ -169,7 +175,12 @@ def add(api: APIRouter, store: MetadataStore) -> None:
     @api.post("/deployments/{flow}/invoke", tags=["deployments"])
     def invoke(flow: str, body: Invocation) -> dict[str, Any]:
         """Start an execution of a deployed version; the inputs are checked first."""
-        handle = client.deployments.invoke(flow, body.inputs, tag=body.tag, version=body.version)
+        from kitaru.deployments import invoke as start
+
+        handle = start(flow, body.inputs, tag=body.tag, version=body.version, store=store,
+                       start=runner is None)  # fmt: skip
+        if runner is not None:
+            runner.submit(handle.id)
         return {"id": handle.id, "status": handle.status}
 
     # -- stacks -----------------------------------------------------------------------------------

@@ -64,8 +64,10 @@ def use_artifact_store(url: str) -> str:
 
 
 def serve(
-    host: str, port: int, *, log_level: str = "warning", artifact_store: str | None = None
-) -> None:
+    host: str, port: int, *, log_level: str = "warning", artifact_store: str | None = None,
+    flows: dict[str, Any] | None = None,
+) -> None:  # fmt: skip
+    """Run the server; with ``flows`` (``kitaru serve``) executions run in this process."""
     import uvicorn
 
     from kitaru.server import auth
@@ -81,14 +83,25 @@ def serve(
         click.echo("created the first admin user 'admin'; its API key (shown once, keep it):",
                    err=True)  # fmt: skip
         click.echo(f"  {key}", err=True)
-    app = create_app(store)
+    runner = None
+    if flows is not None:
+        from kitaru.serve import LocalRunner, deploy_changed
+
+        for line in deploy_changed(flows):
+            click.echo(line, err=True)
+        runner = LocalRunner(store, flows)
+        stop = threading.Event()
+        threading.Thread(target=runner.loop, args=(stop,), name="kitaru-sweep",
+                         daemon=True).start()  # fmt: skip
+    app = create_app(store, runner)
 
     def recover_soon() -> None:
         ids = recover(store)
         if ids:
             click.echo(f"recovering {len(ids)} execution(s): {', '.join(ids)}", err=True)
 
-    threading.Thread(target=recover_soon, name="kitaru-recover", daemon=True).start()
+    if runner is None:  # kitaru serve's sweep recovers in-process instead
+        threading.Thread(target=recover_soon, name="kitaru-recover", daemon=True).start()
     click.echo(f"kitaru server {__import__('kitaru').__version__} on http://{host}:{port} "
                f"(API under /api/v1, OpenAPI at /docs)", err=True)  # fmt: skip
     uvicorn.run(app, host=host, port=port, log_level=log_level)

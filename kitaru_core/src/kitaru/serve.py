@@ -1,0 +1,110 @@
+"""``kitaru serve``: a long-lived local process that runs executions in itself, warm.
+
+It serves the REST API (like ``kitaru server start``) and runs, in its own threads: invocations
+of deployed flows, executions whose wait was answered (at once, not through a cold worker),
+waits whose timeout passed while nobody held them, and executions whose process died (at
+start and whenever it notices). Flows given on the command line are imported once and deployed
+when their code changed, so invoking them costs no import.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from kitaru.errors import Conflict, KitaruError
+
+if TYPE_CHECKING:
+    from kitaru.flow import Flow
+    from kitaru.store.base import MetadataStore
+
+
+class LocalRunner:
+    """Runs executions in this process; ``sweep()`` finds the ones that need running."""
+
+    def __init__(self, store: MetadataStore, flows: dict[str, Flow[Any]], workers: int = 16):
+        self.store = store
+        self.flows = flows
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kitaru-serve")
+        self._active: set[str] = set()
+        self._lock = threading.Lock()
+        self.ran: list[str] = []  # ids of executions this process drove (for logs and tests)
+
+    def submit(self, execution_id: str) -> None:
+        with self._lock:
+            if execution_id in self._active:
+                return
+            self._active.add(execution_id)
+        self._pool.submit(self._run, execution_id)
+
+    def _run(self, execution_id: str) -> None:
+        from kitaru.runtime.runner import RESUMABLE, claim, drive
+
+        try:
+            ex = self.store.get_execution(execution_id)
+            flow = self.flows.get(ex.flow)
+            if flow is not None and flow.location.source_file != ex.source_file:
+                flow = None  # another version of the code: import that one
+            drive(claim(self.store, execution_id, RESUMABLE, flow=flow), hold=False)
+            self.ran.append(execution_id)
+        except Conflict:
+            pass  # someone else holds it, or it is done
+        except KitaruError as exc:
+            from kitaru.runtime.worker import _note_failure
+
+            _note_failure(execution_id, exc)
+        finally:
+            with self._lock:
+                self._active.discard(execution_id)
+
+    def sweep(self) -> None:
+        """Submit what nobody runs: pending executions, waits answered or timed out while
+        released, crashed executions."""
+        from kitaru.store.records import display_status, lease_is_live
+
+        now = time.time()
+        for status in ("pending", "waiting", "running"):
+            for ex in self.store.list_executions(status=status, limit=10_000):
+                if ex.id in self._active or lease_is_live(ex.lease_owner, ex.lease_expires, now):
+                    continue
+                if status == "waiting":
+                    wait = self.store.pending_wait(ex.pk)
+                    deadline = ((wait.meta or {}).get("deadline") if wait else None) or 0
+                    if wait is not None and not (deadline and deadline <= now):
+                        continue  # still waiting for its input
+                elif status == "running" and display_status(ex, now) != "crashed":
+                    continue
+                self.submit(ex.id)
+
+    def loop(self, stop: threading.Event, interval: float = 0.2) -> None:
+        while not stop.is_set():
+            try:
+                self.sweep()
+            except Exception as exc:  # the store may be briefly unavailable: keep serving
+                print(f"kitaru serve: sweep failed: {type(exc).__name__}: {exc}", flush=True)
+            stop.wait(interval)
+
+
+def deploy_changed(flows: dict[str, Flow[Any]]) -> list[str]:
+    """Deploy each flow whose code differs from its ``default`` version; lines to print."""
+    from kitaru.deployments import code_hash, deploy
+    from kitaru.store import default_store
+    from kitaru.store.deployments import DEFAULT_TAG
+
+    store: Any = default_store()
+    lines = []
+    for name, flow in flows.items():
+        current = store.tag_version(name, DEFAULT_TAG)
+        d = store.get_deployment(name, current) if current is not None else None
+        if (
+            d is None
+            or d.code_hash != code_hash(flow)
+            or d.source_file != flow.location.source_file
+        ):
+            d = deploy(flow)
+            lines.append(f"deployed {name} v{d.version}")
+        else:
+            lines.append(f"serving {name} v{d.version} (unchanged)")
+    return lines
