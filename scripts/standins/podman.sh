@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# A Docker engine stand-in for the kitaru-docker tests (STANDINS.md §5), set up from this repo
+# only: rootful podman serving the Docker API on a unix socket, docker-registry on
+# 127.0.0.1:5001, and two offline base images (no Docker Hub):
+#   localhost/kitaru/busybox:static          busybox-static FROM scratch (~2 MB)
+#   localhost/kitaru/debian-python:bookworm  debootstrap'ed Debian 12 + python3 + venv (~180 MB)
+# Idempotent: each step is skipped when already done (a second run takes about a second).
+# Prints, on stdout, the variables to use:  eval "$(bash scripts/standins/podman.sh)"
+#   export DOCKER_HOST=unix:///tmp/kitaru-standins/podman.sock
+#   export KITARU_DOCKER_REGISTRY=127.0.0.1:5001
+# Exit 77: podman cannot run on this machine at all (the message says why); any other
+# non-zero exit is a failure of the setup.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+RUN="${KITARU_STANDINS_RUN:-/tmp/kitaru-standins}"
+SOCK="$RUN/podman.sock"
+REGISTRY=127.0.0.1:5001
+BUSYBOX_IMAGE=localhost/kitaru/busybox:static
+DEBIAN_IMAGE=localhost/kitaru/debian-python:bookworm
+# bump when the recipe of an image changes: images with another recipe label are rebuilt
+RECIPE=1
+PACKAGES=(podman docker-registry debootstrap busybox-static runc)
+
+say() { echo "podman.sh: $*" >&2; }
+cannot() { say "podman cannot run here: $*"; exit 77; }
+
+[ "$(uname -s)" = Linux ] || cannot "not Linux ($(uname -s))"
+[ "$(id -u)" = 0 ] || cannot "needs root for rootful podman and apt-get (running as uid $(id -u))"
+command -v apt-get >/dev/null || cannot "no apt-get (the recipe is for Debian/Ubuntu)"
+
+mkdir -p "$RUN"
+exec 9>"$RUN/setup.lock"
+flock 9   # concurrent test workers wait for one setup
+
+# -- packages ---------------------------------------------------------------------------------
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]} (about 30 s)"
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
+    >"$RUN/apt.log" 2>&1 || { tail -n 20 "$RUN/apt.log" >&2; exit 1; }
+fi
+
+# -- /etc/containers ----------------------------------------------------------------------------
+# vfs (no overlayfs here), host namespaces (containers reach 127.0.0.1 services), runc with
+# cgroupfs (no systemd); `cgroups = "disabled"` would break runc, so cgroups stay default.
+write_if_changed() {  # path, content on stdin
+  local tmp; tmp="$(mktemp)"; cat >"$tmp"
+  if ! cmp -s "$tmp" "$1"; then
+    mkdir -p "$(dirname "$1")"; mv "$tmp" "$1"; chmod 644 "$1"; say "wrote $1"
+  else
+    rm -f "$tmp"
+  fi
+}
+write_if_changed /etc/containers/storage.conf <<'C'
+[storage]
+driver = "vfs"
+runroot = "/run/containers/storage"
+graphroot = "/var/lib/containers/storage"
+C
+write_if_changed /etc/containers/containers.conf <<'C'
+[containers]
+netns = "host"
+userns = "host"
+ipcns = "host"
+utsns = "host"
+cgroupns = "host"
+log_driver = "k8s-file"
+default_ulimits = []
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+C
+write_if_changed /etc/containers/registries.conf <<C
+unqualified-search-registries = []
+[[registry]]
+location = "$REGISTRY"
+insecure = true
+C
+
+# -- services -----------------------------------------------------------------------------------
+start() {  # name, command...: detached from the caller (its own session, output to a log)
+  local name=$1; shift
+  setsid nohup "$@" >"$RUN/$name.log" 2>&1 </dev/null 9>&- &
+  echo $! >"$RUN/$name.pid"
+}
+wait_for() {  # description, seconds, command...
+  local what=$1 secs=$2; shift 2
+  for _ in $(seq 1 $((secs * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  say "$what did not come up in ${secs}s; its log:"; tail -n 20 "$RUN/${what}.log" >&2 || true
+  exit 1
+}
+registry_up() { curl -sf -o /dev/null "http://$REGISTRY/v2/"; }
+engine_up() { curl -sf -o /dev/null --unix-socket "$SOCK" http://d/_ping; }
+
+if ! registry_up; then
+  say "starting docker-registry on $REGISTRY"
+  mkdir -p "$RUN/registry-data"
+  start registry /usr/bin/docker-registry serve "$HERE/registry.yml"
+  wait_for registry 15 registry_up
+fi
+if ! engine_up; then
+  say "starting the podman API service on $SOCK"
+  rm -f "$SOCK"
+  start podman podman system service --time=0 "unix://$SOCK"
+  wait_for podman 30 engine_up
+fi
+
+# -- offline base images -------------------------------------------------------------------------
+current() {  # image: built by this recipe?
+  podman image exists "$1" &&
+    [ "$(podman image inspect -f '{{index .Labels "org.kitaru.recipe"}}' "$1" 2>/dev/null)" = "$RECIPE" ]
+}
+
+if ! current "$BUSYBOX_IMAGE"; then
+  say "building $BUSYBOX_IMAGE"
+  d="$(mktemp -d)"; mkdir -p "$d/bin"
+  cp /bin/busybox "$d/bin/busybox"
+  for a in sh ls cat echo env sleep true false test wc head tail grep sed; do ln -s busybox "$d/bin/$a"; done
+  printf 'FROM scratch\nCOPY bin /bin\nLABEL org.kitaru.recipe="%s"\nCMD ["/bin/sh"]\n' "$RECIPE" >"$d/Dockerfile"
+  podman build -q -t "$BUSYBOX_IMAGE" "$d" >&2
+  rm -rf "$d"
+fi
+
+if ! current "$DEBIAN_IMAGE"; then
+  # The mirror apt uses here (the `URIs:` line; the commented snapshot URL is not reachable).
+  mirror="$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)"
+  mirror="${mirror:-$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)}"
+  [ -n "$mirror" ] || { say "no apt mirror found in /etc/apt/sources.list.d/debian.sources"; exit 1; }
+  say "building $DEBIAN_IMAGE with debootstrap from $mirror (about a minute)"
+  root="$RUN/rootfs"
+  rm -rf "$root"
+  # python3-venv brings ensurepip (pip and setuptools wheels): `python3 -m venv` then
+  # `pip install --no-index --find-links WHEELHOUSE kitaru` needs no package index.
+  debootstrap --variant=minbase --include=python3-minimal,python3,python3-venv,ca-certificates \
+    bookworm "$root" "$mirror" >"$RUN/debootstrap.log" 2>&1 ||
+    { tail -n 20 "$RUN/debootstrap.log" >&2; exit 1; }
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+  tar -C "$root" -c . | podman import -q \
+    --change 'CMD ["/usr/bin/python3"]' --change "LABEL org.kitaru.recipe=$RECIPE" - "$DEBIAN_IMAGE" >&2
+  rm -rf "$root"
+fi
+
+echo "export DOCKER_HOST=unix://$SOCK"
+echo "export KITARU_DOCKER_REGISTRY=$REGISTRY"
