@@ -197,3 +197,33 @@ def test_deploy_through_the_server_and_invoke_with_the_printed_curl(
     bad = subprocess.run(["bash", "-c", command.replace('"name"', '"nom"')], env=env,
                          capture_output=True, text=True, timeout=60)  # fmt: skip
     assert "inputs do not match flow 'hello'" in json.loads(bad.stdout)["error"]["message"]
+
+
+def test_logs_of_a_connected_run_are_readable_from_another_machine(
+    server: Server, tmp_path: Path
+) -> None:
+    (tmp_path / "chatty.py").write_text(
+        "import logging\nfrom kitaru import checkpoint, flow\n"
+        "@checkpoint\ndef talk(n: int) -> int:\n"
+        "    print(f'line {n}')\n    logging.getLogger('chatty').warning('careful %s', n)\n"
+        "    return n\n"
+        "@flow\ndef chatty(n: int) -> int:\n    print('flow start')\n    return talk(n)\n"
+        "if __name__ == '__main__':\n    h = chatty.run(n=7)\n    h.wait()\n"
+        "    print('ID', h.id)\n"
+    )
+    run = subprocess.run([sys.executable, "chatty.py"], cwd=tmp_path, text=True,
+                         env=server.env(KITARU_HOME=str(tmp_path / "laptop")),
+                         capture_output=True, timeout=60)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    execution_id = run.stdout.split("ID ")[-1].strip()
+    # "another machine": its own KITARU_HOME, no local log file for this execution
+    out = subprocess.run([sys.executable, "-m", "kitaru.cli", "executions", "logs", execution_id],
+                         env=server.env(KITARU_HOME=str(tmp_path / "elsewhere")),
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "[flow] flow start" in out.stdout
+    assert "[talk] line 7" in out.stdout
+    assert "[talk] log WARNING chatty: careful 7" in out.stdout
+    status, logs = http(server, "GET", f"/api/v1/executions/{execution_id}/logs",
+                        server.admin_key)  # fmt: skip
+    assert status == 200 and any(r["line"] == "line 7" for r in logs)

@@ -229,7 +229,7 @@ class Executions:
     def logs(self, execution_id: str) -> builtins.list[dict[str, Any]]:
         from kitaru.runtime.logs import read_logs
 
-        return read_logs(self._store.get_execution(execution_id).id)
+        return read_logs(self._store.get_execution(execution_id).id, self._store)
 
     # -- acting ---------------------------------------------------------------------------------
     def input(self, execution_id: str, value: Any, *, name: str | None = None) -> None:

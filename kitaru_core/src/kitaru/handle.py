@@ -97,7 +97,7 @@ class FlowHandle(Generic[R]):
         """Captured output and log records, oldest first."""
         from kitaru.runtime.logs import read_logs
 
-        return read_logs(self.id)
+        return read_logs(self.id, self._store)
 
     def wait(self, timeout: float | None = None) -> R:
         """Block until the execution ends: its result, or ExecutionFailed / ExecutionCancelled.

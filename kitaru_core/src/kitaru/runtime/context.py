@@ -83,7 +83,10 @@ class ExecutionContext:
 
             with self._lock:
                 if self._sink is None:
-                    self._sink = LogSink(self.execution.id)
+                    ship = (
+                        (self.store, self.pk) if getattr(self.store, "ships_logs", False) else None
+                    )
+                    self._sink = LogSink(self.execution.id, ship)
         return self._sink
 
     def close(self) -> None:

@@ -2,7 +2,9 @@
 
 ``sys.stdout``/``sys.stderr`` are wrapped once by a tee that still writes to the terminal and, when
 the writing thread is inside an execution, also appends whole lines to that execution's log file
-(``KITARU_HOME/logs/<id>.jsonl``) tagged with the checkpoint call id.
+(``KITARU_HOME/logs/<id>.jsonl``) tagged with the checkpoint call id. A process connected to a
+server also sends the records there (in batches, at most every half second and at the end), so
+``kitaru executions logs`` works from any machine.
 """
 
 from __future__ import annotations
@@ -27,13 +29,17 @@ def log_path(execution_id: str) -> Path:
 
 
 class LogSink:
-    """Appends log lines of one execution; partial lines are buffered per stream and call."""
+    """Appends log lines of one execution; partial lines are buffered per stream and call.
+    With ``ship=(store, pk)`` the records also go to that store (a server), in batches."""
 
-    def __init__(self, execution_id: str) -> None:
+    def __init__(self, execution_id: str, ship: tuple[Any, int] | None = None) -> None:
         self.path = log_path(execution_id)
         self._file: IO[str] | None = None
         self._lock = threading.Lock()
         self._partial: dict[tuple[str, str | None], str] = {}
+        self._ship = ship
+        self._outbox: list[dict[str, Any]] = []
+        self._timer: threading.Timer | None = None
 
     def write(self, stream: str, call_id: str | None, text: str) -> None:
         with self._lock:
@@ -52,6 +58,27 @@ class LogSink:
         record = {"t": round(time.time(), 6), "call": call_id, "stream": stream, "line": line}
         self._file.write(json.dumps(record) + "\n")
         self._file.flush()
+        if self._ship is not None:
+            self._outbox.append(record)
+            if self._timer is None:
+                self._timer = threading.Timer(0.5, self.flush)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def flush(self) -> None:
+        """Send what the server has not got yet (a failure keeps them for the next try)."""
+        if self._ship is None:
+            return
+        with self._lock:
+            batch, self._outbox, self._timer = self._outbox, [], None
+        if not batch:
+            return
+        store, pk = self._ship
+        try:
+            store.append_logs(pk, batch)
+        except Exception:
+            with self._lock:
+                self._outbox[:0] = batch
 
     def close(self) -> None:
         with self._lock:
@@ -61,6 +88,10 @@ class LogSink:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+            timer = self._timer
+        if timer is not None:
+            timer.cancel()
+        self.flush()
 
 
 def _capture(stream: str, text: str) -> None:
@@ -112,7 +143,16 @@ def install() -> None:
         root.addHandler(_handler)
 
 
-def read_logs(execution_id: str) -> list[dict[str, Any]]:
+def read_logs(execution_id: str, store: Any = None) -> list[dict[str, Any]]:
+    """An execution's records: those sent to the store by a connected process when there are
+    any (or when ``store`` is a server's), else this machine's log file."""
+    if store is not None:
+        pk = store.get_execution(execution_id).pk
+        out: list[dict[str, Any]] = []
+        while batch := store.read_logs(pk, after=out[-1]["n"] if out else 0):
+            out += batch
+        if out or getattr(store, "ships_logs", False):
+            return [{k: v for k, v in r.items() if k != "n"} for r in out]
     path = log_path(execution_id)
     if not path.exists():
         return []
@@ -120,8 +160,20 @@ def read_logs(execution_id: str) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def follow_logs(execution_id: str, *, done: Any, poll: float = 0.2) -> Iterator[dict[str, Any]]:
-    """Yield records as they are written until ``done()`` is true and the file is drained."""
+def follow_logs(
+    execution_id: str, *, done: Any, poll: float = 0.2, store: Any = None
+) -> Iterator[dict[str, Any]]:
+    """Yield records as they are written until ``done()`` is true and all are read."""
+    if store is not None and getattr(store, "ships_logs", False):
+        pk, seen = store.get_execution(execution_id).pk, 0
+        while True:
+            finished = done()
+            while batch := store.read_logs(pk, after=seen):
+                seen = batch[-1]["n"]
+                yield from ({k: v for k, v in r.items() if k != "n"} for r in batch)
+            if finished:
+                return
+            time.sleep(poll)
     path = log_path(execution_id)
     position = 0
     while True:

@@ -93,6 +93,15 @@ class MetadataStore(ABC):
     def update_options(self, pk: int, options: dict[str, Any]) -> None:
         """Merge into the execution's run options (a retry's new budget, say)."""
 
+    # -- captured logs (kept in the store when a process is connected to a server) -------------
+    @abstractmethod
+    def append_logs(self, pk: int, records: list[dict[str, Any]]) -> None:
+        """Append log records (``t``, ``call``, ``stream``, ``line``) in order."""
+
+    @abstractmethod
+    def read_logs(self, pk: int, after: int = 0, limit: int = 10_000) -> list[dict[str, Any]]:
+        """Records numbered after ``after``, oldest first, each with its number ``n``."""
+
     # -- leases -------------------------------------------------------------------------------
     @abstractmethod
     def acquire_lease(

@@ -154,6 +154,18 @@ SQLITE_MIGRATIONS: list[str] = [
         PRIMARY KEY (flow, tag)
     ) WITHOUT ROWID;
     """,
+    # 6: captured logs of executions run by processes connected to a server
+    """
+    CREATE TABLE logs (
+        execution_pk INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        t REAL,
+        call TEXT,
+        stream TEXT,
+        line TEXT,
+        PRIMARY KEY (execution_pk, n)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(SQLITE_MIGRATIONS)

@@ -166,6 +166,18 @@ PG_MIGRATIONS: list[str] = [
         PRIMARY KEY (flow, tag)
     );
     """,
+    # 6: captured logs of executions run by processes connected to a server
+    """
+    CREATE TABLE logs (
+        execution_pk BIGINT NOT NULL,
+        n INTEGER NOT NULL,
+        t DOUBLE PRECISION,
+        call TEXT,
+        stream TEXT,
+        line TEXT,
+        PRIMARY KEY (execution_pk, n)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(PG_MIGRATIONS)
@@ -173,7 +185,7 @@ SCHEMA_VERSION = len(PG_MIGRATIONS)
 #: Every table the migrations create, for tools that empty a database (tests) or inspect it.
 TABLES = ("executions", "journal", "attempts", "cache_index", "blobs", "components", "stacks",
           "stack_components", "memory", "api_keys", "principals", "deployments",
-          "deployment_tags")  # fmt: skip
+          "deployment_tags", "logs")  # fmt: skip
 
 # pg_advisory_xact_lock key serializing migrations: any fixed 64-bit number unique to Kitaru.
 MIGRATION_LOCK = 0x4B49544152550001  # "KITARU" + 1

@@ -59,6 +59,9 @@ class RemoteStore(MetadataStore, DeploymentStore):
         self._local = threading.local()
         self._connected_once = False
 
+    #: the runtime sends captured output here (the server keeps it) besides the local file
+    ships_logs = True
+
     def __repr__(self) -> str:
         return f"<RemoteStore {self.url}>"  # never the key
 

@@ -293,6 +293,23 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
     def update_options(self, pk: int, options: dict[str, Any]) -> None:
         self._merge_json(pk, "options", options)
 
+    def append_logs(self, pk: int, records: list[dict[str, Any]]) -> None:
+        with self._tx() as conn:
+            row = conn.execute("SELECT COALESCE(MAX(n), 0) FROM logs WHERE execution_pk = ?",
+                               (pk,)).fetchone()  # fmt: skip
+            start = int(row[0])
+            conn.executemany(
+                "INSERT INTO logs (execution_pk, n, t, call, stream, line) VALUES (?,?,?,?,?,?)",
+                [(pk, start + i + 1, r.get("t"), r.get("call"), r.get("stream"), r.get("line"))
+                 for i, r in enumerate(records)],
+            )  # fmt: skip
+
+    def read_logs(self, pk: int, after: int = 0, limit: int = 10_000) -> list[dict[str, Any]]:
+        rows = self._all("SELECT n, t, call, stream, line FROM logs WHERE execution_pk = ? "
+                         "AND n > ? ORDER BY n LIMIT ?", (pk, after, limit))  # fmt: skip
+        return [{"n": n, "t": t, "call": c, "stream": s, "line": line}
+                for n, t, c, s, line in rows]  # fmt: skip
+
     def _merge_json(self, pk: int, column: str, values: dict[str, Any]) -> None:
         assert column in ("metadata", "options")  # never user input: safe to format in
         with self._tx() as conn:

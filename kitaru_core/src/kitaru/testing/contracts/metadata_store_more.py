@@ -210,6 +210,26 @@ class MetadataStoreMoreContract:
         assert all(isinstance(r, Conflict) for r in cas if r is not wins[0]), cas
 
     # -- schema -------------------------------------------------------------------------------
+    def test_logs_are_appended_in_order_and_read_in_pages(
+        self, store: MetadataStore, open_store: OpenStore
+    ) -> None:
+        from kitaru.testing.contracts.metadata_store import new_execution
+
+        a, b = new_execution(store), new_execution(store)
+        store.append_logs(a.pk, [{"t": 1.0, "call": None, "stream": "stdout", "line": "one"}])
+        open_store().append_logs(a.pk, [
+            {"t": 2.0, "call": "step", "stream": "stderr", "line": "two ✓"},
+            {"t": 3.0, "call": "step#2", "stream": "log", "line": ""},
+        ])  # fmt: skip
+        store.append_logs(b.pk, [{"t": 4.0, "call": None, "stream": "stdout", "line": "other"}])
+        got = store.read_logs(a.pk)
+        assert [(r["n"], r["line"], r["call"], r["stream"]) for r in got] == [
+            (1, "one", None, "stdout"), (2, "two ✓", "step", "stderr"), (3, "", "step#2", "log"),
+        ]  # fmt: skip
+        assert [r["line"] for r in store.read_logs(a.pk, after=1, limit=1)] == ["two ✓"]
+        assert store.read_logs(a.pk, after=3) == []
+        assert [r["n"] for r in store.read_logs(b.pk)] == [1]
+
     def test_reopening_keeps_data_and_schema(
         self, store: MetadataStore, open_store: OpenStore
     ) -> None:
