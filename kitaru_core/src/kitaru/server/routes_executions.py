@@ -189,3 +189,10 @@ def add(api: APIRouter, store: MetadataStore, runner: Any = None) -> None:
         from kitaru.stack.registry import list_stacks
 
         return [s.model_dump() for s in list_stacks()]
+
+    @api.get("/components", tags=["stacks"])
+    def components(type: str | None = None) -> list[dict[str, Any]]:
+        """Registered components (configs as written: secret references, never values)."""
+        from kitaru.stack.registry import list_components
+
+        return [c.to_dict() for c in list_components(type)]
