@@ -1,0 +1,30 @@
+"""The plugin module (entry point ``kitaru = docker``): it only describes its flavors."""
+
+from __future__ import annotations
+
+from kitaru.components.flavor import Flavor
+from kitaru.plugins import hookimpl
+
+_HINT = "pip install kitaru-docker"
+
+
+@hookimpl
+def kitaru_flavors() -> list[Flavor]:
+    return [
+        Flavor(
+            name="docker",
+            type="container_builder",
+            config_class="kitaru_docker.builder:DockerContainerBuilderConfig",
+            implementation="kitaru_docker.builder:DockerContainerBuilder",
+            install_hint=_HINT,
+            description="builds with a Docker engine (DOCKER_HOST), pushes to `registry`",
+        ),
+        Flavor(
+            name="docker",
+            type="orchestrator",
+            config_class="kitaru_docker.orchestrator:DockerOrchestratorConfig",
+            implementation="kitaru_docker.orchestrator:DockerOrchestrator",
+            install_hint=_HINT,
+            description="one container per execution on a Docker engine, from `image`",
+        ),
+    ]
