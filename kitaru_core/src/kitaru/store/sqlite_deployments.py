@@ -1,4 +1,5 @@
-"""The SQLite side of :class:`~kitaru.store.deployments.DeploymentStore`."""
+"""The SQL side of :class:`~kitaru.store.deployments.DeploymentStore`: reads shared by SQLite
+and PostgreSQL, and SQLite's writes."""
 
 from __future__ import annotations
 
@@ -28,11 +29,53 @@ def deployment_from(row: Any, tags: list[str]) -> Deployment:
     )  # fmt: skip
 
 
-class SQLiteDeployments(DeploymentStore):
+class SqlDeployments(DeploymentStore):
+    """The reads, shared by both SQL stores (they differ in the parameter placeholder)."""
+
+    _ph = "?"
+    if TYPE_CHECKING:  # provided by the store
+
+        def _all(self, sql: str, args: Any = ()) -> list[Any]: ...
+
+    def _tags(self, flow: str) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        for tag, version in self._all(f"SELECT tag, version FROM deployment_tags WHERE flow = "
+                                      f"{self._ph} ORDER BY tag", (flow,)):  # fmt: skip
+            out.setdefault(int(version), []).append(tag)
+        return out
+
+    def get_deployment(self, flow: str, version: int) -> Deployment | None:
+        p = self._ph
+        rows = self._all(f"SELECT {_D} FROM deployments WHERE flow = {p} AND version = {p}",
+                         (flow, version))  # fmt: skip
+        return deployment_from(rows[0], self._tags(flow).get(version, [])) if rows else None
+
+    def list_deployments(self, flow: str | None = None) -> list[Deployment]:
+        if flow is None:
+            rows = self._all(f"SELECT {_D} FROM deployments ORDER BY flow, version")
+        else:
+            rows = self._all(f"SELECT {_D} FROM deployments WHERE flow = {self._ph} "
+                             "ORDER BY version", (flow,))  # fmt: skip
+        tags: dict[str, dict[int, list[str]]] = {}
+        return [deployment_from(r, tags.setdefault(r[0], self._tags(r[0])).get(int(r[1]), []))
+                for r in rows]  # fmt: skip
+
+    def tag_version(self, flow: str, tag: str) -> int | None:
+        p = self._ph
+        rows = self._all(f"SELECT version FROM deployment_tags WHERE flow = {p} AND tag = {p}",
+                         (flow, tag))  # fmt: skip
+        return int(rows[0][0]) if rows else None
+
+
+def missing_version(flow: str, version: int) -> NotFound:
+    return NotFound(f"flow {flow!r} has no deployment version {version}",
+                    hint=f"see `kitaru deployments list {flow}`")  # fmt: skip
+
+
+class SQLiteDeployments(SqlDeployments):
     if TYPE_CHECKING:  # provided by SQLiteStore
 
         def _tx(self) -> AbstractContextManager[sqlite3.Connection]: ...
-        def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]: ...
 
     def add_deployment(self, deployment: Deployment, *, tag: str | None) -> Deployment:
         with self._tx() as conn:
@@ -48,42 +91,11 @@ class SQLiteDeployments(DeploymentStore):
         assert found is not None
         return found
 
-    def _tags(self, flow: str) -> dict[int, list[str]]:
-        out: dict[int, list[str]] = {}
-        for tag, version in self._all("SELECT tag, version FROM deployment_tags WHERE flow = ? "
-                                      "ORDER BY tag", (flow,)):  # fmt: skip
-            out.setdefault(int(version), []).append(tag)
-        return out
-
-    def get_deployment(self, flow: str, version: int) -> Deployment | None:
-        rows = self._all(f"SELECT {_D} FROM deployments WHERE flow = ? AND version = ?",
-                         (flow, version))  # fmt: skip
-        return deployment_from(rows[0], self._tags(flow).get(version, [])) if rows else None
-
-    def list_deployments(self, flow: str | None = None) -> list[Deployment]:
-        if flow is None:
-            rows = self._all(f"SELECT {_D} FROM deployments ORDER BY flow, version")
-        else:
-            rows = self._all(f"SELECT {_D} FROM deployments WHERE flow = ? ORDER BY version",
-                             (flow,))  # fmt: skip
-        tags: dict[str, dict[int, list[str]]] = {}
-        out = []
-        for r in rows:
-            t = tags.setdefault(r[0], self._tags(r[0]))
-            out.append(deployment_from(r, t.get(int(r[1]), [])))
-        return out
-
     def set_tag(self, flow: str, tag: str, version: int) -> None:
         with self._tx() as conn:
             exists = conn.execute("SELECT 1 FROM deployments WHERE flow = ? AND version = ?",
                                   (flow, version)).fetchone()  # fmt: skip
             if exists is None:
-                raise NotFound(f"flow {flow!r} has no deployment version {version}",
-                               hint=f"see `kitaru deployments list {flow}`")  # fmt: skip
+                raise missing_version(flow, version)
             conn.execute("INSERT OR REPLACE INTO deployment_tags (flow, tag, version) "
                          "VALUES (?, ?, ?)", (flow, tag, version))  # fmt: skip
-
-    def tag_version(self, flow: str, tag: str) -> int | None:
-        rows = self._all("SELECT version FROM deployment_tags WHERE flow = ? AND tag = ?",
-                         (flow, tag))  # fmt: skip
-        return int(rows[0][0]) if rows else None

@@ -210,6 +210,31 @@ class MetadataStoreMoreContract:
         assert all(isinstance(r, Conflict) for r in cas if r is not wins[0]), cas
 
     # -- schema -------------------------------------------------------------------------------
+    def test_deployments_versions_and_exclusive_tags(self, store: MetadataStore) -> None:
+        from kitaru.errors import NotFound
+        from kitaru.store.deployments import Deployment, DeploymentStore
+
+        if not isinstance(store, DeploymentStore):
+            pytest.skip("this store keeps no deployments")
+        d = Deployment(flow="review", version=0, module="m", qualname="review", source_file=None,
+                       root=None, stack="local", image=None, parameters={"type": "object"},
+                       options={"retries": 1}, code_hash="h", created_at=1.0)  # fmt: skip
+        v1 = store.add_deployment(d, tag="default")
+        v2 = store.add_deployment(d, tag="canary")
+        other = store.add_deployment(Deployment(**{**d.__dict__, "flow": "other"}), tag=None)
+        assert (v1.version, v1.tags, v2.version, v2.tags) == (1, ["default"], 2, ["canary"])
+        assert (other.version, other.tags) == (1, [])
+        assert v2.options == {"retries": 1} and v2.parameters == {"type": "object"}
+        store.set_tag("review", "default", 2)  # moves: v1 loses it
+        assert {x.version: x.tags for x in store.list_deployments("review")} == {
+            1: [], 2: ["canary", "default"]}  # fmt: skip
+        assert store.tag_version("review", "default") == 2
+        assert store.tag_version("review", "nope") is None
+        assert store.get_deployment("review", 3) is None
+        with pytest.raises(NotFound):
+            store.set_tag("review", "default", 9)
+        assert [x.flow for x in store.list_deployments()] == ["other", "review", "review"]
+
     def test_logs_are_appended_in_order_and_read_in_pages(
         self, store: MetadataStore, open_store: OpenStore
     ) -> None:
