@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "disconnect": "kitaru.connection",
     "KitaruClient": "kitaru.client",
     "FlowHandle": "kitaru.handle",
+    "ImageSettings": "kitaru.build",
     "PendingWait": "kitaru.handle",
     "KitaruError": "kitaru.errors",
     "UsageError": "kitaru.errors",
@@ -56,6 +57,7 @@ __all__ = [
     "ExecutionFailed",
     "Flow",
     "FlowHandle",
+    "ImageSettings",
     "KitaruClient",
     "KitaruError",
     "LLMOutputError",
@@ -85,6 +87,7 @@ __all__ = [
 if TYPE_CHECKING:
     from kitaru import memory
     from kitaru.artifacts import load, save
+    from kitaru.build import ImageSettings
     from kitaru.client import KitaruClient
     from kitaru.config import configure
     from kitaru.connection import connect, disconnect

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kitaru.errors import ConfigError, NotFound, UsageError
@@ -75,9 +76,10 @@ def code_hash(flow: Flow[Any]) -> str:
 
 def deploy(
     flow: Flow[Any], *, stack: str | None = None, tag: str | None = DEFAULT_TAG,
-    store: Any = None,
+    store: Any = None, progress: Callable[[str], None] = lambda line: None,
 ) -> Deployment:  # fmt: skip
-    """Record a new version of ``flow`` on ``stack`` and point ``tag`` at it."""
+    """Record a new version of ``flow`` on ``stack`` and point ``tag`` at it (building and
+    pushing its image first when the stack runs executions from one)."""
     from kitaru.runtime.runner import run_options
     from kitaru.runtime.stacks import stack_name_for, stack_of
 
@@ -86,11 +88,9 @@ def deploy(
     name = stack_name_for(stack or flow.stack)
     image = None
     if stack_of(name).orchestrator.capabilities.needs_image:
-        raise ConfigError(
-            f"stack {name!r} runs executions from a container image, and `kitaru build` is not "
-            "available yet in this version",
-            hint="deploy to a stack whose orchestrator runs local processes (e.g. local)",
-        )
+        from kitaru.build import build
+
+        image = build(flow, stack=name, progress=progress)  # before anything is registered
     loc = flow.location
     if loc.source_file is None:
         raise UsageError(f"flow {flow.name!r} has no source file: define it in a file to deploy")

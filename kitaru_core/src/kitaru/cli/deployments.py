@@ -37,10 +37,26 @@ def deploy(target: str, stack: str | None, tag: str) -> None:
     from kitaru.cli.run import resolve_flow
     from kitaru.deployments import deploy as do_deploy
 
-    d = do_deploy(resolve_flow(target), stack=stack, tag=tag)
+    d = do_deploy(resolve_flow(target), stack=stack, tag=tag, progress=click.echo)
     click.echo(
         f"deployed {d.flow} v{d.version} on stack {d.stack!r} (tags: {', '.join(d.tags) or '-'})"
     )
+
+
+@click.command()
+@click.argument("target", metavar="FILE.py:FLOW")
+@click.option("--stack", metavar="NAME", help="Build for this stack (default: the active one).")
+def build(target: str, stack: str | None) -> None:
+    """Build and push the image FLOW's executions run in (a no-op for stacks that need none).
+
+    The image is tagged with the hash of the project, so an unchanged project is not rebuilt.
+    """
+    from kitaru.build import build as do_build
+    from kitaru.cli.run import resolve_flow
+
+    image = do_build(resolve_flow(target), stack=stack, progress=click.echo)
+    if image:
+        click.echo(image)
 
 
 @click.command()

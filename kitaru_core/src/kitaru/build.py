@@ -1,0 +1,190 @@
+"""``kitaru build``: the image a flow's executions run in, from :class:`ImageSettings`.
+
+Settings come from ``@flow(image=ImageSettings(...))`` (or a dict), else ``[tool.kitaru.image]``
+in the project's ``pyproject.toml``. The build context is the project (the folder of that
+``pyproject.toml``, else the flow file's folder) plus a Kitaru wheel and a generated Dockerfile;
+the image is tagged with the hash of that context, so an unchanged project is not rebuilt (the
+stack's container builder is asked whether the tag exists). Stacks whose orchestrator needs no
+image (``local``) make this a no-op. Inside the image the project sits in ``/app`` and
+``KITARU_CODE_MAP`` maps the paths executions recorded on the deploying machine to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kitaru.errors import ConfigError
+
+if TYPE_CHECKING:
+    from kitaru.flow import Flow
+
+APP = "/app"
+SKIP = {
+    ".git",
+    ".venv",
+    "__pycache__",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    "node_modules",
+}
+
+
+class ImageSettings(BaseModel):
+    """What goes into a flow's image."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_image: str = Field(default="python:3.11-slim", description="FROM this (needs python3)")
+    requirements: list[str] = Field(default_factory=list, description="pip requirement lines")
+    requirements_file: str | None = Field(default=None, description="a requirements.txt here")
+    apt_packages: list[str] = Field(default_factory=list)
+    environment: dict[str, str] = Field(default_factory=dict)
+    #: env var -> ``{{secret:name.key}}``: resolved by the orchestrator at run time, never baked in
+    secret_environment: dict[str, str] = Field(default_factory=dict)
+    extra_files: dict[str, str] = Field(default_factory=dict, description="image path -> local")
+    dockerfile: str | None = Field(default=None, description="a Dockerfile to use instead")
+
+
+def image_settings(flow: Flow[Any]) -> ImageSettings:
+    """The flow's settings: ``@flow(image=)``, else ``[tool.kitaru.image]``, else defaults."""
+    raw: Any = flow.image
+    where = f"@flow(image=...) of {flow.name!r}"
+    if raw is None:
+        from kitaru.stack.active import find_pyproject
+
+        pyproject = find_pyproject(Path(flow.location.source_file or ".").parent)
+        if pyproject is not None:
+            import tomllib
+
+            raw = (
+                tomllib.loads(pyproject.read_text()).get("tool", {}).get("kitaru", {}).get("image")
+            )
+            where = f"[tool.kitaru.image] in {pyproject}"
+    if raw is None or isinstance(raw, ImageSettings):
+        return raw or ImageSettings()
+    try:
+        return ImageSettings.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "image"
+        raise ConfigError(f"{where}: {field}: {first['msg']}",
+                          hint="fields: " + ", ".join(ImageSettings.model_fields)) from None  # fmt: skip
+
+
+def project_root(flow: Flow[Any]) -> Path:
+    from kitaru.stack.active import find_pyproject
+
+    source = Path(flow.location.source_file or ".").resolve()
+    pyproject = find_pyproject(source.parent)
+    return pyproject.parent if pyproject is not None else source.parent
+
+
+def dockerfile(settings: ImageSettings, root: Path) -> str:
+    lines = [f"FROM {settings.base_image}"]
+    if settings.apt_packages:
+        lines.append("RUN apt-get update && apt-get install -y --no-install-recommends "
+                     + " ".join(settings.apt_packages) + " && rm -rf /var/lib/apt/lists/*")  # fmt: skip
+    lines += ["COPY .kitaru-wheels /tmp/kitaru-wheels",
+              "RUN python3 -m pip install --no-cache-dir /tmp/kitaru-wheels/*.whl"]  # fmt: skip
+    if settings.requirements_file:
+        lines.append(
+            f"RUN python3 -m pip install --no-cache-dir -r {APP}/{settings.requirements_file}"
+        )
+    if settings.requirements:
+        quoted = " ".join(f"'{r}'" for r in settings.requirements)
+        lines.append(f"RUN python3 -m pip install --no-cache-dir {quoted}")
+    env = {**settings.environment, "KITARU_CODE_MAP": f"{root}={APP}", "PYTHONPATH": APP}
+    lines += [f"ENV {k}={v!r}".replace("'", '"') for k, v in env.items()]
+    for target in settings.extra_files:
+        lines.append(f"COPY .kitaru-extra/{Path(target).name} {target}")
+    lines += [
+        f"COPY . {APP}",
+        f"WORKDIR {APP}",
+        'ENTRYPOINT ["python3", "-m", "kitaru.entrypoint"]',
+    ]
+    if settings.requirements_file:  # the file must be there before pip reads it
+        lines.insert(1, f"COPY {settings.requirements_file} {APP}/{settings.requirements_file}")
+    return "\n".join(lines) + "\n"
+
+
+def kitaru_wheel(into: Path) -> Path:
+    """A wheel of the Kitaru running here (built once per version into ~/.cache/kitaru)."""
+    import kitaru
+
+    cache = Path(os.environ.get("KITARU_CACHE", Path.home() / ".cache" / "kitaru")) / "wheels"
+    found = sorted(cache.glob(f"kitaru-{kitaru.__version__}-*.whl"))
+    if not found:
+        source = Path(kitaru.__file__).resolve().parents[2]  # .../kitaru_core
+        if not (source / "pyproject.toml").exists():
+            raise ConfigError("cannot find Kitaru's sources to build a wheel for the image",
+                              hint="pip download kitaru into ~/.cache/kitaru/wheels")  # fmt: skip
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(cache),
+                        str(source)], check=True, capture_output=True)  # fmt: skip
+        found = sorted(cache.glob(f"kitaru-{kitaru.__version__}-*.whl"))
+    into.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy2(found[-1], into))
+
+
+def context_hash(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def build(
+    flow: Flow[Any], *, stack: str | None = None, progress: Callable[[str], None] = print
+) -> str | None:
+    """Build and push the flow's image on ``stack``'s container builder; its reference, or
+    None when the stack needs no image."""
+    from kitaru.runtime.stacks import stack_name_for, stack_of
+
+    name = stack_name_for(stack or flow.stack)
+    target = stack_of(name)
+    if not target.orchestrator.capabilities.needs_image:
+        progress(f"stack {name!r} runs flows as local processes: no image to build")
+        return None
+    builder = target.container_builder
+    if builder is None:
+        raise ConfigError(f"stack {name!r} needs an image but has no container_builder",
+                          hint=f"kitaru stack update {name} --container-builder NAME")  # fmt: skip
+    settings = image_settings(flow)
+    root = project_root(flow)
+    with tempfile.TemporaryDirectory(prefix="kitaru-build-") as tmp:
+        context = Path(tmp)
+        shutil.copytree(root, context, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(*SKIP))  # fmt: skip
+        kitaru_wheel(context / ".kitaru-wheels")
+        for target_path, local in settings.extra_files.items():
+            extra = context / ".kitaru-extra"
+            extra.mkdir(exist_ok=True)
+            shutil.copy2(root / local, extra / Path(target_path).name)
+        if settings.dockerfile:
+            text = (root / settings.dockerfile).read_text()
+        else:
+            text = dockerfile(settings, root)
+        (context / ".kitaru.Dockerfile").write_text(text)
+        tag = f"{(builder.config.registry or 'localhost/kitaru').rstrip('/')}/{flow.name.lower()}"
+        image = f"{tag}:{context_hash(context)[:16]}"
+        if builder.exists(image):
+            progress(f"{image} is up to date: nothing to build")
+            return image
+        from kitaru.components.container_builder import BuildContext
+
+        progress(f"building {image} (from {settings.base_image})")
+        built = builder.build(BuildContext(path=str(context), dockerfile=".kitaru.Dockerfile",
+                                           tag=image))  # fmt: skip
+        progress(f"pushing {built}")
+        return builder.push(built)
