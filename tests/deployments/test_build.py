@@ -31,7 +31,9 @@ def load(tmp_path: Path, decorator: str = "", pyproject: str | None = None):  # 
         (tmp_path / "pyproject.toml").write_text(pyproject)
     main = sys.modules["__main__"]
     try:
-        return load_file(str(tmp_path / "packed.py")).packed
+        flow = load_file(str(tmp_path / "packed.py")).packed
+        assert flow.location.source_file == str(tmp_path / "packed.py")  # resolved while loaded
+        return flow
     finally:
         sys.modules["__main__"] = main  # load_file runs the file as __main__: put ours back
 
