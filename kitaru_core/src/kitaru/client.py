@@ -408,6 +408,11 @@ class KitaruClient:
         self.deployments = Deployments(self._store)
 
     @property
+    def store(self) -> MetadataStore:
+        """The metadata store this client reads (embedded, PostgreSQL, or a server's)."""
+        return self._store
+
+    @property
     def memory(self) -> Any:
         """``kitaru.memory`` (``set/get/list/history/delete``) on the process's store (a client of
         another store, e.g. a server's, will get its own when the server lands)."""

@@ -113,7 +113,7 @@ def logs(ctx: click.Context, execution_id: str, follow: bool, output: str) -> No
     client = _client()
     handle = client.executions.handle(execution_id)
     if not follow:
-        records = read_logs(handle.id, client._store)
+        records = read_logs(handle.id, client.store)
         if output == "json":
             out.print_json(_command_name(ctx), records)
         else:
@@ -125,7 +125,7 @@ def logs(ctx: click.Context, execution_id: str, follow: bool, output: str) -> No
         return handle.status in (*TERMINAL, "crashed")
 
     try:
-        for record in follow_logs(handle.id, done=done, store=client._store):
+        for record in follow_logs(handle.id, done=done, store=client.store):
             click.echo(json.dumps(record) if output == "json" else out.log_line(record))
     except KeyboardInterrupt:
         return
