@@ -5,7 +5,26 @@ from __future__ import annotations
 from kitaru.components.flavor import Flavor
 from kitaru.plugins import hookimpl
 
+_HINT = "pip install kitaru-aws"
+
 
 @hookimpl
 def kitaru_flavors() -> list[Flavor]:
-    return []
+    return [
+        Flavor(
+            name="s3",
+            type="artifact_store",
+            config_class="kitaru_aws.s3:S3ArtifactStoreConfig",
+            implementation="kitaru_aws.s3:S3ArtifactStore",
+            install_hint=_HINT,
+            description="blobs in an S3 bucket (`path: s3://bucket/prefix`), through s3fs",
+        ),
+        Flavor(
+            name="aws",
+            type="secret_store",
+            config_class="kitaru_aws.secrets:AWSSecretStoreConfig",
+            implementation="kitaru_aws.secrets:AWSSecretStore",
+            install_hint=_HINT,
+            description="one AWS Secrets Manager secret (JSON) per Kitaru secret, under `prefix`",
+        ),
+    ]

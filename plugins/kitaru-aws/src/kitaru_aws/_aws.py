@@ -1,0 +1,36 @@
+"""What both flavors share: botocore settings and one-line error messages.
+
+Nothing here imports boto3 at module level: :mod:`kitaru_aws.plugin` must stay import-light.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: connect fast, retry a little: a wrong endpoint should fail in seconds, not minutes
+CONNECT_TIMEOUT = 5
+READ_TIMEOUT = 60
+MAX_ATTEMPTS = 3
+
+
+def botocore_config(*, max_attempts: int = MAX_ATTEMPTS) -> Any:
+    from botocore.config import Config
+
+    return Config(
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        retries={"max_attempts": max_attempts, "mode": "standard"},
+    )
+
+
+def describe_error(exc: BaseException) -> str:
+    """``Type: message`` on one line, without the request ids botocore appends."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def where(region: str | None, endpoint_url: str | None) -> str:
+    parts = [region or "default region"]
+    if endpoint_url:
+        parts.append(endpoint_url)
+    return ", ".join(parts)
