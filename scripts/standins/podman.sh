@@ -13,6 +13,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 RUN="${KITARU_STANDINS_RUN:-/tmp/kitaru-standins}"
+CACHE="${KITARU_CACHE:-$HOME/.cache/kitaru}"
 SOCK="$RUN/podman.sock"
 REGISTRY=127.0.0.1:5001
 BUSYBOX_IMAGE=localhost/kitaru/busybox:static
@@ -45,21 +46,37 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # -- /etc/containers ----------------------------------------------------------------------------
-# vfs (no overlayfs here), host namespaces (containers reach 127.0.0.1 services), runc with
+# host namespaces (containers reach 127.0.0.1 services), runc with
 # cgroupfs (no systemd); `cgroups = "disabled"` would break runc, so cgroups stay default.
+changed=0
 write_if_changed() {  # path, content on stdin
   local tmp; tmp="$(mktemp)"; cat >"$tmp"
   if ! cmp -s "$tmp" "$1"; then
-    mkdir -p "$(dirname "$1")"; mv "$tmp" "$1"; chmod 644 "$1"; say "wrote $1"
+    mkdir -p "$(dirname "$1")"; mv "$tmp" "$1"; chmod 644 "$1"; say "wrote $1"; changed=1
   else
     rm -f "$tmp"
   fi
 }
-write_if_changed /etc/containers/storage.conf <<'C'
+# overlay when the kernel mounts it (a container then starts in ~0.3 s whatever the image
+# size); else vfs, which copies the whole image for every container (~10 s for 250 MB).
+# Each driver has its own graphroot: switching never meets a store of the other driver.
+overlay_works() {
+  local d; d="$(mktemp -d)"; mkdir -p "$d"/{l,u,w,m}
+  if mount -t overlay overlay -o "lowerdir=$d/l,upperdir=$d/u,workdir=$d/w" "$d/m" 2>/dev/null; then
+    umount "$d/m"; rm -rf "$d"; return 0
+  fi
+  rm -rf "$d"; return 1
+}
+if [ -n "${KITARU_PODMAN_DRIVER:-}" ]; then driver=$KITARU_PODMAN_DRIVER
+elif overlay_works; then driver=overlay
+else driver=vfs; fi
+graphroot=/var/lib/containers/storage runroot=/run/containers/storage
+[ "$driver" = vfs ] || { graphroot="$graphroot-$driver"; runroot="$runroot-$driver"; }
+write_if_changed /etc/containers/storage.conf <<C
 [storage]
-driver = "vfs"
-runroot = "/run/containers/storage"
-graphroot = "/var/lib/containers/storage"
+driver = "$driver"
+runroot = "$runroot"
+graphroot = "$graphroot"
 C
 write_if_changed /etc/containers/containers.conf <<'C'
 [containers]
@@ -103,6 +120,11 @@ if ! registry_up; then
   start registry /usr/bin/docker-registry serve "$HERE/registry.yml"
   wait_for registry 15 registry_up
 fi
+if [ "$changed" = 1 ] && [ -f "$RUN/podman.pid" ] && engine_up; then
+  say "restarting the podman API service (its configuration changed)"
+  kill "$(cat "$RUN/podman.pid")" 2>/dev/null || true
+  for _ in $(seq 1 50); do engine_up || break; sleep 0.1; done
+fi
 if ! engine_up; then
   say "starting the podman API service on $SOCK"
   rm -f "$SOCK"
@@ -127,22 +149,29 @@ if ! current "$BUSYBOX_IMAGE"; then
 fi
 
 if ! current "$DEBIAN_IMAGE"; then
-  # The mirror apt uses here (the `URIs:` line; the commented snapshot URL is not reachable).
-  mirror="$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)"
-  mirror="${mirror:-$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)}"
-  [ -n "$mirror" ] || { say "no apt mirror found in /etc/apt/sources.list.d/debian.sources"; exit 1; }
-  say "building $DEBIAN_IMAGE with debootstrap from $mirror (about a minute)"
-  root="$RUN/rootfs"
-  rm -rf "$root"
-  # python3-venv brings ensurepip (pip and setuptools wheels): `python3 -m venv` then
-  # `pip install --no-index --find-links WHEELHOUSE kitaru` needs no package index.
-  debootstrap --variant=minbase --include=python3-minimal,python3,python3-venv,ca-certificates \
-    bookworm "$root" "$mirror" >"$RUN/debootstrap.log" 2>&1 ||
-    { tail -n 20 "$RUN/debootstrap.log" >&2; exit 1; }
-  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
-  tar -C "$root" -c . | podman import -q \
-    --change 'CMD ["/usr/bin/python3"]' --change "LABEL org.kitaru.recipe=$RECIPE" - "$DEBIAN_IMAGE" >&2
-  rm -rf "$root"
+  # The rootfs tarball is cached: a wiped image store re-imports it in seconds.
+  tarball="$CACHE/debian-python-bookworm-$RECIPE.tar"
+  if [ ! -f "$tarball" ]; then
+    # The mirror apt uses here (the `URIs:` line; the commented snapshot URL is not reachable).
+    mirror="$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)"
+    mirror="${mirror:-$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)}"
+    [ -n "$mirror" ] || { say "no apt mirror found in /etc/apt/sources.list.d/debian.sources"; exit 1; }
+    say "making a Debian bookworm + python3 rootfs with debootstrap from $mirror (1-3 minutes)"
+    root="$RUN/rootfs"
+    rm -rf "$root"
+    # python3-venv brings ensurepip (pip and setuptools wheels): `python3 -m venv` then
+    # `pip install --no-index --find-links WHEELHOUSE kitaru` needs no package index.
+    debootstrap --variant=minbase --include=python3-minimal,python3,python3-venv,ca-certificates \
+      bookworm "$root" "$mirror" >"$RUN/debootstrap.log" 2>&1 ||
+      { tail -n 20 "$RUN/debootstrap.log" >&2; exit 1; }
+    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+    mkdir -p "$CACHE"
+    tar -C "$root" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+    rm -rf "$root"
+  fi
+  say "importing $DEBIAN_IMAGE from $tarball"
+  podman import -q --change 'CMD ["/usr/bin/python3"]' --change "LABEL org.kitaru.recipe=$RECIPE" \
+    "$tarball" "$DEBIAN_IMAGE" >&2
 fi
 
 echo "export DOCKER_HOST=unix://$SOCK"

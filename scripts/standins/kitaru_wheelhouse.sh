@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Wheels to install Kitaru and kitaru-docker in a container image without any package index
+# (used by the kitaru-docker tests to build an image on the offline Debian base of podman.sh):
+#   OUT/deps/*.whl, OUT/deps/requirements.txt  third-party wheels pinned by uv.lock, for
+#                                                CPython 3.11 on glibc Linux (Debian bookworm);
+#                                                downloaded once per set of pins, then cached
+#   OUT/kitaru/*.whl                            kitaru and kitaru-docker built from this checkout
+# Usage: bash scripts/standins/kitaru_wheelhouse.sh OUT      (prints OUT)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+OUT="${1:?usage: kitaru_wheelhouse.sh OUT_DIR}"
+CACHE="${KITARU_CACHE:-$HOME/.cache/kitaru}"
+UV="${UV:-$CACHE/bootstrap/bin/uv}"
+PYVER=3.11   # the python3 of Debian bookworm (the image's base)
+export UV_PYTHON_DOWNLOADS=never
+
+say() { echo "kitaru_wheelhouse.sh: $*" >&2; }
+[ -x "$UV" ] || { say "no uv at $UV (run \`make setup\` first)"; exit 1; }
+if [ -x "$CACHE/bootstrap/bin/pip" ]; then PIP=("$CACHE/bootstrap/bin/pip"); else PIP=(python3 -m pip); fi
+
+req="$("$UV" export --project "$ROOT" --package kitaru-docker --frozen --no-dev --no-hashes \
+  --no-emit-workspace --no-header --no-annotate)"
+key="$(printf '%s\n%s' "$PYVER" "$req" | sha256sum | cut -c1-16)"
+deps="$CACHE/docker-wheelhouse/$key"
+mkdir -p "$CACHE/docker-wheelhouse"
+exec 9>"$CACHE/docker-wheelhouse/.lock"
+flock 9
+if [ ! -f "$deps/.complete" ]; then
+  say "downloading the pinned dependencies into $deps (once)"
+  rm -rf "$deps.tmp"; mkdir -p "$deps.tmp"
+  printf '%s\n' "$req" >"$deps.tmp/requirements.txt"
+  arch="$(uname -m)"
+  platforms=(--platform "manylinux2014_$arch")
+  for v in 17 24 27 28 31 34 35 36; do platforms+=(--platform "manylinux_2_${v}_$arch"); done
+  "${PIP[@]}" download -q --no-deps --only-binary=:all: --python-version "$PYVER" \
+    --implementation cp --abi "cp${PYVER/./}" "${platforms[@]}" \
+    -r "$deps.tmp/requirements.txt" -d "$deps.tmp" >&2
+  touch "$deps.tmp/.complete"
+  rm -rf "$deps" && mv "$deps.tmp" "$deps"
+fi
+flock -u 9
+
+rm -rf "$OUT/deps" "$OUT/kitaru"
+mkdir -p "$OUT/kitaru"
+cp -a "$deps" "$OUT/deps" && rm -f "$OUT/deps/.complete"
+for package in kitaru kitaru-docker; do
+  "$UV" build -q --project "$ROOT" --package "$package" --wheel --out-dir "$OUT/kitaru" >&2
+done
+rm -f "$OUT/kitaru/.gitignore"
+echo "$OUT"
