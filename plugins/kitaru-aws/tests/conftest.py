@@ -3,6 +3,7 @@ port of 127.0.0.1). Each test gets fresh state (``POST /moto-api/reset``) and a 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -18,6 +19,8 @@ from pathlib import Path
 import pytest
 
 REGION = "us-east-1"
+#: wall-clock numbers the tests record, printed at the end of the session
+TIMINGS: dict[str, float] = {}
 #: moto accepts any credentials; these never leave the machine
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -73,10 +76,11 @@ def aws_credentials() -> Iterator[None]:
             os.environ[key] = value
 
 
-@pytest.fixture(scope="session")
-def moto_server(aws_credentials: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
+@contextlib.contextmanager
+def running_moto(log: Path) -> Iterator[Moto]:
+    """``moto_server`` on a free port of 127.0.0.1, ready (``GET /moto-api/`` answers), then
+    stopped."""
     port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
     started = time.monotonic()
     with log.open("wb") as out:
         proc = subprocess.Popen(moto_server_argv(port), stdout=out, stderr=subprocess.STDOUT)
@@ -103,6 +107,14 @@ def moto_server(aws_credentials: None, tmp_path_factory: pytest.TempPathFactory)
             proc.wait()
 
 
+@pytest.fixture(scope="session")
+def moto_server(aws_credentials: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
+    """One server for the session; its start time is printed in the terminal summary."""
+    with running_moto(tmp_path_factory.mktemp("moto") / "moto.log") as server:
+        TIMINGS["moto start (s)"] = round(server.start_seconds, 2)
+        yield server
+
+
 @pytest.fixture
 def moto(moto_server: Moto) -> Moto:
     """The server, emptied for this test."""
@@ -115,3 +127,10 @@ def bucket(moto: Moto) -> str:
     name = f"kitaru-test-{uuid.uuid4().hex[:8]}"
     moto.client("s3").create_bucket(Bucket=name)  # type: ignore[attr-defined]
     return name
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if TIMINGS:
+        terminalreporter.write_line(
+            "kitaru-aws timings: " + ", ".join(f"{k} {v}" for k, v in TIMINGS.items())
+        )

@@ -102,10 +102,16 @@ class S3ArtifactStore(ArtifactStore):
 
     def verify(self) -> None:
         """Write and delete a probe object under the prefix (never creates the bucket)."""
+        from fsspec.core import url_to_fs
+
+        options = self.storage_options()
+        # one attempt: a wrong endpoint or missing credentials fail in about a second
+        options["config_kwargs"] = {**options["config_kwargs"], "retries": {"max_attempts": 1}}
         probe = f"{self._path(self.root)}/.kitaru-verify"
         try:
-            self.fs.pipe_file(probe, b"ok")
-            self.fs.rm_file(probe)
+            fs, _ = url_to_fs(self.root, **options)
+            fs.pipe_file(probe, b"ok")
+            fs.rm_file(probe)
         except Exception as exc:
             raise ConfigError(
                 f"artifact store {self.name!r} at {self.root} ({self._where()}) is not "

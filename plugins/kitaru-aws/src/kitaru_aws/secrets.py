@@ -68,7 +68,7 @@ class AWSSecretStore(SecretStore):
         return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
     def get(self, name: str) -> dict[str, str]:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             response = self.client.get_secret_value(SecretId=self._id(name))
@@ -78,6 +78,8 @@ class AWSSecretStore(SecretStore):
                     f"no secret named {name!r} (AWS secret {self._id(name)!r})",
                     hint=f"create it with `kitaru secret set {name} KEY=VALUE`",
                 ) from None
+            raise self._error("cannot read", name, exc) from None
+        except BotoCoreError as exc:
             raise self._error("cannot read", name, exc) from None
         try:
             values = json.loads(response.get("SecretString") or "{}")
@@ -91,7 +93,7 @@ class AWSSecretStore(SecretStore):
         return {str(k): str(v) for k, v in values.items()}
 
     def set(self, name: str, values: dict[str, str]) -> None:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         body = json.dumps(dict(values))
         try:
@@ -105,11 +107,11 @@ class AWSSecretStore(SecretStore):
                     SecretString=body,
                     Tags=[{"Key": "managed-by", "Value": "kitaru"}],
                 )
-        except ClientError as exc:
+        except (BotoCoreError, ClientError) as exc:
             raise self._error("cannot write", name, exc) from None
 
     def list(self) -> list[str]:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         prefix = self.config.prefix
         names: list[str] = []
@@ -123,12 +125,12 @@ class AWSSecretStore(SecretStore):
                     # the name filter matches prefixes of words too: keep exact prefixes only
                     if full.startswith(prefix) and not entry.get("DeletedDate"):
                         names.append(full[len(prefix) :])
-        except ClientError as exc:
+        except (BotoCoreError, ClientError) as exc:
             raise self._error("cannot list", "", exc) from None
         return sorted(names)
 
     def delete(self, name: str) -> None:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             self.client.describe_secret(SecretId=self._id(name))
@@ -138,6 +140,8 @@ class AWSSecretStore(SecretStore):
                 raise NotFound(
                     f"no secret named {name!r} (AWS secret {self._id(name)!r})"
                 ) from None
+            raise self._error("cannot delete", name, exc) from None
+        except BotoCoreError as exc:
             raise self._error("cannot delete", name, exc) from None
 
     def verify(self) -> None:
@@ -155,5 +159,8 @@ class AWSSecretStore(SecretStore):
 
     def _error(self, action: str, name: str, exc: Exception) -> ConfigError:
         what = f"AWS secret {self._id(name)!r}" if name else "AWS secrets"
-        return ConfigError(f"secret store {self.name!r} {action} {what}: {describe_error(exc)}",
-                           hint="check the credentials and their IAM permissions")  # fmt: skip
+        return ConfigError(
+            f"secret store {self.name!r} {action} {what} "
+            f"({where(self.config.region, self.config.endpoint_url)}): {describe_error(exc)}",
+            hint="check the region, the endpoint, the credentials and their IAM permissions",
+        )

@@ -1,0 +1,39 @@
+"""``stacks/aws.yaml`` without the kitaru-aws plugin: registering it fails in one line that says
+what to install (the plugin's own tests, against moto, cover it installed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.cli.cli_helpers import assert_one_line_error, kitaru
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATE = REPO / "stacks" / "aws.yaml"
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("KITARU_S3_PATH", "s3://my-bucket/kitaru")
+
+
+def test_register_without_the_plugin_says_pip_install_kitaru_aws(
+    aws_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # load no plugin entry point but the builtin ones: as if kitaru-aws were not installed
+    monkeypatch.setenv("KITARU_PLUGINS", "none")
+    proc = kitaru("stack", "register", "aws", "--file", str(TEMPLATE))
+    error = assert_one_line_error(proc, contains="s3")
+    assert "pip install kitaru-aws" in proc.stderr, error
+    listed = kitaru("stack", "list")
+    assert " aws " not in listed.stdout  # nothing half-registered
+
+
+def test_register_without_the_region_names_the_variable(
+    aws_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_REGION")
+    proc = kitaru("stack", "register", "aws", "--file", str(TEMPLATE))
+    assert_one_line_error(proc, contains="AWS_REGION")
