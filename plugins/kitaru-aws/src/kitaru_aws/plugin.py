@@ -27,4 +27,12 @@ def kitaru_flavors() -> list[Flavor]:
             install_hint=_HINT,
             description="one AWS Secrets Manager secret (JSON) per Kitaru secret, under `prefix`",
         ),
+        Flavor(
+            name="sagemaker",
+            type="orchestrator",
+            config_class="kitaru_aws.sagemaker:SageMakerOrchestratorConfig",
+            implementation="kitaru_aws.sagemaker:SageMakerOrchestrator",
+            install_hint=_HINT,
+            description="one SageMaker training job per execution, from `image`",
+        ),
     ]

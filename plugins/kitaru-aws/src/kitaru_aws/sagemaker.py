@@ -1,0 +1,301 @@
+"""The ``sagemaker`` orchestrator: one SageMaker training job per execution.
+
+``run`` creates a pending execution and submits a training job whose container runs
+``python -m kitaru_aws.job run ID`` in the flow's image: a shim that reads the Kitaru API key
+from Secrets Manager (``KITARU_API_KEY_SECRET_ID``; the key is never in the job's spec) and
+then runs ``python -m kitaru.entrypoint run ID``. ``resume`` submits ``... resume ID``.
+The execution's metadata records the jobs (``sagemaker.job_name``: the latest, ``jobs``: all).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field, field_validator
+
+from kitaru.components.base import ComponentConfig
+from kitaru.components.orchestrator import Capabilities, Orchestrator
+from kitaru.errors import ConfigError
+from kitaru_aws._aws import botocore_config, describe_error, where
+
+if TYPE_CHECKING:
+    from kitaru.flow import Flow
+    from kitaru.handle import FlowHandle
+    from kitaru.store.base import MetadataStore
+    from kitaru.store.records import Execution
+
+#: runtime settings a job inherits from this process when they are set here
+PASSED_SETTINGS = ("KITARU_INLINE_LIMIT", "KITARU_LEASE_TTL", "KITARU_HEARTBEAT_INTERVAL",
+                   "KITARU_ALLOW_PICKLE")  # fmt: skip
+TERMINAL = ("completed", "failed", "cancelled")
+#: SageMaker's TrainingJobStatus values while a container may still run
+ALIVE = ("InProgress", "Stopping")
+_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+
+
+def map_status(stored: str, shown: str, job_states: list[str] | None) -> str:
+    """The execution's status from the store's record and its jobs' ``TrainingJobStatus``.
+
+    The store decides once it says terminal or waiting (the job ends after releasing a waiting
+    execution). Otherwise a live job means pending/running; jobs that all ended without the
+    store hearing the end (Completed, Failed or Stopped) mean the execution crashed.
+    """
+    if stored in TERMINAL or stored == "waiting":
+        return stored
+    if job_states is None:
+        return shown
+    if any(state in ALIVE for state in job_states):
+        return "pending" if stored == "pending" else "running"
+    return "crashed"
+
+
+class SageMakerOrchestratorConfig(ComponentConfig):
+    #: the image executions run in (ECR); a deployment's image takes precedence
+    image: str | None = None
+    #: the execution role the job assumes (reads the image, the API key secret, S3)
+    role_arn: str
+    #: where SageMaker writes the job's (empty) model output: ``s3://bucket/prefix``
+    output_path: str
+    instance_type: str = "ml.m5.large"
+    volume_size_gb: int = Field(default=30, ge=1)
+    max_runtime_seconds: int = Field(default=24 * 3600, ge=1)
+    #: job names are ``<prefix>-<verb>-<random>``
+    job_name_prefix: str = "kitaru"
+    region: str | None = None
+    endpoint_url: str | None = None
+    #: the Kitaru server the jobs report to (default: the one this client uses)
+    server_url: str | None = None
+    #: the Secrets Manager secret (name or ARN) holding the server's API key, as JSON
+    api_key_secret_id: str
+    #: its key in that JSON object
+    api_key_secret_key: str = "api_key"
+    #: extra environment of every job (no secrets: it is visible in DescribeTrainingJob)
+    environment: dict[str, str] = Field(default_factory=dict)
+    #: run jobs in a VPC: both or neither
+    subnets: list[str] = Field(default_factory=list)
+    security_group_ids: list[str] = Field(default_factory=list)
+    #: tags on every job
+    tags: dict[str, str] = Field(default_factory=dict)
+    #: the Python that has kitaru and kitaru-aws installed, inside the image
+    python: str = "python"
+
+    @field_validator("region", "endpoint_url", "server_url", "image")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("output_path")
+    @classmethod
+    def _s3_url(cls, value: str) -> str:
+        if not value.startswith("s3://"):
+            raise ValueError("must be an s3:// URL")
+        return value
+
+    @field_validator("job_name_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not _NAME.match(value) or len(value) > 40:
+            raise ValueError("letters, digits and hyphens, at most 40 characters")
+        return value
+
+
+class SageMakerOrchestrator(Orchestrator):
+    capabilities = Capabilities(needs_image=True, isolated_checkpoints=False)
+    config: SageMakerOrchestratorConfig
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def _make_client(self, **config: Any) -> Any:
+        import boto3
+
+        session = boto3.session.Session(region_name=self.config.region)
+        return session.client("sagemaker", endpoint_url=self.config.endpoint_url,
+                              config=botocore_config(**config))  # fmt: skip
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._make_client()
+        return self._client
+
+    # -- what a job gets ------------------------------------------------------------------------
+    def server_url(self) -> str:
+        from kitaru.connection import configured
+
+        url = self.config.server_url
+        if not url:
+            here = configured()
+            url = here[0] if here else None
+        if not url:
+            raise ConfigError(
+                f"orchestrator {self.name!r} needs a Kitaru server its jobs can reach",
+                hint="set server_url on the orchestrator, or connect this client (`kitaru login`)",
+            )
+        return url
+
+    def image_for(self, execution: Execution) -> str:
+        deployment = execution.options.get("deployment") or {}
+        recorded = (execution.metadata or {}).get("sagemaker") or {}
+        image = deployment.get("image") or recorded.get("image") or self.config.image
+        if not image:
+            raise ConfigError(
+                f"orchestrator {self.name!r} has no image to run execution {execution.id} in",
+                hint="set `image` on the orchestrator (an ECR image with kitaru and kitaru-aws)",
+            )
+        return str(image)
+
+    def environment(self) -> dict[str, str]:
+        env = {k: os.environ[k] for k in PASSED_SETTINGS if k in os.environ}
+        env.update(self.config.environment)
+        env.update({
+            "KITARU_SERVER_URL": self.server_url(),
+            "KITARU_API_KEY_SECRET_ID": self.config.api_key_secret_id,
+            "KITARU_API_KEY_SECRET_KEY": self.config.api_key_secret_key,
+            "PYTHONUNBUFFERED": "1",
+        })  # fmt: skip
+        if self.config.region:
+            env.setdefault("AWS_REGION", self.config.region)
+        return env
+
+    def job_spec(self, execution: Execution, verb: str) -> dict[str, Any]:
+        """Keyword arguments of ``CreateTrainingJob`` for ``entrypoint VERB ID``."""
+        config = self.config
+        name = f"{config.job_name_prefix}-{verb}-{uuid.uuid4().hex[:16]}"
+        spec: dict[str, Any] = {
+            "TrainingJobName": name,
+            "AlgorithmSpecification": {
+                "TrainingImage": self.image_for(execution),
+                "TrainingInputMode": "File",
+                "ContainerEntrypoint": [config.python, "-m", "kitaru_aws.job"],
+                "ContainerArguments": [verb, execution.id],
+            },
+            "RoleArn": config.role_arn,
+            "OutputDataConfig": {"S3OutputPath": config.output_path},
+            "ResourceConfig": {"InstanceType": config.instance_type, "InstanceCount": 1,
+                               "VolumeSizeInGB": config.volume_size_gb},
+            "StoppingCondition": {"MaxRuntimeInSeconds": config.max_runtime_seconds},
+            "Environment": self.environment(),
+            "Tags": [{"Key": k, "Value": v} for k, v in {
+                **config.tags, "kitaru:execution": execution.id, "kitaru:role": verb,
+                "kitaru:orchestrator": self.name}.items()],
+        }  # fmt: skip
+        if config.subnets or config.security_group_ids:
+            spec["VpcConfig"] = {"Subnets": config.subnets,
+                                 "SecurityGroupIds": config.security_group_ids}  # fmt: skip
+        return spec
+
+    def _submit(self, store: MetadataStore, execution: Execution, verb: str) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        spec = self.job_spec(execution, verb)
+        try:
+            self.client.create_training_job(**spec)
+        except (BotoCoreError, ClientError) as exc:
+            raise ConfigError(
+                f"cannot submit a SageMaker training job for execution {execution.id} "
+                f"({where(self.config.region, self.config.endpoint_url)}): {describe_error(exc)}",
+                hint="check role_arn, the image, the instance type quota and "
+                "sagemaker:CreateTrainingJob / iam:PassRole",
+            ) from None
+        name = spec["TrainingJobName"]
+        recorded = dict((store.get_execution(execution.id).metadata or {}).get("sagemaker") or {})
+        store.update_metadata(execution.pk, {"sagemaker": {
+            **recorded, "job_name": name, "jobs": [*recorded.get("jobs", []), name],
+            "image": spec["AlgorithmSpecification"]["TrainingImage"],
+            "region": self.client.meta.region_name,
+        }})  # fmt: skip
+        return str(name)
+
+    def jobs_of(self, execution: Execution) -> list[str]:
+        return list(((execution.metadata or {}).get("sagemaker") or {}).get("jobs") or [])
+
+    def job_status(self, job_name: str) -> str:
+        return str(self.client.describe_training_job(TrainingJobName=job_name)["TrainingJobStatus"])
+
+    # -- the interface --------------------------------------------------------------------------
+    def run(self, flow: Flow[Any], arguments: dict[str, Any]) -> FlowHandle[Any]:
+        """Create a pending execution and submit its training job; return its handle at once."""
+        from kitaru.handle import FlowHandle
+        from kitaru.runtime.engine import error_record
+        from kitaru.runtime.runner import run_options
+        from kitaru.runtime.stacks import stack_name_for
+        from kitaru.store import default_store
+
+        if not self.config.image:  # before anything is created
+            raise ConfigError(f"orchestrator {self.name!r} has no image",
+                              hint="set `image` (an ECR image with kitaru and kitaru-aws)")  # fmt: skip
+        self.server_url()
+        store = default_store()
+        loc = flow.location
+        execution = store.create_execution(
+            flow=flow.name, module=loc.module, qualname=loc.qualname, source_file=loc.source_file,
+            root=loc.root, inputs=flow.inputs_record(arguments), status="pending",
+            options=run_options(flow, stack_name_for(flow.stack)),
+        )  # fmt: skip
+        try:
+            self._submit(store, execution, "run")
+        except Exception as exc:
+            store.set_status(execution.pk, "failed", only_if=("pending",),
+                             error=error_record(exc, origin="backend"))  # fmt: skip
+            raise
+        return FlowHandle(store, execution.id, flow=flow)
+
+    def resume(self, execution_id: str) -> None:
+        """Continue the execution (pending, waiting or crashed) in a new training job."""
+        from kitaru.store import default_store
+
+        store = default_store()
+        self._submit(store, store.get_execution(execution_id), "resume")
+
+    def cancel(self, execution_id: str) -> None:
+        """Stop the execution's jobs that are still in progress."""
+        from botocore.exceptions import ClientError
+
+        from kitaru.store import default_store
+
+        for job in self.jobs_of(default_store().get_execution(execution_id)):
+            if self.job_status(job) != "InProgress":
+                continue
+            try:
+                self.client.stop_training_job(TrainingJobName=job)
+            except ClientError as exc:
+                if "ValidationException" not in str(exc):  # it ended meanwhile
+                    raise
+
+    def status(self, execution_id: str) -> str:
+        from kitaru.store import default_store
+        from kitaru.store.records import display_status
+
+        store = default_store()
+        execution = store.get_execution(execution_id)
+        if execution.status in TERMINAL or execution.status == "waiting":
+            return execution.status
+        jobs = self.jobs_of(execution)
+        if not jobs:
+            return display_status(execution, time.time())
+        states = [self.job_status(job) for job in jobs]
+        execution = store.get_execution(execution_id)  # after the jobs: see map_status
+        return map_status(execution.status, display_status(execution, time.time()), states)
+
+    def verify(self) -> None:
+        """SageMaker answers (one ListTrainingJobs call, no retries)."""
+        try:
+            self._make_client(max_attempts=1).list_training_jobs(MaxResults=1)
+        except Exception as exc:
+            raise ConfigError(
+                f"orchestrator {self.name!r} (SageMaker, "
+                f"{where(self.config.region, self.config.endpoint_url)}) is unreachable: "
+                f"{describe_error(exc)}",
+                hint="check the region, the endpoint and the credentials "
+                "(sagemaker:ListTrainingJobs)",
+            ) from None

@@ -1,0 +1,196 @@
+"""The ``sagemaker`` orchestrator against moto: the training job it submits (as moto records
+it), the metadata it leaves on the execution, status mapping and cancel.
+
+moto runs no container: its jobs are ``Completed`` the moment they are created, and
+DescribeTrainingJob does not return the Environment sent. So these tests cannot run the
+orchestrator contract; they assert the submitted spec, and use a stub client for the states
+moto never shows (InProgress, stopping)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from pydantic import ValidationError
+
+from kitaru.errors import ConfigError
+from kitaru.testing import build_component
+
+if TYPE_CHECKING:
+    from conftest import Moto
+
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/kitaru/flows:abc123"
+ROLE = "arn:aws:iam::123456789012:role/kitaru-sagemaker"
+API_KEY = "kit_live_SAGEMAKER_TEST_9f8e7d6c"
+
+
+def orchestrator(moto: Moto, bucket: str, **extra: Any) -> Any:
+    config: dict[str, Any] = {
+        "image": IMAGE, "role_arn": ROLE, "output_path": f"s3://{bucket}/sagemaker",
+        "region": "us-east-1", "endpoint_url": moto.endpoint_url,
+        "server_url": "https://kitaru.example.com", "api_key_secret_id": "kitaru/kitaru-server",
+        "environment": {"TEAM": "agents"}, **extra,
+    }  # fmt: skip
+    return build_component("orchestrator", "sagemaker", name="sm", **config)
+
+
+@pytest.fixture
+def home(isolated_kitaru_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("KITARU_SERVER_URL", raising=False)
+    monkeypatch.delenv("KITARU_API_KEY", raising=False)
+    return isolated_kitaru_home
+
+
+def test_run_submits_one_training_job_as_moto_records_it(
+    home: Path, moto: Moto, bucket: str
+) -> None:
+    from kitaru.store import default_store
+    from kitaru.testing.flows import tiny
+
+    sm = orchestrator(moto, bucket)
+    spec_seen: list[dict[str, Any]] = []
+    real = sm.job_spec
+    sm.job_spec = lambda execution, verb: spec_seen.append(real(execution, verb)) or spec_seen[-1]
+    handle = sm.run(tiny, {"x": 20})
+
+    execution = default_store().get_execution(handle.id)
+    recorded = execution.metadata["sagemaker"]
+    assert recorded["image"] == IMAGE and recorded["jobs"] == [recorded["job_name"]]
+    client: Any = moto.client("sagemaker")
+    job = client.describe_training_job(TrainingJobName=recorded["job_name"])
+    assert job["TrainingJobName"].startswith("kitaru-run-")
+    assert job["AlgorithmSpecification"]["TrainingImage"] == IMAGE
+    assert job["RoleArn"] == ROLE
+    assert job["ResourceConfig"]["InstanceType"] == "ml.m5.large"
+    assert job["ResourceConfig"]["InstanceCount"] == 1
+    assert job["StoppingCondition"]["MaxRuntimeInSeconds"] == 24 * 3600
+    assert job["OutputDataConfig"]["S3OutputPath"] == f"s3://{bucket}/sagemaker"
+    tags = client.list_tags(ResourceArn=job["TrainingJobArn"])["Tags"]
+    assert {"Key": "kitaru:execution", "Value": handle.id} in tags
+
+    # what moto does not echo back: the command and the environment sent
+    (spec,) = spec_seen
+    algorithm = spec["AlgorithmSpecification"]
+    assert algorithm["ContainerEntrypoint"] == ["python", "-m", "kitaru_aws.job"]
+    assert algorithm["ContainerArguments"] == ["run", handle.id]
+    env = spec["Environment"]
+    assert env["KITARU_SERVER_URL"] == "https://kitaru.example.com"
+    assert env["KITARU_API_KEY_SECRET_ID"] == "kitaru/kitaru-server"
+    assert env["TEAM"] == "agents"
+    assert "KITARU_API_KEY" not in env  # the key itself is never in the job's spec
+
+    # moto's job is Completed at once while the store still says pending: nobody ran it
+    assert sm.status(handle.id) == "crashed"
+
+
+def test_resume_submits_another_job(home: Path, moto: Moto, bucket: str) -> None:
+    from kitaru.store import default_store
+    from kitaru.testing.flows import tiny
+
+    sm = orchestrator(moto, bucket)
+    handle = sm.run(tiny, {"x": 1})
+    sm.resume(handle.id)
+    recorded = default_store().get_execution(handle.id).metadata["sagemaker"]
+    assert len(recorded["jobs"]) == 2 and recorded["job_name"] == recorded["jobs"][1]
+    assert recorded["job_name"].startswith("kitaru-resume-")
+
+
+def test_submit_failure_fails_the_execution_in_one_line(
+    home: Path, moto: Moto, bucket: str
+) -> None:
+    from kitaru.store import default_store
+    from kitaru.testing.flows import tiny
+
+    sm = orchestrator(moto, bucket, endpoint_url="http://127.0.0.1:9")
+    with pytest.raises(ConfigError) as info:
+        sm.run(tiny, {"x": 1})
+    assert "cannot submit a SageMaker training job" in str(info.value)
+    assert "\n" not in str(info.value)
+    (execution,) = default_store().list_executions()
+    assert execution.status == "failed"
+
+
+@pytest.mark.parametrize(("stored", "jobs", "expected"), [
+    ("pending", ["InProgress"], "pending"),
+    ("running", ["InProgress"], "running"),
+    ("running", ["Completed", "Stopping"], "running"),
+    ("running", ["Completed"], "crashed"),
+    ("running", ["Failed"], "crashed"),
+    ("completed", ["Completed"], "completed"),
+    ("waiting", ["Completed"], "waiting"),
+    ("failed", ["Failed"], "failed"),
+])  # fmt: skip
+def test_status_mapping(stored: str, jobs: list[str], expected: str) -> None:
+    from kitaru_aws.sagemaker import map_status
+
+    assert map_status(stored, stored, jobs) == expected
+
+
+class StubClient:
+    """Jobs in the states moto never shows; records stop calls."""
+
+    def __init__(self, states: dict[str, str]) -> None:
+        self.states = states
+        self.stopped: list[str] = []
+
+    def describe_training_job(self, TrainingJobName: str) -> dict[str, str]:
+        return {"TrainingJobStatus": self.states[TrainingJobName]}
+
+    def stop_training_job(self, TrainingJobName: str) -> None:
+        self.stopped.append(TrainingJobName)
+
+
+def test_cancel_stops_the_jobs_in_progress(home: Path, moto: Moto, bucket: str) -> None:
+    from kitaru.store import default_store
+    from kitaru.testing.flows import tiny
+
+    sm = orchestrator(moto, bucket)
+    handle = sm.run(tiny, {"x": 1})
+    sm.resume(handle.id)
+    first, second = default_store().get_execution(handle.id).metadata["sagemaker"]["jobs"]
+    stub = StubClient({first: "Failed", second: "InProgress"})
+    sm._client = stub
+    assert sm.status(handle.id) == "pending"
+    sm.cancel(handle.id)
+    assert stub.stopped == [second]
+
+
+def test_verify(moto: Moto, bucket: str) -> None:
+    orchestrator(moto, bucket).verify()
+    with pytest.raises(ConfigError, match=r"SageMaker.*unreachable.*EndpointConnectionError"):
+        orchestrator(moto, bucket, endpoint_url="http://127.0.0.1:9").verify()
+
+
+@pytest.mark.parametrize("bad", [
+    {"output_path": "bucket/x"}, {"job_name_prefix": "no_underscores"}, {"api_key": "x"},
+])  # fmt: skip
+def test_config_is_checked(bad: dict[str, str]) -> None:
+    from kitaru_aws.sagemaker import SageMakerOrchestratorConfig
+
+    good = {"role_arn": ROLE, "output_path": "s3://b/p", "api_key_secret_id": "kitaru/k"}
+    with pytest.raises(ValidationError):
+        SageMakerOrchestratorConfig(**{**good, **bad})
+
+
+def test_job_shim_reads_the_api_key_from_secrets_manager(moto: Moto) -> None:
+    """``python -m kitaru_aws.job``: the key from Secrets Manager, then kitaru.entrypoint."""
+    client: Any = moto.client("secretsmanager")
+    client.create_secret(Name="kitaru/kitaru-server", SecretString=json.dumps({"api_key": API_KEY}))
+    code = (
+        "import os, sys, kitaru.entrypoint as e\n"
+        "e.main = lambda argv: print(os.environ['KITARU_API_KEY'] == "
+        f"{API_KEY!r}, argv) or 0\n"
+        "from kitaru_aws.job import main\n"
+        "sys.exit(main(['run', 'ex-1']))\n"
+    )
+    env = {**os.environ, "AWS_ENDPOINT_URL": moto.endpoint_url,
+           "KITARU_API_KEY_SECRET_ID": "kitaru/kitaru-server"}  # fmt: skip
+    env.pop("KITARU_API_KEY", None)
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "True ['run', 'ex-1']"
