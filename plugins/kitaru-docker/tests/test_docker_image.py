@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
+
 if TYPE_CHECKING:
     from conftest import Engine, RuntimeImage
+
+# with the end-to-end tests: one worker builds the image
+pytestmark = pytest.mark.xdist_group("kitaru-docker-image")
 
 
 def test_kitaru_runs_in_the_built_image(engine: Engine, runtime_image: RuntimeImage) -> None:

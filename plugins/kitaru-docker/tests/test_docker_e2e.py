@@ -1,0 +1,213 @@
+"""End to end: a Kitaru server, a stack whose orchestrator is ``docker`` (podman's engine), and
+the runtime image built offline from this checkout. Executions run in containers that report to
+the server; the orchestrator contract passes; isolated checkpoints run in containers of their
+own, started from inside the execution's container."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from kitaru.components.orchestrator import Orchestrator
+from kitaru.testing import OrchestratorContract
+
+if TYPE_CHECKING:
+    from conftest import Engine, RuntimeImage
+
+    from tests.server.conftest import Server
+
+STACK = "docker-e2e"
+TEST_LABEL = "org.kitaru.e2e"
+# one worker runs these (one server, one image build), whatever the xdist distribution
+pytestmark = pytest.mark.xdist_group("kitaru-docker-image")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    from tests.server.conftest import start_server, stop
+
+    srv = start_server(tmp_path_factory.mktemp("docker-e2e") / "home")
+    assert srv.admin_key, srv.log.read_text()
+    yield srv
+    stop(srv)
+
+
+@pytest.fixture(scope="module")
+def docker_stack(
+    server: Server, engine: Engine, runtime_image: RuntimeImage,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, Any]]:  # fmt: skip
+    """The stack, registered on the server: artifacts in a folder every container mounts."""
+    import kitaru
+
+    artifacts = tmp_path_factory.mktemp("docker-e2e-artifacts")
+    run_id = uuid.uuid4().hex[:12]  # this module's containers, not a concurrent session's
+    source_root = str(Path(kitaru.__file__).resolve().parents[1])  # where kitaru is imported from
+    stack_file = artifacts.parent / "docker-e2e-stack.yaml"
+    stack_file.write_text(f"""\
+name: {STACK}
+components:
+  orchestrator:
+    name: docker-e2e
+    flavor: docker
+    config:
+      image: {runtime_image.tag}
+      base_url: {engine.docker_host}
+      mount_code: true
+      volumes: ["{artifacts}:{artifacts}"]
+      code_map: {{"{source_root}": "{runtime_image.site_packages}"}}
+      labels: {{"{TEST_LABEL}": "{run_id}"}}
+      stop_timeout: 2
+  artifact_store:
+    name: docker-e2e-artifacts
+    flavor: local
+    config:
+      path: {artifacts}
+""")
+    env = server.env()
+    env.pop("KITARU_STACK", None)
+    proc = subprocess.run([sys.executable, "-m", "kitaru.cli", "stack", "register", "--file",
+                           str(stack_file)], env=env, capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    yield {"artifacts": artifacts}
+    import docker
+
+    client = docker.DockerClient(base_url=engine.docker_host)
+    for c in client.containers.list(all=True, filters={"label": f"{TEST_LABEL}={run_id}"}):
+        c.remove(force=True)
+
+
+@pytest.fixture
+def connected(
+    server: Server, docker_stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+    isolated_kitaru_home: Path,
+) -> Iterator[Server]:  # fmt: skip
+    """This test process uses the server and the docker stack."""
+    from kitaru.store import reset_default_store
+
+    monkeypatch.setenv("KITARU_SERVER_URL", server.url)
+    monkeypatch.setenv("KITARU_API_KEY", server.admin_key)
+    monkeypatch.setenv("KITARU_STACK", STACK)
+    monkeypatch.delenv("KITARU_DB_URL", raising=False)
+    reset_default_store()
+    yield server
+    reset_default_store()
+
+
+def docker_orchestrator() -> Orchestrator:
+    from kitaru.runtime.stacks import stack_of
+
+    return stack_of(STACK).orchestrator
+
+
+class TestDockerOrchestratorContract(OrchestratorContract):
+    execution_timeout = 120.0
+
+    @pytest.fixture
+    def orchestrator(self, connected: Server) -> Orchestrator:
+        return docker_orchestrator()
+
+
+def test_a_flow_runs_in_a_container_and_its_checkpoint_in_another(connected: Server) -> None:
+    import docker_e2e_flows as flows
+
+    from kitaru.store import default_store
+
+    orchestrator = docker_orchestrator()
+    started = time.monotonic()
+    handle = orchestrator.run(flows.in_container, {"x": 14})
+    result = handle.wait(timeout=180)
+    elapsed = time.monotonic() - started
+    print(f"flow with one isolated checkpoint, in containers: {elapsed:.1f} s")
+    flow_side, checkpoint_side = result["flow"], result["checkpoint"]
+    assert flow_side["container"] and checkpoint_side["container"]
+    assert checkpoint_side["value"] == 42
+    assert flow_side["pid"] != os.getpid()
+    assert orchestrator.status(handle.id) == "completed"
+
+    store = default_store()
+    execution = store.get_execution(handle.id)
+    recorded = execution.metadata["docker"]
+    assert recorded["image"] == orchestrator.config.image  # type: ignore[attr-defined]
+    assert recorded["containers"] == [recorded["container_id"]]
+    container = orchestrator.client.containers.get(recorded["container_id"])  # type: ignore[attr-defined]
+    assert container.labels["org.kitaru.execution"] == handle.id
+    assert container.wait(timeout=30)["StatusCode"] == 0  # it exits right after the status write
+    # the isolated call records the container it ran in (removed once its reply was read)
+    calls = [c for c in store.load_journal(execution.pk).values() if c.name == "isolated_triple"]
+    assert len(calls) == 1
+    unit_container = (calls[0].meta or {}).get("docker_container_id")
+    assert unit_container and unit_container != recorded["container_id"]
+    assert "in_container got 14" in [r.get("line") for r in orchestrator.logs(handle.id)]
+
+
+def test_an_isolated_failure_names_the_original_error(connected: Server) -> None:
+    import docker_e2e_flows as flows
+
+    import kitaru
+
+    handle = docker_orchestrator().run(flows.failing_isolated, {})
+    with pytest.raises(kitaru.ExecutionFailed, match="ValueError: bad 2"):
+        handle.wait(timeout=180)
+
+
+def test_input_resumes_in_a_new_container(connected: Server) -> None:
+    from kitaru.client import resolve_input
+    from kitaru.store import default_store
+    from kitaru.testing.flows import waiting
+
+    orchestrator = docker_orchestrator()
+    handle = orchestrator.run(waiting, {"question": "still there?"})
+    until(orchestrator, handle.id, "waiting")
+    store = default_store()
+    resolve_input(store, handle.id, "yes", name="answer")
+    orchestrator.resume(handle.id)
+    assert handle.wait(timeout=120) == "answered: yes"
+    containers = store.get_execution(handle.id).metadata["docker"]["containers"]
+    assert len(containers) == 2  # the run, then the resume
+
+
+def test_a_killed_container_shows_as_crashed_and_resumes(
+    connected: Server, docker_stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGKILL the execution's container mid-checkpoint: the orchestrator says crashed at once;
+    once the lease expired, resume runs it to completion in a new container."""
+    import docker_e2e_flows as flows
+
+    from kitaru.store import default_store
+    from kitaru.store.records import display_status
+
+    monkeypatch.setenv("KITARU_LEASE_TTL", "2")  # passed on to the containers
+    monkeypatch.setenv("KITARU_HEARTBEAT_INTERVAL", "0.5")
+    marker = docker_stack["artifacts"] / f"marker-{time.monotonic_ns()}"
+    orchestrator = docker_orchestrator()
+    handle = orchestrator.run(flows.killable, {"marker": str(marker)})
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert time.monotonic() < deadline, orchestrator.status(handle.id)
+        time.sleep(0.1)
+    store = default_store()
+    first = store.get_execution(handle.id).metadata["docker"]["container_id"]
+    orchestrator.client.containers.get(first).kill()  # type: ignore[attr-defined]
+    until(orchestrator, handle.id, "crashed", timeout=30)
+    while display_status(store.get_execution(handle.id), time.time()) != "crashed":
+        time.sleep(0.2)  # the dead process's lease runs out
+    orchestrator.resume(handle.id)
+    assert handle.wait(timeout=120) == "second attempt"
+    assert orchestrator.status(handle.id) == "completed"
+    assert store.get_execution(handle.id).metadata["docker"]["containers"][0] == first
+
+
+def until(orchestrator: Orchestrator, execution_id: str, status: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while (seen := orchestrator.status(execution_id)) != status:
+        assert time.monotonic() < deadline, f"{execution_id} is {seen}, never {status}"
+        time.sleep(0.1)
