@@ -88,7 +88,7 @@ def test_real_model_calls_are_recorded_and_replays_do_not_call_it_again(
         assert m["tokens_in"] > 0 and 0 < m["tokens_out"] <= 16
         assert 0 < m["latency_s"] < 60
     assert info.usage is not None and info.usage.calls == 3
-    shown = kitaru("executions", "show", source.id, cwd=tmp_path, env=env)
+    shown = kitaru("executions", "show", source.id, cwd=tmp_path, env={**env, "COLUMNS": "200"})
     assert "fast → openai/smollm2" in shown and "local-llm.api_key" in shown
 
     # a plain replay: every call's input is unchanged, the server is not asked again

@@ -30,6 +30,9 @@ def loaded(i: int) -> list[int]:
     return [step(i, n) for n in range(3)]
 
 if __name__ == "__main__":
+    first = loaded.run(i=0)  # the first one proves the client is connected and warm
+    print(json.dumps({"ready": True, "id": first.id, "i": 0, "result": first.wait(timeout=120)}),
+          flush=True)
     deadline = time.time() + float(sys.argv[2])
     i = 0
     while time.time() < deadline:
@@ -65,23 +68,31 @@ def test_eight_clients_survive_a_server_kill(db_url: str | None, tmp_path: Path)
     script = tmp_path / "client.py"
     script.write_text(CLIENT)
     try:
-        clients = [
-            subprocess.Popen([sys.executable, str(script), str(n), str(SECONDS)], cwd=tmp_path,
-                             env=server.env(KITARU_HOME=str(tmp_path / f"client{n}")),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for n in range(CLIENTS)
-        ]  # fmt: skip
-        time.sleep(SECONDS / 2)  # the clients are past start-up and running flows
+        outs = [tmp_path / f"client{n}.out" for n in range(CLIENTS)]
+        clients = []
+        for n in range(CLIENTS):
+            with open(outs[n], "w") as out, open(outs[n].with_suffix(".err"), "w") as err:
+                clients.append(subprocess.Popen(
+                    [sys.executable, str(script), str(n), str(SECONDS)], cwd=tmp_path,
+                    env=server.env(KITARU_HOME=str(tmp_path / f"client{n}")), stdout=out,
+                    stderr=err,
+                ))  # fmt: skip
+        deadline = time.time() + 120
+        while not all(o.read_text().strip() for o in outs):  # every client has run one flow
+            assert time.time() < deadline and all(p.poll() is None for p in clients), [
+                o.with_suffix(".err").read_text()[-2000:] for o in outs]  # fmt: skip
+            time.sleep(0.05)
+        time.sleep(SECONDS / 3)  # then kill the server while they run flows
         server.process.send_signal(signal.SIGKILL)
         server.process.wait()
         time.sleep(0.5)
         port = int(server.url.rsplit(":", 1)[1])
         server = start_server(tmp_path / "home", port, db_url=db_url, admin_key=server.admin_key)
         runs = []
-        for proc in clients:
-            out, err = proc.communicate(timeout=240)
-            assert proc.returncode == 0, err[-3000:]
-            runs += [json.loads(line) for line in out.splitlines()]
+        for proc, out_file in zip(clients, outs, strict=True):
+            proc.wait(timeout=240)
+            assert proc.returncode == 0, out_file.with_suffix(".err").read_text()[-3000:]
+            runs += [json.loads(line) for line in out_file.read_text().splitlines()]
         assert len(runs) >= CLIENTS  # every client got work done
         for run in runs:
             assert run["result"] == [run["i"] * 10 + n for n in range(3)]
