@@ -20,7 +20,7 @@ BUSYBOX_IMAGE=localhost/kitaru/busybox:static
 DEBIAN_IMAGE=localhost/kitaru/debian-python:bookworm
 # bump when the recipe of an image changes: images with another recipe label are rebuilt
 RECIPE=1
-PACKAGES=(podman docker-registry debootstrap busybox-static runc)
+PACKAGES=(podman docker-registry debootstrap busybox-static runc curl)
 
 say() { echo "podman.sh: $*" >&2; }
 cannot() { say "podman cannot run here: $*"; exit 77; }

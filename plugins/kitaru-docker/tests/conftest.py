@@ -22,6 +22,23 @@ DEBIAN_PYTHON = "localhost/kitaru/debian-python:bookworm"
 TEST_LABEL = "org.kitaru.test"
 
 
+#: a test's first use of `engine` may set the machine up: apt-get (~30 s), debootstrap (1-3
+#: min), image builds; pytest-timeout counts fixture setup, so these tests get longer
+SETUP_TIMEOUT = 1500
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        mine = here in Path(str(item.fspath)).parents
+        if (
+            mine
+            and "engine" in getattr(item, "fixturenames", ())
+            and (item.get_closest_marker("timeout") is None)
+        ):
+            item.add_marker(pytest.mark.timeout(SETUP_TIMEOUT))
+
+
 @dataclass(frozen=True)
 class Engine:
     docker_host: str
@@ -36,7 +53,7 @@ def engine() -> Iterator[Engine]:
     started = time.monotonic()
     try:
         proc = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True,
-                              timeout=1200)  # fmt: skip
+                              timeout=SETUP_TIMEOUT - 60)  # fmt: skip
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"{SCRIPT} took over 20 minutes: {exc.stderr!r}")
     if proc.returncode == 77:
