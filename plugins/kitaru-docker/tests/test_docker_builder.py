@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def builder(**config: object) -> ContainerBuilder:
-    return build_component("container_builder", "docker", name="docker", **config)  # type: ignore[no-any-return]
+    return build_component("container_builder", "docker", name="docker", **config)
 
 
 class TestDockerContainerBuilder(ContainerBuilderContract):
@@ -69,7 +69,7 @@ def test_build_args_reach_the_build_and_the_push_returns_a_digest(
     b = builder(registry=f"{engine.registry}/kitaru", build_args={"GREETING": "hi there"})
     tag = f"{engine.registry}/kitaru/args:{uuid.uuid4().hex[:8]}"
     image = b.build(BuildContext(str(tmp_path), "Dockerfile", tag))
-    out = b.client.containers.run(image, ["cat", "/greeting"], remove=True)  # type: ignore[attr-defined]
+    out = b.client.containers.run(image, ["cat", "/greeting"], remove=True)
     assert out.decode().strip() == "hi there"
     pushed = b.push(image)
     assert pushed.startswith(f"{engine.registry}/kitaru/args@sha256:"), pushed

@@ -136,9 +136,9 @@ def test_a_flow_runs_in_a_container_and_its_checkpoint_in_another(connected: Ser
     store = default_store()
     execution = store.get_execution(handle.id)
     recorded = execution.metadata["docker"]
-    assert recorded["image"] == orchestrator.config.image  # type: ignore[attr-defined]
+    assert recorded["image"] == orchestrator.config.image
     assert recorded["containers"] == [recorded["container_id"]]
-    container = orchestrator.client.containers.get(recorded["container_id"])  # type: ignore[attr-defined]
+    container = orchestrator.client.containers.get(recorded["container_id"])
     assert container.labels["org.kitaru.execution"] == handle.id
     assert container.wait(timeout=30)["StatusCode"] == 0  # it exits right after the status write
     # the isolated call records the container it ran in (removed once its reply was read)
@@ -196,7 +196,7 @@ def test_a_killed_container_shows_as_crashed_and_resumes(
         time.sleep(0.1)
     store = default_store()
     first = store.get_execution(handle.id).metadata["docker"]["container_id"]
-    orchestrator.client.containers.get(first).kill()  # type: ignore[attr-defined]
+    orchestrator.client.containers.get(first).kill()
     until(orchestrator, handle.id, "crashed", timeout=30)
     while display_status(store.get_execution(handle.id), time.time()) != "crashed":
         time.sleep(0.2)  # the dead process's lease runs out

@@ -25,7 +25,7 @@ SERVER = {"KITARU_SERVER_URL": "http://127.0.0.1:8999", "KITARU_API_KEY": "kitar
 
 
 def orchestrator(**config: Any) -> DockerOrchestrator:
-    return build_component("orchestrator", "docker", name="dock", **config)  # type: ignore[no-any-return]
+    return build_component("orchestrator", "docker", name="dock", **config)
 
 
 @pytest.fixture
