@@ -152,9 +152,9 @@ def test_register_component_validates_config_and_needs_replace(tmp_path: Path) -
     assert "path" in (err.value.hint or "")
     with pytest.raises(ConfigError, match="unknown component type"):
         registry.register_component("artefact_store", "data", "local", {})
-    with pytest.raises(ConfigError, match="flavor 's3'") as err:
-        registry.register_component("artifact_store", "data", "s3", {})
-    assert "pip install kitaru-aws" in (err.value.hint or "")
+    with pytest.raises(ConfigError, match="flavor 'gcs'") as err:  # not installed here
+        registry.register_component("artifact_store", "data", "gcs", {})
+    assert "pip install kitaru-gcp" in (err.value.hint or "")
     registry.register_component("artifact_store", "data", "local", {"path": "a"})
     with pytest.raises(ConfigError, match="already registered"):
         registry.register_component("artifact_store", "data", "local", {"path": "b"})
