@@ -98,6 +98,8 @@ class RuntimeImage:
     wheelhouse_seconds: float
     build_seconds: float
     cached: bool
+    #: this checkout's kitaru and kitaru-docker wheels
+    wheels: Path
     site_packages: str = "/opt/kitaru/lib/python3.11/site-packages"
 
 
@@ -129,4 +131,5 @@ def runtime_image(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> R
     cached = bool(builder.client.images.list(name=tag))
     if not cached:
         builder.build(BuildContext(str(context), "Dockerfile", tag))
-    return RuntimeImage(tag, wheelhouse_seconds, time.monotonic() - started, cached)
+    return RuntimeImage(tag, wheelhouse_seconds, time.monotonic() - started, cached,
+                        context / "kitaru")  # fmt: skip

@@ -77,7 +77,7 @@ components:
     proc = subprocess.run([sys.executable, "-m", "kitaru.cli", "stack", "register", "--file",
                            str(stack_file)], env=env, capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 0, proc.stderr + proc.stdout
-    yield {"artifacts": artifacts}
+    yield {"artifacts": artifacts, "run_id": run_id}
     import docker
 
     client = docker.DockerClient(base_url=engine.docker_host)
@@ -211,3 +211,93 @@ def until(orchestrator: Orchestrator, execution_id: str, status: str, timeout: f
     while (seen := orchestrator.status(execution_id)) != status:
         assert time.monotonic() < deadline, f"{execution_id} is {seen}, never {status}"
         time.sleep(0.1)
+
+
+DEPLOYED_FLOW = """\
+import os
+
+from kitaru import checkpoint, flow
+
+
+@checkpoint
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@flow
+def shipped(x: int) -> dict:
+    return {"sum": add(x, 1), "cwd": os.getcwd(), "container": os.path.exists("/run/.containerenv")}
+"""
+
+
+def test_deploy_builds_pushes_and_invoke_runs_in_a_container(
+    connected: Server, engine: Engine, runtime_image: RuntimeImage, docker_stack: dict[str, Any],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """`kitaru deploy` on a docker stack: `kitaru build` makes the image with this plugin's
+    builder (FROM the offline runtime image), pushes it to the registry; an invocation runs in
+    a container of that image, with the project in /app."""
+    import shutil
+
+    from kitaru.deployments import invoke
+    from kitaru.stack import registry
+    from kitaru.stack.loader import parse_stack_text
+
+    registry.register_stack(parse_stack_text(f"""\
+name: docker-deploy
+components:
+  orchestrator:
+    name: docker-deploy
+    flavor: docker
+    config:
+      base_url: {engine.docker_host}
+      volumes: ["{docker_stack['artifacts']}:{docker_stack['artifacts']}"]
+      labels: {{"{TEST_LABEL}": "{docker_stack['run_id']}"}}
+  artifact_store:
+    name: docker-e2e-artifacts
+    flavor: local
+    config:
+      path: {docker_stack['artifacts']}
+  container_builder:
+    name: docker-deploy
+    flavor: docker
+    config:
+      registry: {engine.registry}/kitaru-e2e
+      base_url: {engine.docker_host}
+""", source="test"), replace=True)  # fmt: skip
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "shipped.py").write_text(DEPLOYED_FLOW)
+    (project / "pyproject.toml").write_text(
+        f'[project]\nname = "shipped"\nversion = "0"\n\n'
+        f'[tool.kitaru.image]\nbase_image = "{runtime_image.tag}"\n'
+    )
+    # the Kitaru wheel `kitaru build` puts in the image: this checkout's (the runtime image
+    # already holds the same version, so the build needs no index)
+    wheels = tmp_path / "cache" / "wheels"
+    wheels.mkdir(parents=True)
+    for wheel in runtime_image.wheels.glob("kitaru-*.whl"):
+        shutil.copy2(wheel, wheels)
+    env = connected.env(KITARU_CACHE=str(tmp_path / "cache"))
+    env.pop("KITARU_STACK", None)
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "kitaru.cli", "deploy", f"{project / 'shipped.py'}:shipped",
+         "--stack", "docker-deploy"],
+        env=env, capture_output=True, text=True, cwd=project, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    print(f"kitaru deploy (build + push): {time.monotonic() - started:.1f} s")
+    assert f"pushing {engine.registry}/kitaru-e2e/shipped:" in proc.stdout
+
+    started = time.monotonic()
+    handle = invoke("shipped", {"x": 41})
+    result = handle.wait(timeout=180)
+    print(f"invoke -> result from a container: {time.monotonic() - started:.1f} s")
+    assert result == {"sum": 42, "cwd": "/app", "container": True}
+    from kitaru.store import default_store
+
+    execution = default_store().get_execution(handle.id)
+    image = execution.options["deployment"]["image"]
+    assert image.startswith(f"{engine.registry}/kitaru-e2e/shipped@sha256:")
+    assert execution.metadata["docker"]["image"] == image

@@ -90,7 +90,8 @@ def test_container_spec_runs_the_entrypoint_connected_to_the_server(connected: N
                      code_map={"/home/me/proj": "/app"}, base_url="unix:///run/e.sock")  # fmt: skip
     spec = o.container_spec(execution(), ["run", "ex-1"], "run")
     assert spec["image"] == "reg/app:1"
-    assert spec["command"] == ["python", "-m", "kitaru.entrypoint", "run", "ex-1"]
+    assert spec["entrypoint"] == ["python3", "-m", "kitaru.entrypoint"]
+    assert spec["command"] == ["run", "ex-1"]
     assert spec["detach"] is True and spec["network_mode"] == "host"
     env = spec["environment"]
     assert {k: env[k] for k in SERVER} == SERVER
@@ -112,7 +113,7 @@ def test_container_spec_mounts(connected: None) -> None:
         "/home/me/proj": {"bind": "/home/me/proj", "mode": "ro"},
     }
     assert "network_mode" not in spec and "DOCKER_HOST" not in spec["environment"]
-    assert spec["command"][0] == "/opt/venv/bin/python"
+    assert spec["entrypoint"][0] == "/opt/venv/bin/python"
 
 
 def test_runtime_settings_of_this_process_are_passed(

@@ -81,7 +81,7 @@ class DockerOrchestratorConfig(ComponentConfig):
     #: recorded code path -> path inside the image (``KITARU_CODE_MAP``)
     code_map: dict[str, str] = Field(default_factory=dict)
     #: the Python that has kitaru installed, inside the image
-    python: str = "python"
+    python: str = "python3"
     #: seconds a container gets to stop after SIGTERM when an execution is cancelled
     stop_timeout: int = Field(default=10, ge=0)
     #: seconds one isolated checkpoint container may run
@@ -202,7 +202,10 @@ class DockerOrchestrator(Orchestrator):
         """Keyword arguments of ``client.containers.run`` for one unit of ``execution``."""
         spec: dict[str, Any] = {
             "image": self.image_for(execution),
-            "command": [self.config.python, "-m", "kitaru.entrypoint", *command],
+            # the entrypoint is set, not appended to: images from `kitaru build` have
+            # ENTRYPOINT ["python3", "-m", "kitaru.entrypoint"], other images may have another
+            "entrypoint": [self.config.python, "-m", "kitaru.entrypoint"],
+            "command": command,
             "environment": self.environment(),
             "labels": {
                 **self.config.labels,
@@ -219,11 +222,29 @@ class DockerOrchestrator(Orchestrator):
             spec["volumes"] = volumes
         return spec
 
+    def _with_image_code_map(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """``code_map`` comes first, the image's own ``KITARU_CODE_MAP`` (``kitaru build``
+        bakes one in) after it: setting one must not drop the other."""
+        from docker.errors import DockerException
+
+        ours = spec["environment"].get("KITARU_CODE_MAP")
+        if not ours:
+            return spec
+        try:
+            env = self.client.images.get(spec["image"]).attrs.get("Config", {}).get("Env") or []
+        except DockerException:  # not here yet (the run pulls it): ours alone
+            return spec
+        for item in env:
+            name, _, value = str(item).partition("=")
+            if name == "KITARU_CODE_MAP" and value:
+                spec["environment"]["KITARU_CODE_MAP"] = f"{ours},{value}"
+        return spec
+
     def _launch(self, store: MetadataStore, execution: Execution, verb: str) -> Container:
         """Start ``entrypoint VERB ID`` and record the container on the execution."""
         from docker.errors import DockerException
 
-        spec = self.container_spec(execution, [verb, execution.id], verb)
+        spec = self._with_image_code_map(self.container_spec(execution, [verb, execution.id], verb))
         try:
             container = self.client.containers.run(**spec)
         except DockerException as exc:
@@ -322,8 +343,12 @@ class DockerOrchestrator(Orchestrator):
         from kitaru.store import default_store
 
         execution = default_store().get_execution(execution_id)
-        spec = self.container_spec(
-            execution, ["checkpoint", execution_id, checkpoint, json.dumps(inputs)], "checkpoint"
+        spec = self._with_image_code_map(
+            self.container_spec(
+                execution,
+                ["checkpoint", execution_id, checkpoint, json.dumps(inputs)],
+                "checkpoint",
+            )
         )
         unit: dict[str, Any] = {"docker_image": spec["image"]}
         try:
