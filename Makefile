@@ -17,11 +17,13 @@ $(UV):
 	@$(CACHE)/bootstrap/bin/pip install -q "uv==$(UV_VERSION)"
 
 # uv is an order-only prerequisite: installing it must not make the lock or the venv look stale.
-$(VENV)/.synced: pyproject.toml uv.lock kitaru_core/pyproject.toml | $(UV)
+PROJECTS := pyproject.toml kitaru_core/pyproject.toml $(wildcard plugins/*/pyproject.toml)
+
+$(VENV)/.synced: $(PROJECTS) uv.lock | $(UV)
 	@$(UV) sync --all-packages --quiet
 	@touch $@
 
-uv.lock: pyproject.toml kitaru_core/pyproject.toml | $(UV)
+uv.lock: $(PROJECTS) | $(UV)
 	@$(UV) lock --quiet && touch uv.lock
 
 setup: $(VENV)/.synced

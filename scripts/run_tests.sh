@@ -9,6 +9,15 @@ if ! bash scripts/local_llm.sh >/dev/null; then
   echo "ERROR: scripts/local_llm.sh failed (the local model server for the LLM tests)" >&2
   exit 1
 fi
+# The container stand-ins (podman's Docker API, a local registry, offline base images): set up
+# once here too, outside any test timeout. 77 = podman cannot run on this machine at all: the
+# docker plugin's tests then skip and say why; any other failure fails the run.
+bash scripts/standins/podman.sh >/dev/null
+podman_rc=$?
+if [ "$podman_rc" -ne 0 ] && [ "$podman_rc" -ne 77 ]; then
+  echo "ERROR: scripts/standins/podman.sh failed (exit $podman_rc)" >&2
+  exit 1
+fi
 .venv/bin/python -m pytest -q -n 2 --dist loadgroup "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then

@@ -119,22 +119,42 @@ def dockerfile(settings: ImageSettings, root: Path) -> str:
 
 
 def kitaru_wheel(into: Path) -> Path:
-    """A wheel of the Kitaru running here (built once per version into ~/.cache/kitaru)."""
+    """A wheel of the Kitaru running here, cached in ~/.cache/kitaru/wheels/<source hash>/ (a
+    changed checkout gets a new one): a prebuilt ``kitaru-<version>-*.whl`` there (e.g. from
+    ``pip download kitaru``) is used as is; otherwise it is built from these sources with uv
+    (or pip)."""
     import kitaru
 
     cache = Path(os.environ.get("KITARU_CACHE", Path.home() / ".cache" / "kitaru")) / "wheels"
-    found = sorted(cache.glob(f"kitaru-{kitaru.__version__}-*.whl"))
-    if not found:
-        source = Path(kitaru.__file__).resolve().parents[2]  # .../kitaru_core
-        if not (source / "pyproject.toml").exists():
+    prebuilt = sorted(cache.glob(f"kitaru-{kitaru.__version__}-*.whl"))
+    source = Path(kitaru.__file__).resolve().parents[2]  # .../kitaru_core when run from sources
+    if prebuilt or not (source / "pyproject.toml").exists():
+        if not prebuilt:
             raise ConfigError("cannot find Kitaru's sources to build a wheel for the image",
-                              hint="pip download kitaru into ~/.cache/kitaru/wheels")  # fmt: skip
-        cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(cache),
-                        str(source)], check=True, capture_output=True)  # fmt: skip
-        found = sorted(cache.glob(f"kitaru-{kitaru.__version__}-*.whl"))
+                              hint=f"put a kitaru-{kitaru.__version__} wheel in {cache}")  # fmt: skip
+        wheel = prebuilt[-1]
+    else:
+        folder = cache / f"src-{context_hash(source / 'src')[:16]}"
+        if not list(folder.glob("kitaru-*.whl")):
+            _build_wheel(source, folder, cache)
+        wheel = sorted(folder.glob("kitaru-*.whl"))[-1]
     into.mkdir(parents=True, exist_ok=True)
-    return Path(shutil.copy2(found[-1], into))
+    return Path(shutil.copy2(wheel, into / wheel.name))
+
+
+def _build_wheel(source: Path, folder: Path, cache: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    uv = shutil.which("uv") or str(Path.home() / ".cache/kitaru/bootstrap/bin/uv")
+    if os.path.exists(uv):  # a uv-made venv has no pip
+        cmd = [uv, "build", "--wheel", "--quiet", "--out-dir", str(folder), str(source)]
+    else:
+        cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(folder),
+               str(source)]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise ConfigError("building the Kitaru wheel for the image failed: "
+                          f"{(done.stderr.strip().splitlines() or ['?'])[-1]}",
+                          hint=f"build one into {cache} yourself")  # fmt: skip
 
 
 def context_hash(folder: Path) -> str:

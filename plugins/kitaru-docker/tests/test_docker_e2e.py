@@ -301,3 +301,50 @@ components:
     image = execution.options["deployment"]["image"]
     assert image.startswith(f"{engine.registry}/kitaru-e2e/shipped@sha256:")
     assert execution.metadata["docker"]["image"] == image
+
+    # the same code again: a new version, no new build, the same image
+    again = subprocess.run(
+        [sys.executable, "-m", "kitaru.cli", "deploy", f"{project / 'shipped.py'}:shipped",
+         "--stack", "docker-deploy", "--tag", "same"],
+        env=env, capture_output=True, text=True, cwd=project, timeout=600,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "is up to date: nothing to build" in again.stdout and "pushing" not in again.stdout
+    from kitaru.deployments import resolve
+
+    first, second = resolve("shipped", version=1), resolve("shipped", tag="same")
+    assert second.version == 2 and second.image is not None
+    assert second.image.split("@")[0].rsplit(":", 1)[0] == first.image.split("@")[0]  # type: ignore[union-attr]
+
+    # a registry that cannot be reached: a clear error and no version registered
+    registry.register_stack(parse_stack_text(f"""\
+name: docker-deploy-dead
+components:
+  orchestrator:
+    name: docker-deploy
+    flavor: docker
+  artifact_store:
+    name: docker-e2e-artifacts
+    flavor: local
+  container_builder:
+    name: docker-dead
+    flavor: docker
+    config:
+      registry: 127.0.0.1:1/kitaru-e2e
+      base_url: {engine.docker_host}
+""", source="test"), replace=True)  # fmt: skip
+    (project / "shipped.py").write_text(DEPLOYED_FLOW + "\n# changed\n")
+    dead = subprocess.run(
+        [sys.executable, "-m", "kitaru.cli", "deploy", f"{project / 'shipped.py'}:shipped",
+         "--stack", "docker-deploy-dead"],
+        env=env, capture_output=True, text=True, cwd=project, timeout=600,
+    )  # fmt: skip
+    assert dead.returncode != 0
+    assert "127.0.0.1:1" in dead.stderr and dead.stderr.startswith("error: ")
+    assert [d.version for d in registry_versions("shipped")] == [1, 2]
+
+
+def registry_versions(flow_name: str) -> list[Any]:
+    from kitaru.client import KitaruClient
+
+    return KitaruClient().deployments.list(flow_name)
