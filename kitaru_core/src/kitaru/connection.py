@@ -28,8 +28,12 @@ def _login_file() -> Path:
     return settings().home / "server.json"
 
 
-def configured() -> tuple[str, str] | None:
-    """``(url, api_key)`` of the server this process uses, or None for the embedded store."""
+_saved: dict[Path, tuple[str, str] | None] = {}
+
+
+def configured(home: Path | None = None) -> tuple[str, str] | None:
+    """``(url, api_key)`` of the server this process uses, or None for the embedded store.
+    (The saved login is read once per home; login/logout here reset that.)"""
     url = os.environ.get(URL_ENV)
     if url:
         key = os.environ.get(KEY_ENV)
@@ -37,15 +41,26 @@ def configured() -> tuple[str, str] | None:
             raise ConfigError(f"{URL_ENV} is set but {KEY_ENV} is not",
                               hint=f"export {KEY_ENV}=<key> or unset {URL_ENV}")  # fmt: skip
         return url, key
-    path = _login_file()
-    if path.exists():
-        try:
-            saved = json.loads(path.read_text())
-            return str(saved["url"]), str(saved["api_key"])
-        except (ValueError, KeyError, TypeError):
-            raise ConfigError(f"{path} is not a valid login file",
-                              hint="run `kitaru logout` and `kitaru login` again") from None  # fmt: skip
-    return None
+    if home is None:
+        from kitaru.config import settings
+
+        home = settings().home
+    try:
+        return _saved[home]  # the hot path of every default_store(): no file system access
+    except KeyError:
+        found = _saved[home] = _read_login(home / "server.json")
+        return found
+
+
+def _read_login(path: Path) -> tuple[str, str] | None:
+    if not path.exists():
+        return None
+    try:
+        saved = json.loads(path.read_text())
+        return str(saved["url"]), str(saved["api_key"])
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError(f"{path} is not a valid login file",
+                          hint="run `kitaru logout` and `kitaru login` again") from None  # fmt: skip
 
 
 def open_store(url: str, api_key: str) -> RemoteStore:
@@ -135,4 +150,5 @@ def logout() -> bool:
 def _forget() -> None:
     from kitaru.store import reset_default_store
 
+    _saved.clear()
     reset_default_store()

@@ -125,6 +125,10 @@ class FlowHandle(Generic[R]):
 
         if lease_is_live(ex.lease_owner, ex.lease_expires, time.time()):
             return False
+        from kitaru.runtime.stacks import stack_of
+
+        if stack_of(ex.options.get("stack")).orchestrator.capabilities.needs_image:
+            return False  # it runs in a container or a job: its orchestrator resumes it there
         pending = self._store.pending_wait(ex.pk)
         ctx = prepare(self._store, ex, self._flow)
         if not acquire(ctx, ("waiting",), None):

@@ -94,15 +94,16 @@ def create(
     arguments: dict[str, Any],
     *,
     store: MetadataStore | None = None,
+    stack: str | None = None,
     **extra: Any,
 ) -> ExecutionContext:
-    """Create a running execution leased to this process."""
+    """Create a running execution leased to this process (on ``stack``, default: the flow's)."""
     from kitaru.runtime.stacks import stack_name_for
 
     store = store or default_store()
     loc = flow.location
     owner = keeper().owner
-    stack = stack_name_for(flow.stack)
+    stack = stack or stack_name_for(flow.stack)
     s = settings()
     execution = store.create_execution(
         flow=flow.name, module=loc.module, qualname=loc.qualname, source_file=loc.source_file,
@@ -119,17 +120,35 @@ def create(
     return ctx
 
 
+def remote_orchestrator(flow: Flow[Any]) -> tuple[Any, str]:
+    """``(orchestrator, stack)``: the stack's orchestrator when it runs executions elsewhere
+    (containers, jobs: it needs an image), else None (this process runs them)."""
+    from kitaru.runtime.stacks import runs_elsewhere, stack_name_for, stack_of
+
+    name = stack_name_for(flow.stack)
+    return (stack_of(name).orchestrator if runs_elsewhere(name) else None), name
+
+
 def start(flow: Flow[Any], arguments: dict[str, Any], **extra: Any) -> FlowHandle[Any]:
-    """``flow.run()``: create the execution and drive it in a background thread."""
-    ctx = create(flow, arguments, **extra)
-    return run_in_thread(ctx)
+    """``flow.run()``: create the execution and drive it in a background thread (or hand it
+    to the stack's orchestrator when that runs executions elsewhere)."""
+    if extra:  # a replay: always here
+        return run_in_thread(create(flow, arguments, **extra))
+    remote, stack = remote_orchestrator(flow)
+    if remote is not None:
+        handle: FlowHandle[Any] = remote.run(flow, arguments)
+        return handle
+    return run_in_thread(create(flow, arguments, stack=stack))
 
 
 def run_inline(flow: Flow[Any], arguments: dict[str, Any]) -> Any:
     """A direct ``flow(...)`` call: drive in the calling thread (holding through waits)."""
     from kitaru.handle import FlowHandle
 
-    ctx = create(flow, arguments)
+    remote, stack = remote_orchestrator(flow)
+    if remote is not None:
+        return remote.run(flow, arguments).wait()
+    ctx = create(flow, arguments, stack=stack)
     handle: FlowHandle[Any] = FlowHandle(ctx.store, ctx.execution.id, flow=flow)
     outcome = drive(ctx, hold=True)
     if outcome.kind == "completed":

@@ -40,6 +40,31 @@ def stack_name_for(explicit: str | None) -> str:
     return name
 
 
+_remote: dict[tuple[Any, ...], bool] = {}
+
+
+def runs_elsewhere(name: str) -> bool:
+    """True when stack ``name``'s orchestrator runs executions outside this process (it needs
+    an image). Cached like :func:`stack_name_for`: ``flow.run()`` asks it every time."""
+    import os
+
+    key = (name, os.environ.get("KITARU_SERVER_URL"), os.environ.get("KITARU_DB_URL"),
+           os.environ.get("KITARU_HOME"), _generation[0])  # fmt: skip
+    found = _remote.get(key)
+    if found is None:
+        found = _remote[key] = bool(stack_of(name).orchestrator.capabilities.needs_image)
+    return found
+
+
+#: bumped when stacks change in this process (registry writes), to drop cached answers
+_generation = [0]
+
+
+def forget() -> None:
+    _generation[0] += 1
+    _remote.clear()
+
+
 def stack_of(name: str | None) -> Stack:
     """The stack recorded on an execution (older executions: ``local``)."""
     from kitaru.stack.active import active_stack

@@ -370,6 +370,8 @@ def use_stack(name: str) -> StackSpec:
 
 
 def _forget() -> None:
+    from kitaru.runtime.stacks import forget
     from kitaru.stack.active import reset_stack_cache
 
     reset_stack_cache()
+    forget()

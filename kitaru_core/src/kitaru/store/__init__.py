@@ -18,7 +18,8 @@ def default_store() -> MetadataStore:
     from kitaru.config import settings
     from kitaru.connection import configured
 
-    remote = configured()
+    s = settings()
+    remote = configured(s.home)
     if remote is not None:  # connected to a server: everything goes through it
         url, key = remote
         with _lock:
@@ -28,7 +29,6 @@ def default_store() -> MetadataStore:
 
                 store = _stores[url] = RemoteStore(url, key)  # type: ignore[abstract]
         return store
-    s = settings()
     where = s.db_url or str(s.db_path)  # KITARU_DB_URL wins over the file under KITARU_HOME
     store = _stores.get(where)
     if store is None:
