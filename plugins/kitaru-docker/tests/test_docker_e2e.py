@@ -348,3 +348,46 @@ def registry_versions(flow_name: str) -> list[Any]:
     from kitaru.client import KitaruClient
 
     return KitaruClient().deployments.list(flow_name)
+
+
+def test_the_seed_review_flow_runs_unchanged_on_the_docker_stack(connected: Server) -> None:
+    """examples/review_flow.py exactly as on `local`: with the docker stack active its
+    execution runs in a container, waits (the container exits), is approved from another
+    process and finishes in a new container; the script's own `.wait()` gets the result."""
+    import threading
+
+    from kitaru import KitaruClient
+
+    repo = Path(__file__).resolve().parents[3]
+    env = connected.env(KITARU_STACK=STACK)
+    started = time.time()
+    script = subprocess.Popen([sys.executable, str(repo / "examples" / "review_flow.py")],
+                              cwd=repo, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    approved: list[str] = []
+
+    def approve() -> None:
+        client = KitaruClient()
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            waiting = [e for e in client.executions.list(flow="review_flow", status="waiting")
+                       if e.created_at >= started]  # fmt: skip
+            if waiting:
+                subprocess.run([sys.executable, "-m", "kitaru.cli", "executions", "input",
+                                waiting[0].id, "--value", "true"], env=env, check=True,
+                               capture_output=True, timeout=120)  # fmt: skip
+                approved.append(waiting[0].id)
+                return
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=approve)
+    thread.start()
+    _, err = script.communicate(timeout=300)
+    thread.join()
+    assert script.returncode == 0, err[-3000:]
+    assert approved, "the flow never reached its approval wait"
+    info = KitaruClient().executions.get(approved[0])
+    assert info.status == "completed" and info.result_preview.startswith("[offline answer")
+    assert [c.call_id for c in info.llm_calls] == ["research/llm", "draft/llm"]
+    containers = info.metadata["docker"]["containers"]
+    assert len(containers) >= 2  # one ran it to the wait, another finished it after the input
