@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kitaru.errors import ConfigError
 
@@ -53,6 +53,17 @@ class ImageSettings(BaseModel):
     #: env var -> ``{{secret:name.key}}``: resolved by the orchestrator at run time, never baked in
     secret_environment: dict[str, str] = Field(default_factory=dict)
     extra_files: dict[str, str] = Field(default_factory=dict, description="image path -> local")
+
+    @field_validator("secret_environment")
+    @classmethod
+    def _references_only(cls, value: dict[str, str]) -> dict[str, str]:
+        from kitaru.stack.references import is_secret_reference
+
+        plain = [k for k, v in value.items() if not is_secret_reference(v)]
+        if plain:
+            raise ValueError(f"{', '.join(plain)}: write {{{{secret:name.key}}}}, never a value")
+        return value
+
     dockerfile: str | None = Field(default=None, description="a Dockerfile to use instead")
 
 
@@ -80,6 +91,11 @@ def image_settings(flow: Flow[Any]) -> ImageSettings:
         field = ".".join(str(p) for p in first["loc"]) or "image"
         raise ConfigError(f"{where}: {field}: {first['msg']}",
                           hint="fields: " + ", ".join(ImageSettings.model_fields)) from None  # fmt: skip
+
+
+def secret_environment(flow: Flow[Any]) -> dict[str, str]:
+    """Env var -> secret reference, for the orchestrator to resolve when it starts a unit."""
+    return dict(image_settings(flow).secret_environment)
 
 
 def project_root(flow: Flow[Any]) -> Path:

@@ -87,17 +87,20 @@ def deploy(
         check_tag(tag)
     name = stack_name_for(stack or flow.stack)
     image = None
+    options = run_options(flow, name)
     if stack_of(name).orchestrator.capabilities.needs_image:
-        from kitaru.build import build
+        from kitaru.build import build, secret_environment
 
         image = build(flow, stack=name, progress=progress)  # before anything is registered
+        if secrets := secret_environment(flow):
+            options["secret_environment"] = secrets  # references: resolved per container
     loc = flow.location
     if loc.source_file is None:
         raise UsageError(f"flow {flow.name!r} has no source file: define it in a file to deploy")
     record = Deployment(
         flow=flow.name, version=0, module=loc.module, qualname=loc.qualname,
         source_file=loc.source_file, root=loc.root, stack=name, image=image,
-        parameters=parameters_schema(flow), options=run_options(flow, name),
+        parameters=parameters_schema(flow), options=options,
         code_hash=code_hash(flow), created_at=time.time(),
     )  # fmt: skip
     added: Deployment = _store(store).add_deployment(record, tag=tag)

@@ -232,3 +232,22 @@ def test_status_and_cancel_follow_real_containers(
         o.cancel(ex.id)  # nothing left to stop: no error
     finally:
         alive.remove(force=True)
+
+
+def test_secret_environment_is_resolved_for_the_container_only(
+    connected: None, tmp_path: Path
+) -> None:
+    """ImageSettings.secret_environment: the execution records references; the container gets
+    the values, resolved through the stack's secret store when it starts."""
+    from kitaru.build import ImageSettings
+
+    store = build_component("secret_store", "local", path=str(tmp_path / "secrets.json"))
+    store.set("svc", {"token": "s3cr3t-value"})
+    o = build_component("orchestrator", "docker", name="dock", secrets=store.resolve, image="i")
+    ex = execution(options={"secret_environment": {"SVC_TOKEN": "{{secret:svc.token}}"}})
+    assert o.container_spec(ex, ["run", "ex-1"], "run")["environment"]["SVC_TOKEN"] == (
+        "s3cr3t-value"
+    )
+    assert "s3cr3t-value" not in json.dumps(ex.options)
+    with pytest.raises(ValidationError, match="SVC_TOKEN: write"):
+        ImageSettings(secret_environment={"SVC_TOKEN": "plain"})

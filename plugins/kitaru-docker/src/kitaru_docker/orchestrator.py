@@ -170,7 +170,7 @@ class DockerOrchestrator(Orchestrator):
             )
         return str(image)
 
-    def environment(self) -> dict[str, str]:
+    def environment(self, execution: Execution | None = None) -> dict[str, str]:
         url, key = self.server()
         env = {k: os.environ[k] for k in PASSED_SETTINGS if k in os.environ}
         env.update(self.config.environment)
@@ -179,6 +179,11 @@ class DockerOrchestrator(Orchestrator):
             env["KITARU_CODE_MAP"] = ",".join(f"{k}={v}" for k, v in self.config.code_map.items())
         if self.config.share_engine:
             env["DOCKER_HOST"] = engine_url(self.config.base_url)
+        # ImageSettings.secret_environment: references recorded on the execution, resolved
+        # through the stack's secret store for this container only
+        secrets = (execution.options.get("secret_environment") if execution else None) or {}
+        for name, reference in secrets.items():
+            env[name] = self.secret(reference)
         return env
 
     def volumes(self, execution: Execution) -> dict[str, dict[str, str]]:
@@ -206,7 +211,7 @@ class DockerOrchestrator(Orchestrator):
             # ENTRYPOINT ["python3", "-m", "kitaru.entrypoint"], other images may have another
             "entrypoint": [self.config.python, "-m", "kitaru.entrypoint"],
             "command": command,
-            "environment": self.environment(),
+            "environment": self.environment(execution),
             "labels": {
                 **self.config.labels,
                 EXECUTION_LABEL: execution.id,
@@ -277,10 +282,15 @@ class DockerOrchestrator(Orchestrator):
         self.server()
         store = default_store()
         loc = flow.location
+        from kitaru.build import secret_environment
+
+        options = run_options(flow, stack_name_for(flow.stack))
+        if secrets := secret_environment(flow):
+            options["secret_environment"] = secrets
         execution = store.create_execution(
             flow=flow.name, module=loc.module, qualname=loc.qualname, source_file=loc.source_file,
             root=loc.root, inputs=flow.inputs_record(arguments), status="pending",
-            options=run_options(flow, stack_name_for(flow.stack)),
+            options=options,
         )  # fmt: skip
         try:
             self._launch(store, execution, "run")
