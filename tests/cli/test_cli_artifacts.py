@@ -139,7 +139,9 @@ def test_executions_diff(mod: ModuleType, invoke: Invoke) -> None:
     assert result.exit_code == 0, result.output
     (d,) = items(result.stdout, "executions diff")
     by_id = {c["call_id"]: c for c in d["checkpoints"]}
-    assert list(by_id) == ["research", "draft", "stats"]
+    assert list(by_id) == ["research", "draft", "stats", "save:raw", "save:tags", "save:big"]
+    assert by_id["save:raw"]["status"] == "changed"  # bytes: sizes and hashes only
+    assert by_id["save:big"]["status"] == "same"
     assert by_id["research"]["status"] == "changed"
     assert by_id["research"]["diff"]["kind"] == "text"
     assert "+Brief on memory." in by_id["research"]["diff"]["lines"]

@@ -231,3 +231,14 @@ def test_bad_arguments_are_usage_errors() -> None:
         kitaru.llm(messages=[{"content": "x"}], model="fast")
     with pytest.raises(kitaru.UsageError, match="pydantic model"):
         kitaru.llm("x", model="fast", response_format=dict)  # type: ignore[call-overload]
+
+
+def test_diff_shows_which_llm_answers_changed(provider: Provider) -> None:
+    a = run(F.three_calls, topic="Durable agents")
+    b = run(F.three_calls, topic="Vector stores")
+    d = KitaruClient().executions.diff(a.id, b.id)
+    by_id = {c.call_id: c.status for c in d.checkpoints}
+    assert by_id["llm:research/llm"] == "changed" and by_id["research"] == "changed"
+    assert by_id["llm:llm"] == "changed"  # the tagline's prompt names the topic
+    same = KitaruClient().executions.diff(a.id, a.id)
+    assert {c.status for c in same.checkpoints} == {"same"}

@@ -448,11 +448,17 @@ def _checkpoint_values(
     stack = ex.options.get("stack")
     calls = sorted(store.load_journal(ex.pk).values(), key=lambda c: c.seq)
     out = {
-        c.call_id: (c.status, _stored_value(store, stack, c.serializer, c.type_name, c.value,
-                                            c.ref))
-        for c in calls if c.kind == CHECKPOINT
+        _diff_key(c): (c.status, _stored_value(store, stack, c.serializer, c.type_name, c.value,
+                                               c.ref))
+        for c in calls if c.kind in (CHECKPOINT, WAIT, SAVE, LLM)
     }  # fmt: skip
     return list(out), out
+
+
+def _diff_key(c: Call) -> str:
+    """Checkpoints by call id; the rest by kind too (``wait:approve``, ``save:report``,
+    ``llm:research/llm``: the answer and its prompt), so names never collide."""
+    return c.call_id if c.kind == CHECKPOINT else f"{c.kind}:{c.call_id}"
 
 
 def _result_value(store: MetadataStore, ex: Execution) -> tuple[str, StoredValue | None]:
