@@ -6,7 +6,8 @@
                                                           # one runtime="isolated" call
 
 The process reaches the control plane like any connected process: ``KITARU_SERVER_URL`` and
-``KITARU_API_KEY`` (the orchestrator passes the key as a secret), or ``KITARU_DB_URL``. The
+``KITARU_API_KEY`` (the orchestrator passes the key as a secret), or ``KITARU_DB_URL``; it waits
+up to ``KITARU_CONNECT_TIMEOUT`` (60 s here, 5 s elsewhere) for an unreachable server. The
 flow's code is imported from where the execution recorded it; inside an image the project sits
 elsewhere, so ``KITARU_CODE_MAP="/home/me/proj=/app"`` maps recorded paths (prefix, comma
 separated for several). Exit code 0: the execution ran to completion, failure or a wait (its
@@ -25,6 +26,10 @@ def main(argv: list[str]) -> int:
         print("usage:\n" + USAGE, file=sys.stderr)
         return 2
     command, rest = argv[0], argv[1:]
+    # A unit may start while its server restarts: wait for it rather than fail at once.
+    import os
+
+    os.environ.setdefault("KITARU_CONNECT_TIMEOUT", "60")
     if command == "checkpoint":
         if len(rest) != 3:
             print("usage: python -m kitaru.entrypoint checkpoint ID CHECKPOINT INPUT_JSON",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import abc
 import http.client
 import json
+import os
 import threading
 import time
 import urllib.parse
@@ -39,7 +40,7 @@ class RemoteStore(MetadataStore, DeploymentStore):
         url: str,
         api_key: str,
         *,
-        connect_timeout: float = 5.0,
+        connect_timeout: float | None = None,
         read_timeout: float = 60.0,
         reconnect_window: float = 60.0,
     ) -> None:
@@ -53,7 +54,10 @@ class RemoteStore(MetadataStore, DeploymentStore):
         self._base = parsed.path.rstrip("/") + "/api/v1/store/"
         self._headers = {"Authorization": f"Bearer {api_key}", "X-Kitaru-Version": __version__,
                          "Content-Type": "application/json"}  # fmt: skip
-        self._connect_timeout = connect_timeout
+        # 5 s suits a person at a terminal; kitaru.entrypoint (containers, jobs) waits longer
+        self._connect_timeout = connect_timeout or float(
+            os.environ.get("KITARU_CONNECT_TIMEOUT") or 5.0
+        )
         self._read_timeout = read_timeout
         self._reconnect_window = reconnect_window
         self._local = threading.local()
