@@ -35,4 +35,12 @@ def kitaru_flavors() -> list[Flavor]:
             install_hint=_HINT,
             description="one SageMaker training job per execution, from `image`",
         ),
+        Flavor(
+            name="ecr",
+            type="container_builder",
+            config_class="kitaru_aws.ecr:ECRContainerBuilderConfig",
+            implementation="kitaru_aws.ecr:ECRContainerBuilder",
+            install_hint="pip install kitaru-aws kitaru-docker",
+            description="the `docker` builder (kitaru-docker), logged in to Amazon ECR",
+        ),
     ]

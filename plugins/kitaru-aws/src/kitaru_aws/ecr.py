@@ -1,0 +1,162 @@
+"""The ``ecr`` container builder: kitaru-docker's ``docker`` builder, logged in to Amazon ECR.
+
+Before a push or an ``exists`` it asks ECR for a login token (``GetAuthorizationToken``, boto3,
+the default AWS credential chain), decodes it into the docker login ``AWS`` / password, logs
+the engine in to the token's registry and passes the same credentials with the push and to the
+registry API. A token is reused until five minutes before it expires (ECR: 12 hours).
+
+Needs kitaru-docker next to kitaru-aws (``pip install kitaru-aws kitaru-docker``); kitaru-docker
+itself never imports boto3.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from kitaru_docker.builder import DockerContainerBuilder, DockerContainerBuilderConfig
+from kitaru_docker.engine import DockerError, one_line, parse_image
+from pydantic import field_validator, model_validator
+
+from kitaru.errors import ConfigError
+from kitaru_aws._aws import botocore_config, describe_error, where
+
+#: ``<account>.dkr.ecr.<region>.amazonaws.com``
+_ECR_HOST = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
+#: renew a cached token this many seconds before ECR says it expires
+RENEW_BEFORE = 300
+
+
+@dataclass(frozen=True)
+class ECRLogin:
+    """What ``docker login`` gets: ``registry`` is a host (``proxyEndpoint`` without scheme)."""
+
+    registry: str
+    username: str
+    password: str
+    expires_at: float
+
+
+def decode_token(token: str) -> tuple[str, str]:
+    """ECR's ``authorizationToken`` is ``base64("AWS:<password>")``."""
+    try:
+        username, sep, password = base64.b64decode(token, validate=True).decode().partition(":")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"ECR returned an authorization token that is not base64: {exc}") from None  # fmt: skip
+    if not sep or not username:
+        raise ConfigError("ECR returned an authorization token without 'user:password'")
+    return username, password
+
+
+class ECRContainerBuilderConfig(DockerContainerBuilderConfig):
+    """``registry`` (required): ``<account>.dkr.ecr.<region>.amazonaws.com[/prefix]``."""
+
+    #: the ECR API's region (default: the registry host's region, else the AWS default)
+    region: str | None = None
+    #: another ECR API endpoint (moto, a VPC endpoint)
+    endpoint_url: str | None = None
+    #: the account whose registry to log in to (default: the registry host's, else the caller's)
+    registry_id: str | None = None
+
+    @field_validator("region", "endpoint_url", "registry_id", "registry")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @model_validator(mode="after")
+    def _ecr_gives_the_credentials(self) -> ECRContainerBuilderConfig:
+        if not self.registry:
+            raise ValueError("registry is required, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/kitaru")  # fmt: skip
+        if self.registry_username or self.registry_password:
+            raise ValueError("registry_username / registry_password come from ECR: leave them unset")  # fmt: skip
+        return self
+
+    def ecr_host(self) -> tuple[str | None, str | None]:
+        """The registry id and region: as configured, else read off an ECR registry host."""
+        match = _ECR_HOST.match((self.registry or "").split("/", 1)[0])
+        return (self.registry_id or (match.group(1) if match else None),
+                self.region or (match.group(2) if match else None))  # fmt: skip
+
+
+class ECRContainerBuilder(DockerContainerBuilder):
+    config: ECRContainerBuilderConfig
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._login: ECRLogin | None = None
+        self._renew_at = 0.0
+        self._login_lock = threading.Lock()
+        self._logged_in: set[str] = set()
+
+    def _ecr(self) -> Any:
+        import boto3
+
+        session = boto3.session.Session(region_name=self.config.ecr_host()[1])
+        return session.client("ecr", endpoint_url=self.config.endpoint_url,
+                              config=botocore_config(max_attempts=2))  # fmt: skip
+
+    def login(self) -> ECRLogin:
+        """ECR's login for the registry (cached until shortly before it expires)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        with self._login_lock:
+            cached = self._login
+            if cached and self._renew_at > time.time():
+                return cached
+            registry_id, region = self.config.ecr_host()
+            ids = {"registryIds": [registry_id]} if registry_id else {}
+            try:
+                data = self._ecr().get_authorization_token(**ids)["authorizationData"][0]
+            except (BotoCoreError, ClientError) as exc:
+                raise ConfigError(
+                    f"container builder {self.name!r} cannot get an ECR login token "
+                    f"({where(region, self.config.endpoint_url)}): {describe_error(exc)}",
+                    hint="check the region, the endpoint and the credentials (ecr:GetAuthorizationToken)",
+                ) from None
+            username, password = decode_token(data["authorizationToken"])
+            endpoint = str(data.get("proxyEndpoint") or "")
+            configured = parse_image(f"{(self.config.registry or '').rstrip('/')}/x").registry
+            registry = urlparse(endpoint).netloc or endpoint or configured
+            expires = data.get("expiresAt")
+            expires_at = expires.timestamp() if expires is not None else time.time() + 3600
+            self._login = ECRLogin(registry, username, password, expires_at)
+            # a token that looks expired on arrival (a skewed clock; moto's are from 2015) is
+            # still used, for a minute
+            self._renew_at = max(expires_at - RENEW_BEFORE, time.time() + 60)
+            self._logged_in.clear()
+            return self._login
+
+    def _auth(self) -> dict[str, str] | None:
+        login = self.login()
+        return {"username": login.username, "password": login.password}
+
+    def _engine_login(self, login: ECRLogin) -> None:
+        """``docker login`` on the engine, once per token."""
+        from docker.errors import APIError
+
+        if login.registry in self._logged_in:
+            return
+        try:
+            self.client.login(username=login.username, password=login.password,
+                              registry=login.registry, reauth=True)  # fmt: skip
+        except APIError as exc:
+            raise DockerError(
+                f"logging in to ECR registry {login.registry} failed: "
+                f"{one_line(exc.explanation or exc)}",
+                hint=f"is {login.registry} reachable from the engine? (check the region and registry_id)",
+            ) from None
+        self._logged_in.add(login.registry)
+
+    def push(self, image: str) -> str:
+        self._engine_login(self.login())
+        return super().push(image)
+
+    def verify(self) -> None:
+        """A login token, the engine, and the registry's API root."""
+        self.login()
+        super().verify()
