@@ -11,6 +11,7 @@ from tests.cli.cli_helpers import assert_one_line_error, kitaru
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "stacks" / "aws.yaml"
+SAGEMAKER_TEMPLATE = REPO / "stacks" / "aws-sagemaker.yaml"
 
 
 @pytest.fixture
@@ -37,3 +38,20 @@ def test_register_without_the_region_names_the_variable(
     monkeypatch.delenv("AWS_REGION")
     proc = kitaru("stack", "register", "aws", "--file", str(TEMPLATE))
     assert_one_line_error(proc, contains="AWS_REGION")
+
+
+def test_sagemaker_template_without_the_plugin_says_pip_install_kitaru_aws(
+    aws_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KITARU_ECR_REGISTRY", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/k")
+    monkeypatch.setenv("KITARU_SAGEMAKER_ROLE_ARN", "arn:aws:iam::123456789012:role/job")
+    monkeypatch.setenv("KITARU_PLUGINS", "none")
+    proc = kitaru("stack", "register", "aws-sagemaker", "--file", str(SAGEMAKER_TEMPLATE))
+    error = assert_one_line_error(proc)
+    assert "pip install kitaru-aws" in proc.stderr, error
+    assert " aws-sagemaker " not in kitaru("stack", "list").stdout
+
+
+def test_sagemaker_template_without_the_role_names_the_variable(aws_env: None) -> None:
+    proc = kitaru("stack", "register", "aws-sagemaker", "--file", str(SAGEMAKER_TEMPLATE))
+    assert_one_line_error(proc, contains="KITARU_SAGEMAKER_ROLE_ARN")

@@ -1,0 +1,65 @@
+"""``stacks/aws-sagemaker.yaml`` against moto: it registers with the sagemaker orchestrator and
+the ecr builder, and ``kitaru stack verify`` reaches SageMaker, ECR (a login token), S3 and
+Secrets Manager; the builder's Docker engine is deliberately absent here (one line)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from conftest import Moto
+
+REPO = Path(__file__).resolve().parents[3]
+TEMPLATE = REPO / "stacks" / "aws-sagemaker.yaml"
+REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/kitaru"
+ROLE = "arn:aws:iam::123456789012:role/kitaru-sagemaker-job"
+
+
+def kitaru(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kitaru.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+@pytest.fixture
+def sm_env(
+    isolated_kitaru_home: Path, moto: Moto, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    values = {
+        "AWS_REGION": "us-east-1",
+        "KITARU_S3_PATH": f"s3://{bucket}/kitaru",
+        "AWS_ENDPOINT_URL": moto.endpoint_url,
+        "KITARU_ECR_REGISTRY": REGISTRY,
+        "KITARU_SAGEMAKER_ROLE_ARN": ROLE,
+        "KITARU_SAGEMAKER_SERVER_URL": "https://kitaru.example.com",
+        "DOCKER_HOST": "unix:///nonexistent/docker.sock",
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(isolated_kitaru_home)
+    return dict(os.environ)
+
+
+def test_sagemaker_template_registers_and_verifies(sm_env: dict[str, str]) -> None:
+    registered = kitaru("stack", "register", "sm", "--file", str(TEMPLATE), env=sm_env)
+    assert registered.returncode == 0, registered.stderr
+    shown = kitaru("stack", "export", "sm", env=sm_env)
+    assert shown.returncode == 0, shown.stderr
+    assert "flavor: sagemaker" in shown.stdout and "flavor: ecr" in shown.stdout
+    assert ROLE in shown.stdout and "api_key_secret_id: kitaru/kitaru-server" in shown.stdout
+    stored = kitaru("secret", "set", "--stack", "sm", "llm", "api_key=sk-test", env=sm_env)
+    assert stored.returncode == 0, stored.stderr
+    verify = kitaru("stack", "verify", "sm", env=sm_env)
+    out = verify.stdout
+    assert "ok    orchestrator sm (sagemaker)" in out, out
+    assert "ok    artifact_store sm (s3)" in out, out
+    assert "ok    secret_store sm (aws)" in out, out
+    (builder,) = [line for line in out.splitlines() if "container_builder" in line]
+    # the ECR token came from moto; only the engine is missing
+    assert "FAIL" in builder and "/nonexistent/docker.sock" in builder, out
+    assert verify.returncode == 1
