@@ -19,7 +19,10 @@ def load_api_key() -> None:
         return
     import boto3
 
-    raw = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+    # botocore reads AWS_DEFAULT_REGION only; the orchestrator passes AWS_REGION
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+    client = boto3.client("secretsmanager", region_name=region)
+    raw = client.get_secret_value(SecretId=secret_id)["SecretString"]
     key = os.environ.get("KITARU_API_KEY_SECRET_KEY") or "api_key"
     os.environ["KITARU_API_KEY"] = str(json.loads(raw)[key])
 
