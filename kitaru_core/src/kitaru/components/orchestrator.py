@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from kitaru.components.base import ORCHESTRATOR, StackComponent
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from kitaru.flow import Flow
     from kitaru.handle import FlowHandle
 
@@ -53,6 +55,38 @@ class Orchestrator(StackComponent):
         from kitaru.errors import ConfigError
 
         raise ConfigError(f"orchestrator {self.name!r} cannot run isolated checkpoints")
+
+    def submit(
+        self, flow: Flow[Any], arguments: dict[str, Any], launch: Callable[[Any, Any], Any]
+    ) -> FlowHandle[Any]:
+        """For orchestrators that run executions elsewhere: create the pending execution (its
+        run options, and the image's secret environment as references) and ``launch(store,
+        execution)`` it; a launch that fails leaves the execution failed (origin ``backend``),
+        not pending forever."""
+        from kitaru.build import secret_environment
+        from kitaru.handle import FlowHandle
+        from kitaru.runtime.engine import error_record
+        from kitaru.runtime.runner import run_options
+        from kitaru.runtime.stacks import stack_name_for
+        from kitaru.store import default_store
+
+        store = default_store()
+        loc = flow.location
+        options = run_options(flow, stack_name_for(flow.stack))
+        if secrets := secret_environment(flow):
+            options["secret_environment"] = secrets
+        execution = store.create_execution(
+            flow=flow.name, module=loc.module, qualname=loc.qualname, source_file=loc.source_file,
+            root=loc.root, inputs=flow.inputs_record(arguments), status="pending",
+            options=options,
+        )  # fmt: skip
+        try:
+            launch(store, execution)
+        except Exception as exc:
+            store.set_status(execution.pk, "failed", only_if=("pending",),
+                             error=error_record(exc, origin="backend"))  # fmt: skip
+            raise
+        return FlowHandle(store, execution.id, flow=flow)
 
     def logs(self, execution_id: str) -> list[dict[str, Any]]:
         from kitaru.runtime.logs import read_logs

@@ -225,30 +225,11 @@ class SageMakerOrchestrator(Orchestrator):
     # -- the interface --------------------------------------------------------------------------
     def run(self, flow: Flow[Any], arguments: dict[str, Any]) -> FlowHandle[Any]:
         """Create a pending execution and submit its training job; return its handle at once."""
-        from kitaru.handle import FlowHandle
-        from kitaru.runtime.engine import error_record
-        from kitaru.runtime.runner import run_options
-        from kitaru.runtime.stacks import stack_name_for
-        from kitaru.store import default_store
-
         if not self.config.image:  # before anything is created
             raise ConfigError(f"orchestrator {self.name!r} has no image",
                               hint="set `image` (an ECR image with kitaru and kitaru-aws)")  # fmt: skip
         self.server_url()
-        store = default_store()
-        loc = flow.location
-        execution = store.create_execution(
-            flow=flow.name, module=loc.module, qualname=loc.qualname, source_file=loc.source_file,
-            root=loc.root, inputs=flow.inputs_record(arguments), status="pending",
-            options=run_options(flow, stack_name_for(flow.stack)),
-        )  # fmt: skip
-        try:
-            self._submit(store, execution, "run")
-        except Exception as exc:
-            store.set_status(execution.pk, "failed", only_if=("pending",),
-                             error=error_record(exc, origin="backend"))  # fmt: skip
-            raise
-        return FlowHandle(store, execution.id, flow=flow)
+        return self.submit(flow, arguments, lambda store, ex: self._submit(store, ex, "run"))
 
     def resume(self, execution_id: str) -> None:
         """Continue the execution (pending, waiting or crashed) in a new training job."""
