@@ -71,9 +71,7 @@ def test_a_call_reports_model_tokens_credential_and_no_cost(
 ) -> None:
     g = gateway(tmp_path, llm_server.url)
     before = llm_server.requests()
-    started = time.monotonic()
     result = g.call(ask())
-    elapsed = time.monotonic() - started
     assert llm_server.requests() == before + 1
     assert isinstance(result.content, str)
     assert llm_server.model in result.model
@@ -83,7 +81,6 @@ def test_a_call_reports_model_tokens_credential_and_no_cost(
     # litellm has no price for a local model and none is configured: unknown, not free
     assert result.cost_usd is None
     assert g.known_price("openai/smollm2") is None and g.estimate_cost(ask()) is None
-    assert elapsed > 0  # (how long is the benchmarks' business, not a test's)
 
 
 def test_configured_prices_give_the_cost(llm_server: LLMServer, tmp_path: Path) -> None:
