@@ -1,4 +1,4 @@
-"""What both flavors share: botocore settings and one-line error messages.
+"""What the flavors share: clients, botocore settings and one-line error messages.
 
 Nothing here imports boto3 at module level: :mod:`kitaru_aws.plugin` must stay import-light.
 """
@@ -20,6 +20,28 @@ def botocore_config(*, max_attempts: int = MAX_ATTEMPTS) -> Any:
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=READ_TIMEOUT,
         retries={"max_attempts": max_attempts, "mode": "standard"},
+    )
+
+
+def client(service: str, region: str | None, endpoint_url: str | None, **config: Any) -> Any:
+    """A boto3 client of its own session: boto3's default session is not thread-safe to create
+    clients from."""
+    import boto3
+
+    session = boto3.session.Session(region_name=region)
+    return session.client(service, endpoint_url=endpoint_url, config=botocore_config(**config))
+
+
+def unreachable(
+    what: str, service: str, region: str | None, endpoint_url: str | None, exc: BaseException,
+    permission: str,
+) -> Exception:  # fmt: skip
+    """The one-line ConfigError a ``verify()`` raises when its probe call failed."""
+    from kitaru.errors import ConfigError
+
+    return ConfigError(
+        f"{what} ({service}, {where(region, endpoint_url)}) is unreachable: {describe_error(exc)}",
+        hint=f"check the region, the endpoint and the credentials ({permission})",
     )
 
 

@@ -24,7 +24,7 @@ from kitaru_docker.engine import DockerError, one_line, parse_image
 from pydantic import field_validator, model_validator
 
 from kitaru.errors import ConfigError
-from kitaru_aws._aws import botocore_config, describe_error, where
+from kitaru_aws._aws import client, describe_error, where
 
 #: ``<account>.dkr.ecr.<region>.amazonaws.com``
 _ECR_HOST = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
@@ -94,11 +94,7 @@ class ECRContainerBuilder(DockerContainerBuilder):
         self._logged_in: set[str] = set()
 
     def _ecr(self) -> Any:
-        import boto3
-
-        session = boto3.session.Session(region_name=self.config.ecr_host()[1])
-        return session.client("ecr", endpoint_url=self.config.endpoint_url,
-                              config=botocore_config(max_attempts=2))  # fmt: skip
+        return client("ecr", self.config.ecr_host()[1], self.config.endpoint_url, max_attempts=2)
 
     def login(self) -> ECRLogin:
         """ECR's login for the registry (cached until shortly before it expires)."""

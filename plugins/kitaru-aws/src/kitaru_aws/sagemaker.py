@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 from kitaru.components.base import ComponentConfig
 from kitaru.components.orchestrator import Capabilities, Orchestrator
 from kitaru.errors import ConfigError
-from kitaru_aws._aws import botocore_config, describe_error, where
+from kitaru_aws._aws import client, describe_error, unreachable, where
 
 if TYPE_CHECKING:
     from kitaru.flow import Flow
@@ -114,11 +114,7 @@ class SageMakerOrchestrator(Orchestrator):
         self._lock = threading.Lock()
 
     def _make_client(self, **config: Any) -> Any:
-        import boto3
-
-        session = boto3.session.Session(region_name=self.config.region)
-        return session.client("sagemaker", endpoint_url=self.config.endpoint_url,
-                              config=botocore_config(**config))  # fmt: skip
+        return client("sagemaker", self.config.region, self.config.endpoint_url, **config)
 
     @property
     def client(self) -> Any:
@@ -273,10 +269,6 @@ class SageMakerOrchestrator(Orchestrator):
         try:
             self._make_client(max_attempts=1).list_training_jobs(MaxResults=1)
         except Exception as exc:
-            raise ConfigError(
-                f"orchestrator {self.name!r} (SageMaker, "
-                f"{where(self.config.region, self.config.endpoint_url)}) is unreachable: "
-                f"{describe_error(exc)}",
-                hint="check the region, the endpoint and the credentials "
-                "(sagemaker:ListTrainingJobs)",
-            ) from None
+            raise unreachable(f"orchestrator {self.name!r}", "SageMaker", self.config.region,
+                              self.config.endpoint_url, exc,
+                              "sagemaker:ListTrainingJobs") from None  # fmt: skip

@@ -16,7 +16,7 @@ from pydantic import field_validator
 from kitaru.components.base import ComponentConfig
 from kitaru.components.secret_store import SecretStore
 from kitaru.errors import ConfigError, NotFound
-from kitaru_aws._aws import botocore_config, describe_error, where
+from kitaru_aws._aws import client, describe_error, unreachable, where
 
 
 class AWSSecretStoreConfig(ComponentConfig):
@@ -42,15 +42,7 @@ class AWSSecretStore(SecretStore):
         self._lock = threading.Lock()
 
     def _make_client(self, **config: Any) -> Any:
-        import boto3
-
-        # a session per client: boto3's default session is not thread-safe to create clients from
-        session = boto3.session.Session(region_name=self.config.region)
-        return session.client(
-            "secretsmanager",
-            endpoint_url=self.config.endpoint_url,
-            config=botocore_config(**config),
-        )
+        return client("secretsmanager", self.config.region, self.config.endpoint_url, **config)
 
     @property
     def client(self) -> Any:
@@ -149,13 +141,9 @@ class AWSSecretStore(SecretStore):
         try:
             self._make_client(max_attempts=1).list_secrets(MaxResults=1)
         except Exception as exc:
-            raise ConfigError(
-                f"secret store {self.name!r} (AWS Secrets Manager, "
-                f"{where(self.config.region, self.config.endpoint_url)}) is unreachable: "
-                f"{describe_error(exc)}",
-                hint="check the region, the endpoint and the credentials "
-                "(secretsmanager:ListSecrets)",
-            ) from None
+            raise unreachable(f"secret store {self.name!r}", "AWS Secrets Manager",
+                              self.config.region, self.config.endpoint_url, exc,
+                              "secretsmanager:ListSecrets") from None  # fmt: skip
 
     def _error(self, action: str, name: str, exc: Exception) -> ConfigError:
         what = f"AWS secret {self._id(name)!r}" if name else "AWS secrets"
