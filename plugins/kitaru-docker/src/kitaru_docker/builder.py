@@ -8,7 +8,7 @@ count as published.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator
 
@@ -17,10 +17,17 @@ from kitaru.components.container_builder import (
     ContainerBuilder,
     ContainerBuilderConfig,
 )
-from kitaru_docker.engine import DockerError, Registry, connect, engine_url, one_line, parse_image
+from kitaru_docker.engine import (
+    DockerError,
+    Registry,
+    UsesEngine,
+    engine_url,
+    one_line,
+    parse_image,
+)
 
 if TYPE_CHECKING:
-    from docker import DockerClient
+    pass
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -54,18 +61,8 @@ class DockerContainerBuilderConfig(ContainerBuilderConfig):
         return value
 
 
-class DockerContainerBuilder(ContainerBuilder):
+class DockerContainerBuilder(ContainerBuilder, UsesEngine):
     config: DockerContainerBuilderConfig
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._client: DockerClient | None = None
-
-    @property
-    def client(self) -> DockerClient:
-        if self._client is None:
-            self._client = connect(self.config.base_url, self.config.timeout)
-        return self._client
 
     def _auth(self) -> dict[str, str] | None:
         if self.config.registry_username is None:

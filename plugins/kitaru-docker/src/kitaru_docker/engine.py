@@ -67,6 +67,20 @@ def connect(base_url: str | None, timeout: float) -> DockerClient:
 
 
 # -- image references -----------------------------------------------------------------------
+class UsesEngine:
+    """A component that talks to a Docker engine (its config has ``base_url`` and ``timeout``):
+    one client, connected on first use."""
+
+    config: Any
+    _client: DockerClient | None = None
+
+    @property
+    def client(self) -> DockerClient:
+        if self._client is None:
+            self._client = connect(self.config.base_url, self.config.timeout)
+        return self._client
+
+
 @dataclass(frozen=True)
 class ImageRef:
     """``registry/repository:tag`` or ``registry/repository@digest``, split."""

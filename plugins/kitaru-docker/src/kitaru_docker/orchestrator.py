@@ -20,10 +20,9 @@ from pydantic import Field, field_validator
 from kitaru.components.base import ComponentConfig
 from kitaru.components.orchestrator import Capabilities, Orchestrator
 from kitaru.errors import ConfigError
-from kitaru_docker.engine import DockerError, connect, engine_url, one_line
+from kitaru_docker.engine import DockerError, UsesEngine, engine_url, one_line
 
 if TYPE_CHECKING:
-    from docker import DockerClient
     from docker.models.containers import Container
 
     from kitaru.flow import Flow
@@ -119,19 +118,9 @@ class DockerOrchestratorConfig(ComponentConfig):
         return value
 
 
-class DockerOrchestrator(Orchestrator):
+class DockerOrchestrator(Orchestrator, UsesEngine):
     capabilities = Capabilities(needs_image=True, isolated_checkpoints=True)
     config: DockerOrchestratorConfig
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._client: DockerClient | None = None
-
-    @property
-    def client(self) -> DockerClient:
-        if self._client is None:
-            self._client = connect(self.config.base_url, self.config.timeout)
-        return self._client
 
     # -- what a container gets ------------------------------------------------------------------
     def server(self) -> tuple[str, str]:
