@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import REPO
+from kitaru.testing.services import free_port
 
 CLIENT = """
 import json, sys, time
@@ -57,12 +57,6 @@ ADMIN_URL = os.environ.get(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _pg(sql: str) -> None:
     import psycopg
 
@@ -76,7 +70,7 @@ def measure(clients: int = 8, seconds: float = 10.0) -> dict[str, Any]:
     _pg(f'DROP DATABASE IF EXISTS "{db}"')
     _pg(f'CREATE DATABASE "{db}"')
     url = ADMIN_URL.rpartition("/")[0] + "/" + db
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "KITARU_HOME": str(tmp / "server"), "PYTHONPATH": str(REPO)}
     for name in ("KITARU_SERVER_URL", "KITARU_API_KEY", "KITARU_DB_URL"):
         env.pop(name, None)

@@ -13,7 +13,6 @@ Use it as ``def test_x(llm_server): ...`` with ``llm_server.url`` as the OpenAI 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 import urllib.request
@@ -22,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from kitaru.testing.services import free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "local_llm.sh"
@@ -53,12 +54,6 @@ def _tail(path: Path, lines: int = 40) -> str:
         return "(no log)"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def server_python() -> str:
     """The llm-server venv's python, building it first if needed; fails the test if it can't."""
     out = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True,
@@ -74,7 +69,7 @@ def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LLMServer]:
     python = server_python()
     gguf = subprocess.run([python, "-c", FIND_GGUF], capture_output=True, text=True,
                           check=True).stdout.strip()  # fmt: skip
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("llm-server") / "server.log"
     command = [python, "-m", "llama_cpp.server", "--model", gguf, "--model_alias", "smollm2",
                "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
@@ -102,12 +97,7 @@ def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LLMServer]:
             time.sleep(0.2)
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def give_llm_tests_time(items: list[pytest.Item]) -> None:

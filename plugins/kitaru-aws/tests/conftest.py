@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from kitaru.testing.services import free_port, stop_process
 
 REGION = "us-east-1"
 #: wall-clock numbers the tests record, printed at the end of the session
@@ -45,12 +46,6 @@ class Moto:
         return boto3.session.Session(region_name=REGION).client(
             service, endpoint_url=self.endpoint_url
         )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def moto_server_argv(port: int) -> list[str]:
@@ -99,12 +94,7 @@ def running_moto(log: Path) -> Iterator[Moto]:
                 time.sleep(0.1)
         yield Moto(endpoint, time.monotonic() - started)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ real registry (docker-registry on 127.0.0.1:5001); its errors name what is unrea
 
 from __future__ import annotations
 
-import socket
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +13,7 @@ from pydantic import ValidationError
 from kitaru.components.container_builder import BuildContext, ContainerBuilder
 from kitaru.errors import ConfigError, KitaruError
 from kitaru.testing import ContainerBuilderContract, build_component
+from kitaru.testing.services import free_port
 
 if TYPE_CHECKING:
     from conftest import Engine
@@ -27,12 +27,6 @@ class TestDockerContainerBuilder(ContainerBuilderContract):
     @pytest.fixture
     def container_builder(self, engine: Engine) -> ContainerBuilder:
         return builder(registry=f"{engine.registry}/kitaru", base_url=engine.docker_host)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_flavor_comes_from_this_distribution() -> None:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from kitaru.testing.contracts.metadata_store import MetadataStoreContract
     from kitaru.testing.contracts.orchestrator import OrchestratorContract
     from kitaru.testing.contracts.secret_store import SecretStoreContract
+    from kitaru.testing.services import free_port, stop_process
 
 _EXPORTS: dict[str, str] = {
     "ArtifactStoreContract": "kitaru.testing.contracts.artifact_store",
@@ -48,6 +49,8 @@ _EXPORTS: dict[str, str] = {
     "ContainerBuilderContract": "kitaru.testing.contracts.container_builder",
     "MetadataStoreContract": "kitaru.testing.contracts.metadata_store",
     "build_component": "kitaru.testing.components",
+    "free_port": "kitaru.testing.services",
+    "stop_process": "kitaru.testing.services",
 }
 
 __all__ = [
@@ -58,6 +61,8 @@ __all__ = [
     "OrchestratorContract",
     "SecretStoreContract",
     "build_component",
+    "free_port",
+    "stop_process",
 ]
 
 
