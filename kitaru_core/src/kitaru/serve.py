@@ -52,9 +52,9 @@ class LocalRunner:
         except Conflict:
             pass  # someone else holds it, or it is done
         except KitaruError as exc:
-            from kitaru.runtime.worker import _note_failure
+            from kitaru.runtime.worker import note_failure
 
-            _note_failure(execution_id, exc)
+            note_failure(execution_id, exc)
         finally:
             with self._lock:
                 self._active.discard(execution_id)

@@ -25,13 +25,13 @@ def main(argv: list[str]) -> int:
         return 0
     except KitaruError as exc:
         print(f"kitaru worker: {exc}", file=sys.stderr)
-        _note_failure(argv[0], exc)
+        note_failure(argv[0], exc)
         return 1
     print(f"kitaru worker: execution {argv[0]} {outcome.kind}", file=sys.stderr)
     return 0
 
 
-def _note_failure(execution_id: str, exc: Exception) -> None:
+def note_failure(execution_id: str, exc: Exception) -> None:
     """Leave the reason on the execution, where `kitaru executions show` displays it."""
     import time
 
