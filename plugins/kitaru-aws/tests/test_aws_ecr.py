@@ -83,6 +83,46 @@ def test_push_logs_the_engine_in_once_then_pushes_with_the_token(moto: Moto) -> 
     assert pushed == f"{REGISTRY}/flow@sha256:" + "a" * 64
 
 
+def test_push_creates_the_repository_once(moto: Moto) -> None:
+    ecr = builder(moto)
+    ecr._client = StubEngine()
+    client: Any = moto.client("ecr")
+    ecr.push(f"{REGISTRY}/flow:1")
+    (repo,) = client.describe_repositories()["repositories"]
+    assert repo["repositoryName"] == "kitaru/flow"
+    client.delete_repository(repositoryName="kitaru/flow", force=True)
+    ecr.push(f"{REGISTRY}/flow:2")  # known to this builder: not asked again
+    assert client.describe_repositories()["repositories"] == []
+    # another builder (another deploy) finds it created meanwhile: no error, no second one
+    client.create_repository(repositoryName="kitaru/flow")
+    other = builder(moto)
+    other._client = StubEngine()
+    other.push(f"{REGISTRY}/flow:3")
+    assert len(client.describe_repositories()["repositories"]) == 1
+
+
+def test_create_repository_off_leaves_ecr_alone(moto: Moto) -> None:
+    ecr = builder(moto, create_repository=False)
+    ecr._client = StubEngine()
+    ecr.push(f"{REGISTRY}/flow:1")
+    client: Any = moto.client("ecr")
+    assert client.describe_repositories()["repositories"] == []
+
+
+def test_a_proxy_in_front_of_ecr_gets_the_token(moto: Moto) -> None:
+    # a registry host that is not ECR's (a pull-through proxy, the tests' local registry):
+    # the engine logs in there with ECR's token, and the repository is created in ECR
+    ecr = builder(moto, registry="127.0.0.1:5001/kitaru", registry_id=ACCOUNT, region="us-east-1")
+    engine = StubEngine()
+    ecr._client = engine
+    ecr.push("127.0.0.1:5001/kitaru/flow:1")
+    assert [x["registry"] for x in engine.logins] == ["127.0.0.1:5001"]
+    client: Any = moto.client("ecr")
+    assert [r["repositoryName"] for r in client.describe_repositories()["repositories"]] == [
+        "kitaru/flow"
+    ]
+
+
 def test_registry_id_and_region_come_from_the_registry_host() -> None:
     config = builder().config
     assert config.ecr_host() == (ACCOUNT, "us-east-1")

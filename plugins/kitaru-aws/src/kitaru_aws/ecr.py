@@ -5,7 +5,7 @@ the default AWS credential chain), decodes it into the docker login ``AWS`` / pa
 the engine in to the token's registry and passes the same credentials with the push and to the
 registry API. A token is reused until five minutes before it expires (ECR: 12 hours).
 
-Needs kitaru-docker next to kitaru-aws (``pip install kitaru-aws kitaru-docker``); kitaru-docker
+Needs kitaru-docker next to kitaru-aws (``pip install 'kitaru-aws[ecr]'``); kitaru-docker
 itself never imports boto3.
 """
 
@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 from kitaru_docker.builder import DockerContainerBuilder, DockerContainerBuilderConfig
@@ -62,6 +62,10 @@ class ECRContainerBuilderConfig(DockerContainerBuilderConfig):
     endpoint_url: str | None = None
     #: the account whose registry to log in to (default: the registry host's, else the caller's)
     registry_id: str | None = None
+    #: create an image's repository before its first push (ecr:CreateRepository)
+    create_repository: bool = True
+    #: for repositories this builder creates (tags are content hashes: IMMUTABLE is safe)
+    tag_mutability: Literal["MUTABLE", "IMMUTABLE"] = "MUTABLE"
 
     @field_validator("region", "endpoint_url", "registry_id", "registry")
     @classmethod
@@ -92,6 +96,7 @@ class ECRContainerBuilder(DockerContainerBuilder):
         self._renew_at = 0.0
         self._login_lock = threading.Lock()
         self._logged_in: set[str] = set()
+        self._repositories: set[str] = set()
 
     def _ecr(self) -> Any:
         return client("ecr", self.config.ecr_host()[1], self.config.endpoint_url, max_attempts=2)
@@ -115,9 +120,14 @@ class ECRContainerBuilder(DockerContainerBuilder):
                     hint="check the region, the endpoint and the credentials (ecr:GetAuthorizationToken)",
                 ) from None
             username, password = decode_token(data["authorizationToken"])
+            # the engine logs in to the host images are pushed to: the token's proxyEndpoint
+            # for an ECR host, else the configured host (a proxy in front of ECR)
             endpoint = str(data.get("proxyEndpoint") or "")
             configured = parse_image(f"{(self.config.registry or '').rstrip('/')}/x").registry
-            registry = urlparse(endpoint).netloc or endpoint or configured
+            if _ECR_HOST.match(configured):
+                registry = urlparse(endpoint).netloc or endpoint or configured
+            else:
+                registry = configured
             expires = data.get("expiresAt")
             expires_at = expires.timestamp() if expires is not None else time.time() + 3600
             self._login = ECRLogin(registry, username, password, expires_at)
@@ -148,8 +158,44 @@ class ECRContainerBuilder(DockerContainerBuilder):
             ) from None
         self._logged_in.add(login.registry)
 
+    def ensure_repository(self, image: str) -> None:
+        """Create the image's ECR repository unless it exists (ECR refuses pushes to a
+        repository nobody created); off with ``create_repository: false``."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        name = parse_image(image).repository
+        if not self.config.create_repository or name in self._repositories:
+            return
+        registry_id, region = self.config.ecr_host()
+        ids = {"registryId": registry_id} if registry_id else {}
+        ecr = self._ecr()
+        try:
+            try:
+                ecr.describe_repositories(repositoryNames=[name], **ids)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "RepositoryNotFoundException":
+                    raise
+                try:
+                    ecr.create_repository(repositoryName=name,
+                                          imageTagMutability=self.config.tag_mutability, **ids)  # fmt: skip
+                except ClientError as again:  # another deploy created it meanwhile
+                    code = again.response.get("Error", {}).get("Code")
+                    if code != "RepositoryAlreadyExistsException":
+                        raise
+        except (BotoCoreError, ClientError) as exc:
+            raise ConfigError(
+                f"container builder {self.name!r} cannot create ECR repository {name!r} "
+                f"({where(region, self.config.endpoint_url)}): {describe_error(exc)}",
+                hint="create it yourself (`aws ecr create-repository`) and set "
+                "create_repository: false, or allow ecr:DescribeRepositories and "
+                "ecr:CreateRepository",
+            ) from None
+        self._repositories.add(name)
+
     def push(self, image: str) -> str:
-        self._engine_login(self.login())
+        login = self.login()
+        self.ensure_repository(image)
+        self._engine_login(login)
         return super().push(image)
 
     def verify(self) -> None:

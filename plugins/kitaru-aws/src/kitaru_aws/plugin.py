@@ -40,7 +40,7 @@ def kitaru_flavors() -> list[Flavor]:
             type="container_builder",
             config_class="kitaru_aws.ecr:ECRContainerBuilderConfig",
             implementation="kitaru_aws.ecr:ECRContainerBuilder",
-            install_hint="pip install kitaru-aws kitaru-docker",
+            install_hint="pip install 'kitaru-aws[ecr]'",
             description="the `docker` builder (kitaru-docker), logged in to Amazon ECR",
         ),
     ]
