@@ -82,3 +82,34 @@ def test_build_is_a_no_op_on_the_local_stack(tmp_path: Path) -> None:
                          timeout=60)  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "runs flows as local processes: no image to build" in out.stdout
+
+
+def test_the_stacks_plugins_go_into_the_image(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plugins installed from a source folder (this workspace's editable kitaru-docker) are
+    built into wheels; those from an index are pip requirements pinned to the installed
+    version, installed in the same pip call as the Kitaru wheel."""
+    from importlib.metadata import version
+
+    from kitaru.build import plugin_wheels, stack_providers
+    from kitaru.stack.loader import parse_stack_text
+    from kitaru.stack.model import Stack
+
+    pytest.importorskip("kitaru_docker")
+    monkeypatch.setenv("KITARU_CACHE", str(tmp_path / "cache"))
+    stack = Stack(parse_stack_text(
+        "name: d\ncomponents:\n  orchestrator: {flavor: docker}\n"
+        "  artifact_store: {flavor: local, config: {path: /x}}\n", source="test"))  # fmt: skip
+    assert stack_providers(stack) == {"kitaru", "kitaru-docker"}
+    wheels = tmp_path / "wheels"
+    assert plugin_wheels({"kitaru", "kitaru-docker", "click"}, wheels) == [
+        f"click=={version('click')}"
+    ]
+    (built,) = wheels.iterdir()
+    assert built.name.startswith("kitaru_docker-") and built.suffix == ".whl"
+    again = tmp_path / "again"
+    plugin_wheels({"kitaru-docker"}, again)  # cached by source hash: the same file
+    assert (again / built.name).read_bytes() == built.read_bytes()
+    text = dockerfile(ImageSettings(), tmp_path, ["click==8"])
+    assert "RUN python3 -m pip install --no-cache-dir /tmp/kitaru-wheels/*.whl 'click==8'" in text

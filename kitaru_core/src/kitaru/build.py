@@ -106,13 +106,17 @@ def project_root(flow: Flow[Any]) -> Path:
     return pyproject.parent if pyproject is not None else source.parent
 
 
-def dockerfile(settings: ImageSettings, root: Path) -> str:
+def dockerfile(settings: ImageSettings, root: Path, plugins: list[str] | None = None) -> str:
+    """``plugins``: requirement lines (``kitaru-aws==0.1.0``) of plugins that come from an
+    index; installed in the same pip call as the wheels, so their ``kitaru`` requirement is
+    the wheel's."""
     lines = [f"FROM {settings.base_image}"]
     if settings.apt_packages:
         lines.append("RUN apt-get update && apt-get install -y --no-install-recommends "
                      + " ".join(settings.apt_packages) + " && rm -rf /var/lib/apt/lists/*")  # fmt: skip
+    from_index = "".join(f" '{r}'" for r in plugins or [])
     lines += ["COPY .kitaru-wheels /tmp/kitaru-wheels",
-              "RUN python3 -m pip install --no-cache-dir /tmp/kitaru-wheels/*.whl"]  # fmt: skip
+              f"RUN python3 -m pip install --no-cache-dir /tmp/kitaru-wheels/*.whl{from_index}"]  # fmt: skip
     if settings.requirements_file:
         lines.append(
             f"RUN python3 -m pip install --no-cache-dir -r {APP}/{settings.requirements_file}"
@@ -135,25 +139,77 @@ def dockerfile(settings: ImageSettings, root: Path) -> str:
 
 
 def kitaru_wheel(into: Path) -> Path:
-    """A wheel of the Kitaru running here, cached in ~/.cache/kitaru/wheels/<source hash>/ (a
-    changed checkout gets a new one): a prebuilt ``kitaru-<version>-*.whl`` there (e.g. from
-    ``pip download kitaru``) is used as is; otherwise it is built from these sources with uv
-    (or pip)."""
+    """A wheel of the Kitaru running here, cached in ~/.cache/kitaru/wheels/ (a changed
+    checkout gets a new one): a prebuilt ``kitaru-<version>-*.whl`` there (e.g. from ``pip
+    download kitaru``) is used as is; otherwise it is built from these sources with uv (or
+    pip)."""
     import kitaru
 
-    cache = Path(os.environ.get("KITARU_CACHE", Path.home() / ".cache" / "kitaru")) / "wheels"
+    cache = wheel_cache()
     prebuilt = sorted(cache.glob(f"kitaru-{kitaru.__version__}-*.whl"))
     source = Path(kitaru.__file__).resolve().parents[2]  # .../kitaru_core when run from sources
     if prebuilt or not (source / "pyproject.toml").exists():
         if not prebuilt:
             raise ConfigError("cannot find Kitaru's sources to build a wheel for the image",
                               hint=f"put a kitaru-{kitaru.__version__} wheel in {cache}")  # fmt: skip
-        wheel = prebuilt[-1]
-    else:
-        folder = cache / f"src-{context_hash(source / 'src')[:16]}"
-        if not list(folder.glob("kitaru-*.whl")):
-            _build_wheel(source, folder, cache)
-        wheel = sorted(folder.glob("kitaru-*.whl"))[-1]
+        return _copy(prebuilt[-1], into)
+    return _copy(source_wheel("kitaru", source), into)
+
+
+def plugin_wheels(providers: set[str], into: Path) -> list[str]:
+    """Put wheels of the plugins ``providers`` (distributions) that are installed from a source
+    folder (a checkout, an editable install) into ``into``; return requirement lines
+    (``name==version``) for those that came from an index."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    from_index: list[str] = []
+    for name in sorted(providers - {"kitaru"}):
+        try:
+            dist = distribution(name)
+        except PackageNotFoundError:
+            continue  # a flavor registered by code that is no distribution (tests, scripts)
+        source = _source_folder(dist)
+        if source is None:
+            from_index.append(f"{dist.metadata['Name']}=={dist.version}")
+        else:
+            _copy(source_wheel(str(dist.metadata["Name"]), source), into)
+    return from_index
+
+
+def _source_folder(dist: Any) -> Path | None:
+    """The folder a distribution was installed from (PEP 610 ``direct_url.json``), if any."""
+    import json
+    from urllib.parse import unquote, urlparse
+
+    raw = dist.read_text("direct_url.json")
+    if not raw:
+        return None
+    info = json.loads(raw)
+    url = urlparse(info.get("url", ""))
+    if "dir_info" not in info or url.scheme != "file":
+        return None
+    folder = Path(unquote(url.path))
+    return folder if (folder / "pyproject.toml").exists() else None
+
+
+def wheel_cache() -> Path:
+    return Path(os.environ.get("KITARU_CACHE", Path.home() / ".cache" / "kitaru")) / "wheels"
+
+
+def source_wheel(name: str, source: Path) -> Path:
+    """A wheel built from ``source`` (a project folder), cached by the hash of its sources and
+    its pyproject.toml."""
+    sources = source / "src" if (source / "src").is_dir() else source
+    key = hashlib.sha256((context_hash(sources) + (source / "pyproject.toml").read_text()).encode())
+    prefix = "" if name == "kitaru" else f"{name}-"
+    folder = wheel_cache() / f"{prefix}src-{key.hexdigest()[:16]}"
+    pattern = f"{name.replace('-', '_')}-*.whl"
+    if not list(folder.glob(pattern)):
+        _build_wheel(source, folder, wheel_cache())
+    return sorted(folder.glob(pattern))[-1]
+
+
+def _copy(wheel: Path, into: Path) -> Path:
     into.mkdir(parents=True, exist_ok=True)
     return Path(shutil.copy2(wheel, into / wheel.name))
 
@@ -168,7 +224,7 @@ def _build_wheel(source: Path, folder: Path, cache: Path) -> None:
                str(source)]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
-        raise ConfigError("building the Kitaru wheel for the image failed: "
+        raise ConfigError(f"building a wheel of {source.name} for the image failed: "
                           f"{(done.stderr.strip().splitlines() or ['?'])[-1]}",
                           hint=f"build one into {cache} yourself")  # fmt: skip
 
@@ -178,6 +234,16 @@ def context_hash(folder: Path) -> str:
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def stack_providers(stack: Any) -> set[str]:
+    """The distributions that provide the flavors of ``stack``'s components."""
+    from kitaru.plugins.manager import plugin_manager
+
+    manager = plugin_manager()
+    return {
+        manager.flavor(kind, spec.flavor).provider for kind, spec in stack.spec.components.items()
+    }
 
 
 def build(
@@ -203,6 +269,8 @@ def build(
         shutil.copytree(root, context, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(*SKIP))  # fmt: skip
         kitaru_wheel(context / ".kitaru-wheels")
+        # the stack's plugins run inside the image too (its artifact store, a job's shim)
+        plugins = plugin_wheels(stack_providers(target), context / ".kitaru-wheels")
         for target_path, local in settings.extra_files.items():
             extra = context / ".kitaru-extra"
             extra.mkdir(exist_ok=True)
@@ -210,7 +278,7 @@ def build(
         if settings.dockerfile:
             text = (root / settings.dockerfile).read_text()
         else:
-            text = dockerfile(settings, root)
+            text = dockerfile(settings, root, plugins)
         (context / ".kitaru.Dockerfile").write_text(text)
         tag = f"{(builder.config.registry or 'localhost/kitaru').rstrip('/')}/{flow.name.lower()}"
         image = f"{tag}:{context_hash(context)[:16]}"
