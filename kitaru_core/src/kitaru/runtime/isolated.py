@@ -4,12 +4,17 @@ Inputs and output travel through the stack's artifact store as content-addressed
 unit is ``python -m kitaru.runtime.isolated EXECUTION_ID CHECKPOINT INPUT_URI``, which imports
 the flow's code (so the checkpoint is defined), runs the body once and prints one JSON line:
 ``{"output": [serializer, type, uri]}`` or ``{"error": [type, message]}``.
+
+Where an orchestrator cannot read a unit's output (a cloud job's stdout goes to the cloud's log
+service), it sets ``KITARU_REPLY_KEY`` (:func:`reply_key` of the unit's name) and reads the same
+JSON from the artifact store with :func:`read_reply` once the unit ended.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +72,23 @@ def run_isolated(
     return get_value(artifacts, *reply["output"])
 
 
+REPLY_KEY_ENV = "KITARU_REPLY_KEY"
+
+
+def reply_key(unit: str) -> str:
+    """The artifact-store key a unit named ``unit`` (a job name) writes its reply under."""
+    return hashlib.sha256(f"kitaru-reply:{unit}".encode()).hexdigest()
+
+
+def read_reply(artifacts: Any, key: str) -> dict[str, Any] | None:
+    """The reply a unit wrote under ``key``; None if it wrote none."""
+    uri = artifacts.uri_for(key)
+    if not artifacts.exists(uri):
+        return None
+    reply: dict[str, Any] = json.loads(artifacts.get(uri))
+    return reply
+
+
 def main(argv: list[str]) -> int:
     """The isolated unit: run one checkpoint body and report through the artifact store."""
     from kitaru.checkpoint import registry
@@ -76,9 +98,9 @@ def main(argv: list[str]) -> int:
     execution_id, name, input_json = argv
     store = default_store()
     execution = store.get_execution(execution_id)
-    load_flow(execution)  # defines the checkpoint in this process
     artifacts = value_io(store, execution.options.get("stack")).artifacts
     try:
+        load_flow(execution)  # defines the checkpoint in this process
         cp = registry[name]
         payload = get_value(artifacts, *json.loads(input_json))
         value = cp.fn(*payload["args"], **payload["kwargs"])
@@ -90,6 +112,8 @@ def main(argv: list[str]) -> int:
     except Exception as exc:
         reply = {"error": [type(exc).__name__, str(exc)]}
     print(json.dumps(reply), flush=True)
+    if key := os.environ.get(REPLY_KEY_ENV):
+        artifacts.put(key, json.dumps(reply).encode())
     return 0
 
 

@@ -1,4 +1,5 @@
-"""What a SageMaker training job runs: ``python -m kitaru_aws.job run|resume ID``.
+"""What a SageMaker training job runs: ``python -m kitaru_aws.job run|resume ID`` (an
+execution) or ``checkpoint ID NAME INPUT`` (an isolated checkpoint call).
 
 Reads the Kitaru API key from Secrets Manager (``KITARU_API_KEY_SECRET_ID``, a JSON object;
 ``KITARU_API_KEY_SECRET_KEY``, default ``api_key``) with the job's role, puts it in

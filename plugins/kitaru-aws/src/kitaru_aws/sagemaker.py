@@ -4,11 +4,15 @@
 ``python -m kitaru_aws.job run ID`` in the flow's image: a shim that reads the Kitaru API key
 from Secrets Manager (``KITARU_API_KEY_SECRET_ID``; the key is never in the job's spec) and
 then runs ``python -m kitaru.entrypoint run ID``. ``resume`` submits ``... resume ID``.
-The execution's metadata records the jobs (``sagemaker.job_name``: the latest, ``jobs``: all).
+A ``runtime="isolated"`` checkpoint call is a job of its own (``... checkpoint ID NAME
+INPUT``), submitted by the flow's job, which waits for it and reads its reply from the
+artifact store. The execution's metadata records the jobs (``sagemaker.job_name``: the
+latest, ``jobs``: all of the execution's, ``checkpoint_jobs``: those of isolated checkpoints).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -35,6 +39,8 @@ PASSED_SETTINGS = ("KITARU_INLINE_LIMIT", "KITARU_LEASE_TTL", "KITARU_HEARTBEAT_
 TERMINAL = ("completed", "failed", "cancelled")
 #: SageMaker's TrainingJobStatus values while a container may still run
 ALIVE = ("InProgress", "Stopping")
+#: seconds past a checkpoint job's own limit before Kitaru stops it (SageMaker stops it first)
+STOP_GRACE = 60.0
 _NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
 
@@ -83,6 +89,11 @@ class SageMakerOrchestratorConfig(ComponentConfig):
     tags: dict[str, str] = Field(default_factory=dict)
     #: the Python that has kitaru and kitaru-aws installed, inside the image
     python: str = "python"
+    #: isolated checkpoints' jobs: instance type (default: instance_type), time limit
+    checkpoint_instance_type: str | None = None
+    checkpoint_timeout_seconds: int = Field(default=24 * 3600, ge=1)
+    #: seconds between DescribeTrainingJob calls while a checkpoint's job runs
+    poll_interval: float = Field(default=10.0, gt=0)
 
     @field_validator("region", "endpoint_url", "server_url", "image")
     @classmethod
@@ -105,13 +116,14 @@ class SageMakerOrchestratorConfig(ComponentConfig):
 
 
 class SageMakerOrchestrator(Orchestrator):
-    capabilities = Capabilities(needs_image=True, isolated_checkpoints=False)
+    capabilities = Capabilities(needs_image=True, isolated_checkpoints=True)
     config: SageMakerOrchestratorConfig
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._client: Any = None
         self._lock = threading.Lock()
+        self._recording = threading.Lock()  # parallel isolated checkpoints record their jobs
 
     def _make_client(self, **config: Any) -> Any:
         return client("sagemaker", self.config.region, self.config.endpoint_url, **config)
@@ -163,24 +175,30 @@ class SageMakerOrchestrator(Orchestrator):
             env.setdefault("AWS_REGION", self.config.region)
         return env
 
-    def job_spec(self, execution: Execution, verb: str) -> dict[str, Any]:
-        """Keyword arguments of ``CreateTrainingJob`` for ``entrypoint VERB ID``."""
+    def job_spec(
+        self, execution: Execution, verb: str, arguments: tuple[str, ...] = (),
+        environment: dict[str, str] | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Keyword arguments of ``CreateTrainingJob`` for ``entrypoint VERB ID ARGUMENTS...``."""
         config = self.config
         name = f"{config.job_name_prefix}-{verb}-{uuid.uuid4().hex[:16]}"
+        checkpoint = verb == "checkpoint"
+        instance = (config.checkpoint_instance_type if checkpoint else None) or config.instance_type
+        runtime = config.checkpoint_timeout_seconds if checkpoint else config.max_runtime_seconds
         spec: dict[str, Any] = {
             "TrainingJobName": name,
             "AlgorithmSpecification": {
                 "TrainingImage": self.image_for(execution),
                 "TrainingInputMode": "File",
                 "ContainerEntrypoint": [config.python, "-m", "kitaru_aws.job"],
-                "ContainerArguments": [verb, execution.id],
+                "ContainerArguments": [verb, execution.id, *arguments],
             },
             "RoleArn": config.role_arn,
             "OutputDataConfig": {"S3OutputPath": config.output_path},
-            "ResourceConfig": {"InstanceType": config.instance_type, "InstanceCount": 1,
+            "ResourceConfig": {"InstanceType": instance, "InstanceCount": 1,
                                "VolumeSizeInGB": config.volume_size_gb},
-            "StoppingCondition": {"MaxRuntimeInSeconds": config.max_runtime_seconds},
-            "Environment": self.environment(),
+            "StoppingCondition": {"MaxRuntimeInSeconds": runtime},
+            "Environment": {**self.environment(), **(environment or {})},
             "Tags": [{"Key": k, "Value": v} for k, v in {
                 **config.tags, "kitaru:execution": execution.id, "kitaru:role": verb,
                 "kitaru:orchestrator": self.name}.items()],
@@ -190,10 +208,9 @@ class SageMakerOrchestrator(Orchestrator):
                                  "SecurityGroupIds": config.security_group_ids}  # fmt: skip
         return spec
 
-    def _submit(self, store: MetadataStore, execution: Execution, verb: str) -> str:
+    def _create(self, spec: dict[str, Any], execution: Execution) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        spec = self.job_spec(execution, verb)
         try:
             self.client.create_training_job(**spec)
         except (BotoCoreError, ClientError) as exc:
@@ -203,17 +220,28 @@ class SageMakerOrchestrator(Orchestrator):
                 hint="check role_arn, the image, the instance type quota and "
                 "sagemaker:CreateTrainingJob / iam:PassRole",
             ) from None
-        name = spec["TrainingJobName"]
-        recorded = dict((store.get_execution(execution.id).metadata or {}).get("sagemaker") or {})
-        store.update_metadata(execution.pk, {"sagemaker": {
-            **recorded, "job_name": name, "jobs": [*recorded.get("jobs", []), name],
-            "image": spec["AlgorithmSpecification"]["TrainingImage"],
-            "region": self.client.meta.region_name,
-        }})  # fmt: skip
-        return str(name)
 
-    def jobs_of(self, execution: Execution) -> list[str]:
-        return list(((execution.metadata or {}).get("sagemaker") or {}).get("jobs") or [])
+    def _record(self, store: MetadataStore, execution_id: str, spec: dict[str, Any],
+                field: str) -> None:  # fmt: skip
+        """Add the job to the execution's metadata (``field``: jobs or checkpoint_jobs)."""
+        name = spec["TrainingJobName"]
+        with self._recording:
+            execution = store.get_execution(execution_id)
+            recorded = dict((execution.metadata or {}).get("sagemaker") or {})
+            recorded[field] = [*recorded.get(field, []), name]
+            if field == "jobs":
+                recorded.update(job_name=name, image=spec["AlgorithmSpecification"]["TrainingImage"],
+                                region=self.client.meta.region_name)  # fmt: skip
+            store.update_metadata(execution.pk, {"sagemaker": recorded})
+
+    def _submit(self, store: MetadataStore, execution: Execution, verb: str) -> str:
+        spec = self.job_spec(execution, verb)
+        self._create(spec, execution)
+        self._record(store, execution.id, spec, "jobs")
+        return str(spec["TrainingJobName"])
+
+    def jobs_of(self, execution: Execution, field: str = "jobs") -> list[str]:
+        return list(((execution.metadata or {}).get("sagemaker") or {}).get(field) or [])
 
     def job_status(self, job_name: str) -> str:
         return str(self.client.describe_training_job(TrainingJobName=job_name)["TrainingJobStatus"])
@@ -240,7 +268,8 @@ class SageMakerOrchestrator(Orchestrator):
 
         from kitaru.store import default_store
 
-        for job in self.jobs_of(default_store().get_execution(execution_id)):
+        execution = default_store().get_execution(execution_id)
+        for job in [*self.jobs_of(execution), *self.jobs_of(execution, "checkpoint_jobs")]:
             if self.job_status(job) != "InProgress":
                 continue
             try:
@@ -248,6 +277,70 @@ class SageMakerOrchestrator(Orchestrator):
             except ClientError as exc:
                 if "ValidationException" not in str(exc):  # it ended meanwhile
                     raise
+
+    def run_checkpoint(
+        self, execution_id: str, checkpoint: str, inputs: list[Any]
+    ) -> dict[str, Any]:
+        """Run one isolated checkpoint call as its own training job; wait for it (polling
+        DescribeTrainingJob) and read the reply it wrote to the artifact store."""
+        from kitaru.runtime.isolated import REPLY_KEY_ENV, read_reply, reply_key
+        from kitaru.runtime.stacks import stack_of
+        from kitaru.store import default_store
+
+        store = default_store()
+        execution = store.get_execution(execution_id)
+        name = f"{self.config.job_name_prefix}-checkpoint-{uuid.uuid4().hex[:16]}"
+        key = reply_key(name)
+        spec = self.job_spec(execution, "checkpoint", (checkpoint, json.dumps(inputs)),
+                             {REPLY_KEY_ENV: key})  # fmt: skip
+        spec["TrainingJobName"] = name
+        try:
+            self._create(spec, execution)
+        except ConfigError as exc:
+            return {"error": ["IsolatedUnitFailed", str(exc)]}
+        self._record(store, execution_id, spec, "checkpoint_jobs")
+        unit = {"sagemaker_job": name}
+        job = self._wait_for(name, self.config.checkpoint_timeout_seconds)
+        state = job.get("TrainingJobStatus", "InProgress")
+        if state == "Completed":
+            artifacts = stack_of(execution.options.get("stack")).artifact_store
+            reply = read_reply(artifacts, key)
+            if reply is None:
+                return {"error": ["IsolatedUnitFailed", f"SageMaker job {name} completed without "
+                                  "writing its reply"], "unit": unit}  # fmt: skip
+            return {**reply, "unit": unit}
+        if state == "Failed":
+            reason = " ".join(str(job.get("FailureReason") or "no reason given").split())
+            message = f"SageMaker job {name} failed: {reason}"
+        elif state == "Stopped":
+            message = f"SageMaker job {name} was stopped"
+        else:
+            message = (f"SageMaker job {name} ran over {self.config.checkpoint_timeout_seconds} s "
+                       f"(still {state}); stopped")  # fmt: skip
+        return {"error": ["IsolatedUnitFailed", message], "unit": unit}
+
+    def _wait_for(self, name: str, timeout: float) -> dict[str, Any]:
+        """The job's description once it ended; after ``timeout`` it is stopped and the last
+        description returned. Describe errors are retried until then (botocore retries too)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        deadline = time.monotonic() + timeout + STOP_GRACE
+        job: dict[str, Any] = {}
+        while True:
+            try:
+                job = self.client.describe_training_job(TrainingJobName=name)
+            except (BotoCoreError, ClientError):
+                if time.monotonic() > deadline:
+                    raise
+            if job.get("TrainingJobStatus") in ("Completed", "Failed", "Stopped"):
+                return job
+            if time.monotonic() > deadline:
+                try:
+                    self.client.stop_training_job(TrainingJobName=name)
+                except (BotoCoreError, ClientError):
+                    pass
+                return job
+            time.sleep(self.config.poll_interval)
 
     def status(self, execution_id: str) -> str:
         from kitaru.store import default_store

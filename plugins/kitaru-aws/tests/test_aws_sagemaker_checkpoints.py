@@ -1,0 +1,157 @@
+"""``runtime="isolated"`` checkpoints on the ``sagemaker`` orchestrator: each call is a training
+job of its own, submitted by the flow's job, which waits for it and reads the reply the job
+wrote to the artifact store.
+
+moto records the jobs; ``sagemaker_standin`` runs a recorded checkpoint job's command as a
+process here (what SageMaker would run in the container), so the reply travels through the
+real S3 artifact store (moto) and the job reports to a real Kitaru server. The states moto
+never shows (Failed, Stopped, still InProgress) come from a DescribeTrainingJob answer set by
+the test — a hand-written stand-in for SageMaker's job state machine, which moto lacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from sagemaker_standin import ROLE, SECRET_ID, register_stack, run_on_host, store_api_key
+
+if TYPE_CHECKING:
+    from conftest import Moto
+
+    from tests.server.conftest import Server
+
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    from tests.server.conftest import start_server, stop
+
+    srv = start_server(tmp_path_factory.mktemp("server") / "home")
+    assert srv.admin_key, srv.log.read_text()
+    yield srv
+    stop(srv)
+
+
+@pytest.fixture
+def sm(
+    moto: Moto, bucket: str, server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    isolated_kitaru_home: Path,
+) -> Iterator[Any]:  # fmt: skip
+    """The stack's orchestrator in this process (connected to the server), with the jobs it
+    creates recorded in ``sm.created``."""
+    from kitaru.runtime.stacks import stack_of
+    from kitaru.store import reset_default_store
+
+    stack = f"sm-checkpoints-{uuid.uuid4().hex[:8]}"  # one server for the module
+    register_stack(server, {"name": stack, "components": {
+        "orchestrator": {"flavor": "sagemaker", "config": {
+            "image": "kitaru/never-pulled:1", "role_arn": ROLE, "python": sys.executable,
+            "output_path": f"s3://{bucket}/sagemaker", "region": "us-east-1",
+            "endpoint_url": moto.endpoint_url, "server_url": server.url,
+            "api_key_secret_id": SECRET_ID, "poll_interval": 0.05,
+            "checkpoint_instance_type": "ml.c5.xlarge", "checkpoint_timeout_seconds": 600,
+            "environment": {"AWS_ENDPOINT_URL": moto.endpoint_url}}},
+        "artifact_store": {"flavor": "s3", "config": {
+            "path": f"s3://{bucket}/kitaru", "region": "us-east-1",
+            "endpoint_url": moto.endpoint_url}},
+    }}, tmp_path)  # fmt: skip
+    store_api_key(moto, server)
+    monkeypatch.setenv("KITARU_SERVER_URL", server.url)
+    monkeypatch.setenv("KITARU_API_KEY", server.admin_key)
+    monkeypatch.setenv("KITARU_STACK", stack)
+    reset_default_store()
+    orchestrator = stack_of(stack).orchestrator
+    client = orchestrator.client
+    real = client.create_training_job
+    orchestrator.created = []
+
+    def create(**spec: Any) -> Any:
+        orchestrator.created.append(spec)
+        return real(**spec)
+
+    client.create_training_job = create  # the instance's method: moto still records the job
+    yield orchestrator
+    reset_default_store()
+
+
+def test_an_isolated_checkpoint_runs_as_a_job_of_its_own(sm: Any, moto: Moto, bucket: str,
+                                                          tmp_path: Path) -> None:  # fmt: skip
+    import sagemaker_flows
+
+    from kitaru.entrypoint import main as entrypoint
+    from kitaru.store import default_store
+
+    create = sm.client.create_training_job
+    ran: list[str] = []
+
+    def create_and_run(**spec: Any) -> Any:
+        answer = create(**spec)
+        if spec["AlgorithmSpecification"]["ContainerArguments"][0] == "checkpoint":
+            ran.append(run_on_host(spec, tmp_path / "job-home"))  # SageMaker runs it
+        return answer
+
+    sm.client.create_training_job = create_and_run
+    handle = sm.run(sagemaker_flows.with_isolated, {"x": 3})
+    (flow_job,) = sm.created
+    # the flow's job, as SageMaker would start it (in this process: it submits the next job)
+    assert entrypoint(flow_job["AlgorithmSpecification"]["ContainerArguments"]) == 0
+    result = handle.wait(timeout=30)
+    assert result["value"] == 16
+    assert result["checkpoint_pid"] != result["flow_pid"] == os.getpid()
+    assert "heavy got 4" in ran[0]
+
+    _, job = sm.created
+    name = job["TrainingJobName"]
+    sm_client: Any = moto.client("sagemaker")
+    recorded = sm_client.describe_training_job(TrainingJobName=name)
+    assert name.startswith("kitaru-checkpoint-")
+    assert recorded["ResourceConfig"]["InstanceType"] == "ml.c5.xlarge"
+    assert recorded["StoppingCondition"]["MaxRuntimeInSeconds"] == 600
+    arguments = job["AlgorithmSpecification"]["ContainerArguments"]
+    assert arguments[:3] == ["checkpoint", handle.id, "heavy"]
+    assert json.loads(arguments[3])[2].startswith(f"s3://{bucket}/kitaru/")  # the inputs' blob
+    assert "KITARU_API_KEY" not in job["Environment"]
+    execution = default_store().get_execution(handle.id)
+    assert execution.metadata["sagemaker"]["checkpoint_jobs"] == [name]
+    (call,) = default_store().find_calls(execution.pk, "heavy")
+    assert (call.meta or {})["sagemaker_job"] == name
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ({"TrainingJobStatus": "Failed", "FailureReason": "AlgorithmError: boom\nat line 2"},
+         "failed: AlgorithmError: boom at line 2"),
+        ({"TrainingJobStatus": "Stopped"}, "was stopped"),
+        (None, "completed without writing its reply"),  # moto: Completed, nothing ran
+        ({"TrainingJobStatus": "InProgress"}, "ran over 1 s (still InProgress); stopped"),
+    ],
+)  # fmt: skip
+def test_a_checkpoint_job_that_does_not_reply_is_an_error(
+    sm: Any, answer: dict[str, str] | None, message: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    import kitaru_aws.sagemaker
+
+    from kitaru.store import default_store
+    from kitaru.testing.flows import tiny
+
+    monkeypatch.setattr(kitaru_aws.sagemaker, "STOP_GRACE", 0.0)
+    monkeypatch.setattr(sm, "config", sm.config.model_copy(update={"checkpoint_timeout_seconds": 1}))
+    stopped: list[str] = []
+    if answer is not None:
+        sm.client.describe_training_job = lambda TrainingJobName: answer
+        sm.client.stop_training_job = lambda TrainingJobName: stopped.append(TrainingJobName)
+    handle = sm.run(tiny, {"x": 1})  # a pending execution to hang the call on (nothing runs)
+    reply = sm.run_checkpoint(handle.id, "heavy", ["json", None, "s3://nowhere/x"])
+    kind, text = reply["error"]
+    assert kind == "IsolatedUnitFailed" and message in text and "\n" not in text
+    assert reply["unit"]["sagemaker_job"].startswith("kitaru-checkpoint-")
+    assert stopped == ([reply["unit"]["sagemaker_job"]] if "ran over" in message else [])
+    jobs = default_store().get_execution(handle.id).metadata["sagemaker"]["checkpoint_jobs"]
+    assert jobs == [reply["unit"]["sagemaker_job"]]
