@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Wheels to install Kitaru and kitaru-docker in a container image without any package index
-# (used by the kitaru-docker tests to build an image on the offline Debian base of podman.sh):
+# Wheels to install Kitaru and its plugins in a container image without any package index
+# (used by the plugins' tests to build an image on the offline Debian base of podman.sh):
 #   OUT/deps/*.whl, OUT/deps/requirements.txt  third-party wheels pinned by uv.lock, for
 #                                                CPython 3.11 on glibc Linux (Debian bookworm);
 #                                                downloaded once per set of pins, then cached
-#   OUT/kitaru/*.whl                            kitaru and kitaru-docker built from this checkout
-# Usage: bash scripts/standins/kitaru_wheelhouse.sh OUT      (prints OUT)
+#   OUT/kitaru/*.whl                            kitaru and the PACKAGEs built from this checkout
+# Usage: bash scripts/standins/kitaru_wheelhouse.sh OUT [PACKAGE...]   (default: kitaru-docker;
+#        prints OUT)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-OUT="${1:?usage: kitaru_wheelhouse.sh OUT_DIR}"
+OUT="${1:?usage: kitaru_wheelhouse.sh OUT_DIR [PACKAGE...]}"
+shift
+PACKAGES=("$@")
+[ ${#PACKAGES[@]} -gt 0 ] || PACKAGES=(kitaru-docker)
 CACHE="${KITARU_CACHE:-$HOME/.cache/kitaru}"
 UV="${UV:-$CACHE/bootstrap/bin/uv}"
 PYVER=3.11   # the python3 of Debian bookworm (the image's base)
@@ -18,8 +22,10 @@ say() { echo "kitaru_wheelhouse.sh: $*" >&2; }
 [ -x "$UV" ] || { say "no uv at $UV (run \`make setup\` first)"; exit 1; }
 if [ -x "$CACHE/bootstrap/bin/pip" ]; then PIP=("$CACHE/bootstrap/bin/pip"); else PIP=(python3 -m pip); fi
 
-req="$("$UV" export --project "$ROOT" --package kitaru-docker --frozen --no-dev --no-hashes \
-  --no-emit-workspace --no-header --no-annotate)"
+req="$(for package in "${PACKAGES[@]}"; do
+  "$UV" export --project "$ROOT" --package "$package" --frozen --no-dev --no-hashes \
+    --no-emit-workspace --no-header --no-annotate
+done | sort -u)"
 key="$(printf '%s\n%s' "$PYVER" "$req" | sha256sum | cut -c1-16)"
 deps="$CACHE/docker-wheelhouse/$key"
 mkdir -p "$CACHE/docker-wheelhouse"
@@ -43,7 +49,7 @@ flock -u 9
 rm -rf "$OUT/deps" "$OUT/kitaru"
 mkdir -p "$OUT/kitaru"
 cp -a "$deps" "$OUT/deps" && rm -f "$OUT/deps/.complete"
-for package in kitaru kitaru-docker; do
+for package in kitaru "${PACKAGES[@]}"; do
   "$UV" build -q --project "$ROOT" --package "$package" --wheel --out-dir "$OUT/kitaru" >&2
 done
 rm -f "$OUT/kitaru/.gitignore"

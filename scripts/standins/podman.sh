@@ -97,6 +97,11 @@ unqualified-search-registries = []
 [[registry]]
 location = "$REGISTRY"
 insecure = true
+# the same registry by name: podman's login API skips TLS only for localhost (kitaru-aws's ECR
+# proxy test logs in with an ECR token there)
+[[registry]]
+location = "localhost:${REGISTRY##*:}"
+insecure = true
 C
 
 # -- services -----------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from kitaru import checkpoint, flow, wait
+from kitaru import checkpoint, flow
 
 
 @checkpoint(runtime="isolated")
@@ -24,15 +24,3 @@ def light(x: int) -> int:
 def with_isolated(x: int) -> dict[str, int]:
     out = heavy(light(x))
     return {"value": out["value"], "checkpoint_pid": out["pid"], "flow_pid": os.getpid()}
-
-
-@flow
-def approved_square(x: int) -> dict[str, object]:
-    """A deployable flow with a wait: one job up to the wait, another after the answer."""
-    squared = light(x) ** 2
-    ok = wait(name="approve", question=f"ship {squared}?", schema=bool)
-    return {
-        "squared": squared,
-        "approved": ok,
-        "in_container": os.path.exists("/run/.containerenv"),
-    }

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from tests.server.conftest import Server
 
+REPO = Path(__file__).resolve().parents[3]
 ROLE = "arn:aws:iam::123456789012:role/kitaru-sagemaker"
 SECRET_ID = "kitaru/kitaru-server"
 #: the job role's credentials as SageMaker would give them (moto accepts any)
@@ -84,3 +85,17 @@ def run_in_podman(
         container.remove(force=True)
     assert code == 0, logs[-3000:]
     return logs
+
+
+def podman_engine() -> str:
+    """``DOCKER_HOST`` of the podman engine of ``scripts/standins/podman.sh`` (skips the test
+    when it cannot run here: exit 77)."""
+    import pytest
+
+    proc = subprocess.run(["bash", str(REPO / "scripts" / "standins" / "podman.sh")],
+                          capture_output=True, text=True, timeout=1200)  # fmt: skip
+    if proc.returncode == 77:
+        pytest.skip(proc.stderr.strip().splitlines()[-1])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (line,) = [x for x in proc.stdout.splitlines() if x.startswith("export DOCKER_HOST=")]
+    return line.split("=", 1)[1]
