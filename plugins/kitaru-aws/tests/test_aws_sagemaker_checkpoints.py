@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from tests.server.conftest import Server
 
 
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     from tests.server.conftest import start_server, stop
@@ -142,7 +141,9 @@ def test_a_checkpoint_job_that_does_not_reply_is_an_error(
     from kitaru.testing.flows import tiny
 
     monkeypatch.setattr(kitaru_aws.sagemaker, "STOP_GRACE", 0.0)
-    monkeypatch.setattr(sm, "config", sm.config.model_copy(update={"checkpoint_timeout_seconds": 1}))
+    monkeypatch.setattr(
+        sm, "config", sm.config.model_copy(update={"checkpoint_timeout_seconds": 1})
+    )
     stopped: list[str] = []
     if answer is not None:
         sm.client.describe_training_job = lambda TrainingJobName: answer
@@ -155,3 +156,29 @@ def test_a_checkpoint_job_that_does_not_reply_is_an_error(
     assert stopped == ([reply["unit"]["sagemaker_job"]] if "ran over" in message else [])
     jobs = default_store().get_execution(handle.id).metadata["sagemaker"]["checkpoint_jobs"]
     assert jobs == [reply["unit"]["sagemaker_job"]]
+
+
+def test_a_denied_describe_is_a_one_line_error_at_once(sm: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    from kitaru.errors import ConfigError
+    from kitaru.testing.flows import tiny
+
+    def denied(TrainingJobName: str) -> Any:
+        error = {
+            "Code": "AccessDenied",
+            "Message": "not authorized to perform:\nDescribeTrainingJob",
+        }
+        raise ClientError({"Error": error}, "DescribeTrainingJob")
+
+    sm.client.describe_training_job = denied
+    handle = sm.run(tiny, {"x": 1})
+    reply = sm.run_checkpoint(handle.id, "heavy", ["json", None, "s3://nowhere/x"])
+    _, text = reply["error"]
+    assert "cannot read SageMaker job kitaru-checkpoint-" in text and "AccessDenied" in text
+    assert "\n" not in text
+    with pytest.raises(ConfigError, match="cannot read SageMaker job kitaru-run-") as info:
+        sm.status(handle.id)  # the run job: status asks SageMaker too
+    assert "\n" not in str(info.value) and "sagemaker:DescribeTrainingJob" in (
+        info.value.hint or ""
+    )

@@ -244,7 +244,20 @@ class SageMakerOrchestrator(Orchestrator):
         return list(((execution.metadata or {}).get("sagemaker") or {}).get(field) or [])
 
     def job_status(self, job_name: str) -> str:
-        return str(self.client.describe_training_job(TrainingJobName=job_name)["TrainingJobStatus"])
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            job = self.client.describe_training_job(TrainingJobName=job_name)
+        except (BotoCoreError, ClientError) as exc:
+            raise self._cannot("read", job_name, exc, "sagemaker:DescribeTrainingJob") from None
+        return str(job["TrainingJobStatus"])
+
+    def _cannot(self, verb: str, job_name: str, exc: BaseException, permission: str) -> Exception:
+        return ConfigError(
+            f"orchestrator {self.name!r} cannot {verb} SageMaker job {job_name} "
+            f"({where(self.config.region, self.config.endpoint_url)}): {describe_error(exc)}",
+            hint=f"check the region, the endpoint and the credentials ({permission})",
+        )
 
     # -- the interface --------------------------------------------------------------------------
     def run(self, flow: Flow[Any], arguments: dict[str, Any]) -> FlowHandle[Any]:
@@ -276,7 +289,7 @@ class SageMakerOrchestrator(Orchestrator):
                 self.client.stop_training_job(TrainingJobName=job)
             except ClientError as exc:
                 if "ValidationException" not in str(exc):  # it ended meanwhile
-                    raise
+                    raise self._cannot("stop", job, exc, "sagemaker:StopTrainingJob") from None
 
     def run_checkpoint(
         self, execution_id: str, checkpoint: str, inputs: list[Any]
@@ -300,7 +313,10 @@ class SageMakerOrchestrator(Orchestrator):
             return {"error": ["IsolatedUnitFailed", str(exc)]}
         self._record(store, execution_id, spec, "checkpoint_jobs")
         unit = {"sagemaker_job": name}
-        job = self._wait_for(name, self.config.checkpoint_timeout_seconds)
+        try:
+            job = self._wait_for(name, self.config.checkpoint_timeout_seconds)
+        except ConfigError as exc:
+            return {"error": ["IsolatedUnitFailed", str(exc)], "unit": unit}
         state = job.get("TrainingJobStatus", "InProgress")
         if state == "Completed":
             artifacts = stack_of(execution.options.get("stack")).artifact_store
@@ -321,7 +337,8 @@ class SageMakerOrchestrator(Orchestrator):
 
     def _wait_for(self, name: str, timeout: float) -> dict[str, Any]:
         """The job's description once it ended; after ``timeout`` it is stopped and the last
-        description returned. Describe errors are retried until then (botocore retries too)."""
+        description returned. Connection errors are retried until then (botocore retries
+        throttling itself); an error SageMaker answers (access denied) is a ConfigError."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         deadline = time.monotonic() + timeout + STOP_GRACE
@@ -329,9 +346,11 @@ class SageMakerOrchestrator(Orchestrator):
         while True:
             try:
                 job = self.client.describe_training_job(TrainingJobName=name)
-            except (BotoCoreError, ClientError):
+            except ClientError as exc:
+                raise self._cannot("read", name, exc, "sagemaker:DescribeTrainingJob") from None
+            except BotoCoreError as exc:
                 if time.monotonic() > deadline:
-                    raise
+                    raise self._cannot("read", name, exc, "sagemaker:DescribeTrainingJob") from None
             if job.get("TrainingJobStatus") in ("Completed", "Failed", "Stopped"):
                 return job
             if time.monotonic() > deadline:
