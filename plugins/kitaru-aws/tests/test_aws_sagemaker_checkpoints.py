@@ -1,9 +1,9 @@
-"""``runtime="isolated"`` checkpoints on the ``sagemaker`` orchestrator: each call is a training
-job of its own, submitted by the flow's job, which waits for it and reads the reply the job
-wrote to the artifact store.
+"""The ``sagemaker`` orchestrator running jobs: the orchestrator contract, and
+``runtime="isolated"`` checkpoints — each call a training job of its own, submitted by the
+flow's job, which waits for it and reads the reply the job wrote to the artifact store.
 
-moto records the jobs; ``sagemaker_standin`` runs a recorded checkpoint job's command as a
-process here (what SageMaker would run in the container), so the reply travels through the
+moto records the jobs; ``sagemaker_standin`` runs a recorded job's command as a process here
+(what SageMaker would run in the container), so values and replies travel through the
 real S3 artifact store (moto) and the job reports to a real Kitaru server. The states moto
 never shows (Failed, Stopped, still InProgress) come from a DescribeTrainingJob answer set by
 the test — a hand-written stand-in for SageMaker's job state machine, which moto lacks."""
@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from sagemaker_standin import ROLE, SECRET_ID, register_stack, run_on_host, store_api_key
+
+from kitaru.testing.contracts.orchestrator import OrchestratorContract
 
 if TYPE_CHECKING:
     from conftest import Moto
@@ -182,3 +184,19 @@ def test_a_denied_describe_is_a_one_line_error_at_once(sm: Any) -> None:
     assert "\n" not in str(info.value) and "sagemaker:DescribeTrainingJob" in (
         info.value.hint or ""
     )
+
+
+class TestSageMakerOrchestratorContract(OrchestratorContract):
+    """Every job the orchestrator creates runs here at once (moto then says Completed)."""
+
+    @pytest.fixture
+    def orchestrator(self, sm: Any, tmp_path: Path) -> Any:
+        create = sm.client.create_training_job
+
+        def create_and_run(**spec: Any) -> Any:
+            answer = create(**spec)
+            run_on_host(spec, tmp_path / "job-home", check=False)
+            return answer
+
+        sm.client.create_training_job = create_and_run
+        return sm

@@ -90,5 +90,7 @@ class Orchestrator(StackComponent):
 
     def logs(self, execution_id: str) -> list[dict[str, Any]]:
         from kitaru.runtime.logs import read_logs
+        from kitaru.store import default_store
 
-        return read_logs(execution_id)
+        # through the store: a connected client reads what remote units shipped to the server
+        return read_logs(execution_id, default_store())
