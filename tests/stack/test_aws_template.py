@@ -1,4 +1,4 @@
-"""``stacks/aws.yaml`` without the kitaru-aws plugin: registering it fails in one line that says
+"""``stacks/aws.yaml`` and ``stacks/aws-local.yaml`` without the kitaru-aws plugin: registering it fails in one line that says
 what to install (the plugin's own tests, against moto, cover it installed)."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 from tests.cli.cli_helpers import assert_one_line_error, kitaru
 
 REPO = Path(__file__).resolve().parents[2]
-TEMPLATE = REPO / "stacks" / "aws.yaml"
-SAGEMAKER_TEMPLATE = REPO / "stacks" / "aws-sagemaker.yaml"
+TEMPLATE = REPO / "stacks" / "aws-local.yaml"
+SAGEMAKER_TEMPLATE = REPO / "stacks" / "aws.yaml"
 
 
 @pytest.fixture
@@ -46,12 +46,12 @@ def test_sagemaker_template_without_the_plugin_says_pip_install_kitaru_aws(
     monkeypatch.setenv("KITARU_ECR_REGISTRY", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/k")
     monkeypatch.setenv("KITARU_SAGEMAKER_ROLE_ARN", "arn:aws:iam::123456789012:role/job")
     monkeypatch.setenv("KITARU_PLUGINS", "none")
-    proc = kitaru("stack", "register", "aws-sagemaker", "--file", str(SAGEMAKER_TEMPLATE))
+    proc = kitaru("stack", "register", "aws", "--file", str(SAGEMAKER_TEMPLATE))
     error = assert_one_line_error(proc)
     assert "pip install kitaru-aws" in proc.stderr, error
-    assert " aws-sagemaker " not in kitaru("stack", "list").stdout
+    assert " aws " not in kitaru("stack", "list").stdout
 
 
 def test_sagemaker_template_without_the_role_names_the_variable(aws_env: None) -> None:
-    proc = kitaru("stack", "register", "aws-sagemaker", "--file", str(SAGEMAKER_TEMPLATE))
+    proc = kitaru("stack", "register", "aws", "--file", str(SAGEMAKER_TEMPLATE))
     assert_one_line_error(proc, contains="KITARU_SAGEMAKER_ROLE_ARN")

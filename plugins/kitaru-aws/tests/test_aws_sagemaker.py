@@ -34,7 +34,7 @@ def orchestrator(moto: Moto, bucket: str, **extra: Any) -> Any:
         "image": IMAGE, "role_arn": ROLE, "output_path": f"s3://{bucket}/sagemaker",
         "region": "us-east-1", "endpoint_url": moto.endpoint_url,
         "server_url": "https://kitaru.example.com", "api_key_secret_id": "kitaru/kitaru-server",
-        "environment": {"TEAM": "agents"}, **extra,
+        "environment": {"TEAM": "agents", "AWS_ENDPOINT_URL": ""}, **extra,
     }  # fmt: skip
     return build_component("orchestrator", "sagemaker", name="sm", **config)
 
@@ -82,6 +82,7 @@ def test_run_submits_one_training_job_as_moto_records_it(
     assert env["KITARU_SERVER_URL"] == "https://kitaru.example.com"
     assert env["KITARU_API_KEY_SECRET_ID"] == "kitaru/kitaru-server"
     assert env["TEAM"] == "agents"
+    assert "AWS_ENDPOINT_URL" not in env  # empty (a template's ${VAR:-}): left out
     assert "KITARU_API_KEY" not in env  # the key itself is never in the job's spec
 
     # moto's job is Completed at once while the store still says pending: nobody ran it

@@ -1,4 +1,4 @@
-"""``stacks/aws-sagemaker.yaml`` against moto: it registers with the sagemaker orchestrator and
+"""``stacks/aws.yaml`` (the SageMaker stack) against moto: it registers with the sagemaker orchestrator and
 the ecr builder, and ``kitaru stack verify`` reaches SageMaker, ECR (a login token), S3 and
 Secrets Manager; the builder's Docker engine is deliberately absent here (one line)."""
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from conftest import Moto
 
 REPO = Path(__file__).resolve().parents[3]
-TEMPLATE = REPO / "stacks" / "aws-sagemaker.yaml"
+TEMPLATE = REPO / "stacks" / "aws.yaml"
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/kitaru"
 ROLE = "arn:aws:iam::123456789012:role/kitaru-sagemaker-job"
 

@@ -1,4 +1,4 @@
-"""The ``stacks/aws.yaml`` template against moto: registered, verified (one line per component
+"""The ``stacks/aws-local.yaml`` template (S3 + Secrets Manager, local execution) against moto: registered, verified (one line per component
 when the endpoint is down), and the seed flow's artifacts in S3 with its LLM credential from
 Secrets Manager."""
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from conftest import Moto
 
 REPO = Path(__file__).resolve().parents[3]
-TEMPLATE = REPO / "stacks" / "aws.yaml"
+TEMPLATE = REPO / "stacks" / "aws-local.yaml"
 SECRET = "sk-kitaru-AWS-TEST-0a9b8c7d6e5f"
 
 

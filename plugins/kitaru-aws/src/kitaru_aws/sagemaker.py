@@ -80,7 +80,8 @@ class SageMakerOrchestratorConfig(ComponentConfig):
     api_key_secret_id: str
     #: its key in that JSON object
     api_key_secret_key: str = "api_key"
-    #: extra environment of every job (no secrets: it is visible in DescribeTrainingJob)
+    #: extra environment of every job (no secrets: it is visible in DescribeTrainingJob); an
+    #: empty value is left out
     environment: dict[str, str] = Field(default_factory=dict)
     #: run jobs in a VPC: both or neither
     subnets: list[str] = Field(default_factory=list)
@@ -164,7 +165,8 @@ class SageMakerOrchestrator(Orchestrator):
 
     def environment(self) -> dict[str, str]:
         env = {k: os.environ[k] for k in PASSED_SETTINGS if k in os.environ}
-        env.update(self.config.environment)
+        # an empty value is unset (a template's ``${AWS_ENDPOINT_URL:-}`` on real AWS)
+        env.update({k: v for k, v in self.config.environment.items() if v != ""})
         env.update({
             "KITARU_SERVER_URL": self.server_url(),
             "KITARU_API_KEY_SECRET_ID": self.config.api_key_secret_id,
