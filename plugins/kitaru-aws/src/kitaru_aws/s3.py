@@ -7,6 +7,8 @@ references resolved through the stack's secret store when the store is first use
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import field_validator
@@ -91,14 +93,36 @@ class S3ArtifactStore(ArtifactStore):
     def put(self, sha256: str, data: bytes) -> str:
         uri = self.uri_for(sha256)
         path = self._path(uri)
-        if not self.fs.exists(path):
-            self.fs.pipe_file(path, data)
+        with self._refused("write", uri, "s3:PutObject and s3:GetObject"):
+            if not self.fs.exists(path):
+                self.fs.pipe_file(path, data)
         return uri
+
+    def get(self, uri: str) -> bytes:
+        with self._refused("read", uri, "s3:GetObject"):
+            return super().get(uri)
 
     def exists(self, uri: str) -> bool:
         # ask S3, not s3fs's listing cache: another process may have written it
-        self.fs.invalidate_cache(self._path(uri))
-        return bool(self.fs.exists(self._path(uri)))
+        with self._refused("look up", uri, "s3:GetObject"):
+            self.fs.invalidate_cache(self._path(uri))
+            return bool(self.fs.exists(self._path(uri)))
+
+    @contextlib.contextmanager
+    def _refused(self, verb: str, uri: str, permission: str) -> Iterator[None]:
+        """S3 refusing (403: s3fs raises a bare ``PermissionError: Forbidden``) or unreachable:
+        one line naming the store, the object and the permission. A missing object is not an
+        error here (callers handle FileNotFoundError)."""
+        try:
+            yield
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise ConfigError(
+                f"artifact store {self.name!r} cannot {verb} {uri} ({self._where()}): "
+                f"{describe_error(exc)}",
+                hint=f"check the credentials and {permission} on {self.root}/*",
+            ) from None
 
     def verify(self) -> None:
         """Write and delete a probe object under the prefix (never creates the bucket)."""
