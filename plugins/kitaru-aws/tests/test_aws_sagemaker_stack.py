@@ -1,6 +1,7 @@
 """``stacks/aws.yaml`` (the SageMaker stack) against moto: it registers with the sagemaker orchestrator and
 the ecr builder, and ``kitaru stack verify`` reaches SageMaker, ECR (a login token), S3 and
-Secrets Manager; the builder's Docker engine is deliberately absent here (one line)."""
+Secrets Manager; the builder's Docker engine is deliberately absent here (one line). With moto
+down, each component fails in one line saying why."""
 
 from __future__ import annotations
 
@@ -63,3 +64,26 @@ def test_sagemaker_template_registers_and_verifies(sm_env: dict[str, str]) -> No
     # the ECR token came from moto; only the engine is missing
     assert "FAIL" in builder and "/nonexistent/docker.sock" in builder, out
     assert verify.returncode == 1
+
+
+def test_sagemaker_template_with_moto_down_fails_one_line_per_component(
+    sm_env: dict[str, str], tmp_path: Path
+) -> None:
+    from conftest import running_moto
+
+    with running_moto(tmp_path / "own-moto.log") as own:
+        env = {**sm_env, "AWS_ENDPOINT_URL": own.endpoint_url}
+        registered = kitaru("stack", "register", "aws", "--file", str(TEMPLATE), env=env)
+        assert registered.returncode == 0, registered.stderr
+    down = kitaru("stack", "verify", "aws", env=env)
+    assert down.returncode == 1
+    failed = {line.split()[1]: line for line in down.stdout.splitlines() if "FAIL" in line}
+    assert set(failed) == {"orchestrator", "container_builder", "artifact_store", "secret_store",
+                           "llm_gateway"}, down.stdout  # fmt: skip
+    assert "SageMaker" in failed["orchestrator"] and "unreachable" in failed["orchestrator"]
+    assert "cannot get an ECR login token" in failed["container_builder"]
+    assert "not writable" in failed["artifact_store"]
+    assert "unreachable" in failed["secret_store"]
+    assert "cannot read AWS secret 'kitaru/llm'" in failed["llm_gateway"]
+    for line in failed.values():
+        assert own.endpoint_url in line and "Could not connect" in line, line
