@@ -7,7 +7,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from kitaru.errors import Conflict, NotFound, UsageError
+from kitaru.errors import Conflict, KitaruError, NotFound, UsageError
 from kitaru.handle import FlowHandle
 from kitaru.models import (
     ArtifactInfo,
@@ -227,9 +227,23 @@ class Executions:
         return FlowHandle(self._store, self._store.get_execution(execution_id).id)
 
     def logs(self, execution_id: str) -> builtins.list[dict[str, Any]]:
+        """Captured output and log records, oldest first. When none reached the store and the
+        execution ran elsewhere (a container, a job), its orchestrator's own record of the
+        unit's output (e.g. what a job printed before Kitaru started)."""
         from kitaru.runtime.logs import read_logs
 
-        return read_logs(self._store.get_execution(execution_id).id, self._store)
+        ex = self._store.get_execution(execution_id)
+        records = read_logs(ex.id, self._store)
+        if records or not ex.options.get("stack"):
+            return records
+        from kitaru.runtime.stacks import runs_elsewhere, stack_of
+
+        stack = str(ex.options["stack"])
+        try:
+            elsewhere = runs_elsewhere(stack)
+        except KitaruError:  # the stack is gone or its plugin missing: nothing more to read
+            return records
+        return stack_of(stack).orchestrator.logs(ex.id) if elsewhere else records
 
     # -- acting ---------------------------------------------------------------------------------
     def input(self, execution_id: str, value: Any, *, name: str | None = None) -> None:

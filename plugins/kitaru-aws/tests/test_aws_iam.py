@@ -223,7 +223,7 @@ def make_kit(
     moto: Moto,
     env: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
-    seeds: frozenset[str] = frozenset({"blob", "doomed", "execution"}),
+    seeds: frozenset[str] = frozenset({"blob", "doomed", "execution", "joblog"}),
 ) -> Kit:
     """The flavors under ``env``'s credentials (the default chain, as on AWS), and what the
     operations expect to find (``seeds``), made unchecked."""
@@ -262,9 +262,18 @@ def make_kit(
         if "doomed" in seeds:
             secrets_admin = admin(moto, "secretsmanager")
             secrets_admin.create_secret(Name=f"kitaru/{doomed}", SecretString="{}")
-        if "execution" in seeds:
+        if "execution" in seeds or "joblog" in seeds:
             # signed with the identity's keys, which moto does not check in here
             execution_id = sm.run(tiny, {"x": 1}).id
+        if "joblog" in seeds:  # what SageMaker wrote for the execution's job
+            job = sm.jobs_of(default_store().get_execution(execution_id))[-1]
+            logs = admin(moto, "logs")
+            if not logs.describe_log_groups(logGroupNamePrefix=LOG_GROUP)["logGroups"]:
+                logs.create_log_group(logGroupName=LOG_GROUP)
+            stream = f"{job}/algo-1-1700000000"
+            logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=stream)
+            logs.put_log_events(logGroupName=LOG_GROUP, logStreamName=stream, logEvents=[
+                {"timestamp": int(time.time() * 1000), "message": "job output"}])  # fmt: skip
     return Kit(moto, store, secrets, builder, sm, blob_uri, doomed, execution_id)
 
 
@@ -463,6 +472,8 @@ CLIENT_OPS = [
     Op("sagemaker status/cancel", "sagemaker", sagemaker_status_and_cancel,
        needs="execution"),
     Op("sagemaker stop", "sagemaker", sagemaker_stop, flavor=False, needs="execution"),
+    Op("sagemaker job logs", "logs", lambda kit: kit.sm.logs(kit.execution_id) or 1 / 0,
+       needs="joblog"),
 ]  # fmt: skip
 
 JOB_OPS = [
@@ -521,6 +532,8 @@ NEEDED_BY = {
     ("client", "KitaruJobs", "sagemaker:DescribeTrainingJob"): "sagemaker status/cancel",
     ("client", "KitaruJobs", "sagemaker:StopTrainingJob"): "sagemaker stop",
     ("client", "KitaruJobsList", "sagemaker:ListTrainingJobs"): "sagemaker verify",
+    ("client", "KitaruJobLogs", "logs:DescribeLogStreams"): "sagemaker job logs",
+    ("client", "KitaruJobLogs", "logs:GetLogEvents"): "sagemaker job logs",
     ("job", "KitaruArtifacts", "s3:GetObject"): "artifact get",
     ("job", "KitaruArtifacts", "s3:PutObject"): "artifact put",
     ("job", "KitaruArtifactsList", "s3:ListBucket"): "artifact exists",
@@ -630,7 +643,7 @@ def test_the_client_policy_allows_everything_the_flavors_do(
     policy = load("client-policy.json")
     kit = make_kit(iam_moto, client_identity(iam_moto, policy), monkeypatch)
     assert run_ops(kit, CLIENT_OPS) == {}
-    used = arns_in_use(iam_moto, {"secretsmanager", "sagemaker", "ecr", "iam"})
+    used = arns_in_use(iam_moto, {"secretsmanager", "sagemaker", "ecr", "logs", "iam"})
     assert uncovered(policy, used) == []
     # S3 resources are enforced: the same user cannot write outside the prefix
     elsewhere = build_component("artifact_store", "s3", name="s3", path=f"s3://{BUCKET}/other",

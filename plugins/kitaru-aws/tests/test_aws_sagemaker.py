@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -195,3 +196,38 @@ def test_job_shim_reads_the_api_key_from_secrets_manager(moto: Moto) -> None:
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "True ['run', 'ex-1']"
+
+
+def test_logs_fall_back_to_the_jobs_output_in_cloudwatch(
+    home: Path, moto: Moto, bucket: str
+) -> None:
+    """A job that failed before Kitaru ran shipped nothing: its CloudWatch stream is shown.
+    moto runs no job, so the test writes the stream where SageMaker would."""
+    from kitaru.testing.flows import tiny
+
+    sm = orchestrator(moto, bucket)
+    handle = sm.run(tiny, {"x": 1})
+    assert sm.logs(handle.id) == []  # no log group yet: nothing, no error
+    lines = write_job_output(moto, sm, handle.id)
+    assert [r["line"] for r in sm.logs(handle.id)] == lines
+
+
+def write_job_output(moto: Moto, sm: Any, execution_id: str) -> list[str]:
+    """What SageMaker writes to CloudWatch for a job whose container could not start Kitaru."""
+    from kitaru_aws.sagemaker import LOG_GROUP
+
+    from kitaru.store import default_store
+
+    job = sm.jobs_of(default_store().get_execution(execution_id))[-1]
+    logs: Any = moto.client("logs")
+    try:
+        logs.create_log_group(logGroupName=LOG_GROUP)
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
+    stream = f"{job}/algo-1-1700000000"
+    logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=stream)
+    lines = ["Traceback (most recent call last):", "ModuleNotFoundError: No module named 'kitaru'"]
+    now = int(time.time() * 1000)  # CloudWatch drops events older than 14 days
+    logs.put_log_events(logGroupName=LOG_GROUP, logStreamName=stream, logEvents=[
+        {"timestamp": now + i, "message": m} for i, m in enumerate(lines)])  # fmt: skip
+    return lines

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -184,6 +185,25 @@ def test_a_denied_describe_is_a_one_line_error_at_once(sm: Any) -> None:
     assert "\n" not in str(info.value) and "sagemaker:DescribeTrainingJob" in (
         info.value.hint or ""
     )
+
+
+def test_executions_logs_shows_what_a_job_printed_before_kitaru_ran(
+    sm: Any, moto: Moto, server: Server
+) -> None:
+    """`kitaru executions logs` of an execution whose job shipped nothing: the job's output
+    from CloudWatch (written here where SageMaker would: moto runs no job)."""
+    from test_aws_sagemaker import write_job_output
+
+    from kitaru.testing.flows import tiny
+
+    handle = sm.run(tiny, {"x": 1})
+    lines = write_job_output(moto, sm, handle.id)
+    env = server.env()
+    env.pop("KITARU_STACK", None)
+    shown = subprocess.run([sys.executable, "-m", "kitaru.cli", "executions", "logs", handle.id],
+                           env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert [line.split(" job ", 1)[1] for line in shown.stdout.splitlines()] == lines
 
 
 class TestSageMakerOrchestratorContract(OrchestratorContract):

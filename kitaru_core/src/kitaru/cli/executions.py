@@ -108,12 +108,12 @@ def logs(ctx: click.Context, execution_id: str, follow: bool, output: str) -> No
     import json
 
     from kitaru.cli import output as out
-    from kitaru.runtime.logs import follow_logs, read_logs
+    from kitaru.runtime.logs import follow_logs
 
     client = _client()
     handle = client.executions.handle(execution_id)
     if not follow:
-        records = read_logs(handle.id, client.store)
+        records = client.executions.logs(handle.id)
         if output == "json":
             out.print_json(_command_name(ctx), records)
         else:

@@ -39,6 +39,8 @@ PASSED_SETTINGS = ("KITARU_INLINE_LIMIT", "KITARU_LEASE_TTL", "KITARU_HEARTBEAT_
 TERMINAL = ("completed", "failed", "cancelled")
 #: SageMaker's TrainingJobStatus values while a container may still run
 ALIVE = ("InProgress", "Stopping")
+#: where SageMaker writes a training job's output (streams ``<job name>/algo-1-<time>``)
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 #: seconds past a checkpoint job's own limit before Kitaru stops it (SageMaker stops it first)
 STOP_GRACE = 60.0
 _NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -377,6 +379,46 @@ class SageMakerOrchestrator(Orchestrator):
         states = [self.job_status(job) for job in jobs]
         execution = store.get_execution(execution_id)  # after the jobs: see map_status
         return map_status(execution.status, display_status(execution, time.time()), states)
+
+    def logs(self, execution_id: str) -> list[dict[str, Any]]:
+        """The execution's captured logs; if none reached the server (the job failed before
+        Kitaru ran: a missing module, no API key), its latest job's output in CloudWatch."""
+        records = super().logs(execution_id)
+        if records:
+            return records
+        from kitaru.store import default_store
+
+        jobs = self.jobs_of(default_store().get_execution(execution_id))
+        return self.job_logs(jobs[-1]) if jobs else []
+
+    def job_logs(self, job_name: str) -> list[dict[str, Any]]:
+        """A job's output as CloudWatch Logs holds it (empty if there is none yet)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        logs = client("logs", self.config.region, self.config.endpoint_url)
+        out: list[dict[str, Any]] = []
+        try:
+            streams = logs.describe_log_streams(logGroupName=LOG_GROUP,
+                                                logStreamNamePrefix=f"{job_name}/")  # fmt: skip
+            for stream in streams.get("logStreams", []):
+                ask = {"logGroupName": LOG_GROUP, "logStreamName": stream["logStreamName"],
+                       "startFromHead": True}  # fmt: skip
+                while True:
+                    page = logs.get_log_events(**ask)
+                    out += [{"t": e["timestamp"] / 1000, "stream": "job", "line": e["message"]}
+                            for e in page.get("events", [])]  # fmt: skip
+                    if not page.get("events") or page.get("nextForwardToken") == ask.get(
+                        "nextToken"
+                    ):
+                        break
+                    ask["nextToken"] = page["nextForwardToken"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return []  # no output yet
+            raise self._cannot("read the logs of", job_name, exc, "logs:GetLogEvents") from None
+        except BotoCoreError as exc:
+            raise self._cannot("read the logs of", job_name, exc, "logs:GetLogEvents") from None
+        return out
 
     def verify(self) -> None:
         """SageMaker answers (one ListTrainingJobs call, no retries)."""
