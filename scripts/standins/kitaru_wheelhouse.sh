@@ -5,6 +5,8 @@
 #                                                CPython 3.11 on glibc Linux (Debian bookworm);
 #                                                downloaded once per set of pins, then cached
 #   OUT/kitaru/*.whl                            kitaru and the PACKAGEs built from this checkout
+#   OUT/Dockerfile                              a runtime image from OUT: podman.sh's offline
+#                                                Debian + python3, everything in /opt/kitaru
 # Usage: bash scripts/standins/kitaru_wheelhouse.sh OUT [PACKAGE...]   (default: kitaru-docker;
 #        prints OUT)
 set -euo pipefail
@@ -53,4 +55,15 @@ for package in kitaru "${PACKAGES[@]}"; do
   "$UV" build -q --project "$ROOT" --package "$package" --wheel --out-dir "$OUT/kitaru" >&2
 done
 rm -f "$OUT/kitaru/.gitignore"
+cat >"$OUT/Dockerfile" <<'D'
+FROM localhost/kitaru/debian-python:bookworm
+# third-party wheels first: this layer is rebuilt only when uv.lock's pins change
+COPY deps /wheels/deps
+RUN python3 -m venv /opt/kitaru \
+ && /opt/kitaru/bin/pip install -q --no-index --no-deps -r /wheels/deps/requirements.txt \
+      --find-links /wheels/deps
+COPY kitaru /wheels/kitaru
+RUN /opt/kitaru/bin/pip install -q --no-index --no-deps /wheels/kitaru/*.whl
+ENV PATH=/opt/kitaru/bin:$PATH PYTHONUNBUFFERED=1
+D
 echo "$OUT"

@@ -7,10 +7,12 @@ Manager through the job shim."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +26,19 @@ ROLE = "arn:aws:iam::123456789012:role/kitaru-sagemaker"
 SECRET_ID = "kitaru/kitaru-server"
 #: the job role's credentials as SageMaker would give them (moto accepts any)
 ROLE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+@contextlib.contextmanager
+def kitaru_server(home: Path) -> Iterator[Server]:
+    """A real Kitaru server (SQLite under ``home``) the jobs report to; its admin key."""
+    from tests.server.conftest import start_server, stop
+
+    server = start_server(home)
+    assert server.admin_key, server.log.read_text()
+    try:
+        yield server
+    finally:
+        stop(server)
 
 
 def store_api_key(moto: Moto, server: Server) -> None:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
-from sagemaker_standin import REPO, ROLE, podman_engine, run_in_podman
+from sagemaker_standin import REPO, ROLE, kitaru_server, podman_engine, run_in_podman
 
 if TYPE_CHECKING:
     from conftest import Moto
@@ -40,18 +40,6 @@ SEED = REPO / "examples" / "review_flow.py"
 SECRET = "sk-kitaru-SAGEMAKER-E2E-5e4d3c2b1a"
 #: podman.sh's registry by a name its login API accepts without TLS
 REGISTRY = "localhost:5001/kitaru-aws"
-DEBIAN_PYTHON = "localhost/kitaru/debian-python:bookworm"
-RUNTIME_DOCKERFILE = f"""\
-FROM {DEBIAN_PYTHON}
-COPY deps /wheels/deps
-RUN python3 -m venv /opt/kitaru \\
- && /opt/kitaru/bin/pip install -q --no-index --no-deps -r /wheels/deps/requirements.txt \\
-      --find-links /wheels/deps
-COPY kitaru /wheels/kitaru
-RUN /opt/kitaru/bin/pip install -q --no-index --no-deps /wheels/kitaru/*.whl
-ENV PATH=/opt/kitaru/bin:$PATH PYTHONUNBUFFERED=1
-"""
-
 pytestmark = pytest.mark.timeout(1500)  # a first podman.sh and wheelhouse take minutes
 
 
@@ -71,8 +59,7 @@ def runtime_image(docker_host: str, tmp_path_factory: pytest.TempPathFactory) ->
     proc = subprocess.run(["bash", str(script), str(context), "kitaru-aws"], capture_output=True,
                           text=True, timeout=900)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
-    (context / "Dockerfile").write_text(RUNTIME_DOCKERFILE)
-    digest = hashlib.sha256()
+    digest = hashlib.sha256()  # the script wrote the Dockerfile too
     for path in sorted(context.rglob("*")):
         if path.is_file():
             digest.update(path.name.encode() + path.read_bytes())
@@ -85,12 +72,8 @@ def runtime_image(docker_host: str, tmp_path_factory: pytest.TempPathFactory) ->
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    from tests.server.conftest import start_server, stop
-
-    srv = start_server(tmp_path / "server-home")
-    assert srv.admin_key, srv.log.read_text()
-    yield srv
-    stop(srv)
+    with kitaru_server(tmp_path / "server-home") as srv:
+        yield srv
 
 
 def kitaru(*args: str, env: dict[str, str], cwd: Path | None = None) -> str:

@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from sagemaker_standin import ROLE, SECRET_ID, register_stack, run_on_host, store_api_key
+from sagemaker_standin import (
+    ROLE,
+    SECRET_ID,
+    kitaru_server,
+    register_stack,
+    run_on_host,
+    store_api_key,
+)
 
 from kitaru.testing.contracts.orchestrator import OrchestratorContract
 
@@ -32,12 +39,8 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    from tests.server.conftest import start_server, stop
-
-    srv = start_server(tmp_path_factory.mktemp("server") / "home")
-    assert srv.admin_key, srv.log.read_text()
-    yield srv
-    stop(srv)
+    with kitaru_server(tmp_path_factory.mktemp("server") / "home") as srv:
+        yield srv
 
 
 @pytest.fixture

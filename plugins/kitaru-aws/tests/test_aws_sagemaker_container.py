@@ -22,6 +22,7 @@ from sagemaker_standin import (
     REPO,
     ROLE,
     SECRET_ID,
+    kitaru_server,
     podman_engine,
     register_stack,
     run_in_podman,
@@ -48,12 +49,8 @@ def docker_host() -> str:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    from tests.server.conftest import start_server, stop
-
-    srv = start_server(tmp_path / "server-home")
-    assert srv.admin_key, srv.log.read_text()
-    yield srv
-    stop(srv)
+    with kitaru_server(tmp_path / "server-home") as srv:
+        yield srv
 
 
 # a first podman.sh (engine, base image) takes minutes; pytest-timeout counts fixture setup

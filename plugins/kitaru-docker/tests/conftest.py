@@ -76,19 +76,6 @@ def engine() -> Iterator[Engine]:
         os.environ["DOCKER_HOST"] = previous
 
 
-RUNTIME_DOCKERFILE = """\
-FROM {base}
-# third-party wheels first: this layer is rebuilt only when uv.lock's pins change
-COPY deps /wheels/deps
-RUN python3 -m venv /opt/kitaru \\
- && /opt/kitaru/bin/pip install -q --no-index --no-deps -r /wheels/deps/requirements.txt \\
-      --find-links /wheels/deps
-COPY kitaru /wheels/kitaru
-RUN /opt/kitaru/bin/pip install -q --no-index --no-deps /wheels/kitaru/*.whl
-ENV PATH=/opt/kitaru/bin:$PATH PYTHONUNBUFFERED=1
-"""
-
-
 @dataclass(frozen=True)
 class RuntimeImage:
     """An image with this checkout's kitaru and kitaru-docker, installed without an index."""
@@ -119,9 +106,7 @@ def runtime_image(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> R
     if proc.returncode != 0:
         pytest.fail(f"{script} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     wheelhouse_seconds = time.monotonic() - started
-    dockerfile = RUNTIME_DOCKERFILE.format(base=engine.debian_python)
-    (context / "Dockerfile").write_text(dockerfile)
-    digest = hashlib.sha256(dockerfile.encode())
+    digest = hashlib.sha256()  # the script wrote the Dockerfile too
     for path in sorted(context.rglob("*")):
         if path.is_file():
             digest.update(path.name.encode() + path.read_bytes())
