@@ -170,6 +170,8 @@ def test_verify(moto: Moto, bucket: str) -> None:
 
 @pytest.mark.parametrize("bad", [
     {"output_path": "bucket/x"}, {"job_name_prefix": "no_underscores"}, {"api_key": "x"},
+    # kitaru-checkpoint-<16 hex> must fit SageMaker's 63 characters
+    {"job_name_prefix": "k" * 36},
 ])  # fmt: skip
 def test_config_is_checked(bad: dict[str, str]) -> None:
     from kitaru_aws.sagemaker import SageMakerOrchestratorConfig

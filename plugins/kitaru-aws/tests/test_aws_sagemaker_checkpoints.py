@@ -85,13 +85,20 @@ def sm(
     reset_default_store()
 
 
-def test_an_isolated_checkpoint_runs_as_a_job_of_its_own(sm: Any, moto: Moto, bucket: str,
-                                                          tmp_path: Path) -> None:  # fmt: skip
+@pytest.mark.parametrize("long_inputs", [False, True], ids=["inputs-as-argument", "inputs-in-env"])
+def test_an_isolated_checkpoint_runs_as_a_job_of_its_own(
+    sm: Any, moto: Moto, bucket: str, tmp_path: Path, long_inputs: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Inputs longer than SageMaker's 256-character argument travel in the environment."""
+    import kitaru_aws.sagemaker
     import sagemaker_flows
 
     from kitaru.entrypoint import main as entrypoint
     from kitaru.store import default_store
 
+    if long_inputs:
+        monkeypatch.setattr(kitaru_aws.sagemaker, "MAX_ARGUMENT", 10)
     create = sm.client.create_training_job
     ran: list[str] = []
 
@@ -120,7 +127,9 @@ def test_an_isolated_checkpoint_runs_as_a_job_of_its_own(sm: Any, moto: Moto, bu
     assert recorded["StoppingCondition"]["MaxRuntimeInSeconds"] == 600
     arguments = job["AlgorithmSpecification"]["ContainerArguments"]
     assert arguments[:3] == ["checkpoint", handle.id, "heavy"]
-    assert json.loads(arguments[3])[2].startswith(f"s3://{bucket}/kitaru/")  # the inputs' blob
+    inputs = job["Environment"]["KITARU_CHECKPOINT_INPUT"] if long_inputs else arguments[3]
+    assert arguments[3] == ("-" if long_inputs else inputs)
+    assert json.loads(inputs)[2].startswith(f"s3://{bucket}/kitaru/")  # the inputs' blob
     assert "KITARU_API_KEY" not in job["Environment"]
     execution = default_store().get_execution(handle.id)
     assert execution.metadata["sagemaker"]["checkpoint_jobs"] == [name]

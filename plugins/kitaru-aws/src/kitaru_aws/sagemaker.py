@@ -41,6 +41,9 @@ TERMINAL = ("completed", "failed", "cancelled")
 ALIVE = ("InProgress", "Stopping")
 #: where SageMaker writes a training job's output (streams ``<job name>/algo-1-<time>``)
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+#: SageMaker's limit on one ContainerArguments item; longer inputs go in INPUT_ENV
+MAX_ARGUMENT = 256
+INPUT_ENV = "KITARU_CHECKPOINT_INPUT"
 #: seconds past a checkpoint job's own limit before Kitaru stops it (SageMaker stops it first)
 STOP_GRACE = 60.0
 _NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -113,8 +116,9 @@ class SageMakerOrchestratorConfig(ComponentConfig):
     @field_validator("job_name_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
-        if not _NAME.match(value) or len(value) > 40:
-            raise ValueError("letters, digits and hyphens, at most 40 characters")
+        # SageMaker allows 63: the prefix, "-checkpoint-" (the longest verb) and 16 hex digits
+        if not _NAME.match(value) or len(value) > 63 - len("-checkpoint-") - 16:
+            raise ValueError("letters, digits and hyphens, at most 35 characters")
         return value
 
 
@@ -308,8 +312,11 @@ class SageMakerOrchestrator(Orchestrator):
         execution = store.get_execution(execution_id)
         name = f"{self.config.job_name_prefix}-checkpoint-{uuid.uuid4().hex[:16]}"
         key = reply_key(name)
-        spec = self.job_spec(execution, "checkpoint", (checkpoint, json.dumps(inputs)),
-                             {REPLY_KEY_ENV: key})  # fmt: skip
+        # SageMaker caps a container argument at 256 characters, an environment value at 512
+        encoded = json.dumps(inputs)
+        short = len(encoded) <= MAX_ARGUMENT
+        spec = self.job_spec(execution, "checkpoint", (checkpoint, encoded if short else "-"),
+                             {REPLY_KEY_ENV: key, **({} if short else {INPUT_ENV: encoded})})  # fmt: skip
         spec["TrainingJobName"] = name
         try:
             self._create(spec, execution)
