@@ -161,6 +161,45 @@ def test_unreachable_or_hung_server_is_one_line_within_five_seconds() -> None:
         hung.close()
 
 
+def test_an_answer_cut_off_mid_body_is_asked_again() -> None:
+    """A server killed while sending its answer (the body shorter than Content-Length) is a
+    lost answer like a reset connection: the request is sent again (seen once in the server
+    load test, where it failed a flow)."""
+    import threading
+
+    from kitaru.store.remote import RemoteStore
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(2)
+    seen: list[bytes] = []
+
+    def serve() -> None:
+        for answer in (b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n",  # then dies
+                       b'HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{"ok": true}'[:-1]):  # fmt: skip
+            conn, _ = listener.accept()
+            seen.append(conn.recv(65536))
+            conn.sendall(answer)
+            conn.shutdown(socket.SHUT_WR)  # a clean end of the stream, not a reset
+            while conn.recv(65536):  # the rest of the request
+                pass
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    remote = None
+    try:
+        remote = RemoteStore(f"http://127.0.0.1:{listener.getsockname()[1]}", "kitaru_x_y")
+        remote._connected_once = True  # past the first answer: ride out a restart
+        assert remote.request("POST", "/api/v1/store/get_execution", b"{}") == (200, b'{"ok": true')
+        assert len(seen) == 2 and all(b"POST /api/v1/store/get_execution" in r for r in seen)
+    finally:
+        if remote is not None:
+            remote.close()  # the fake server reads until the client hangs up
+        listener.close()
+        thread.join(timeout=5)
+
+
 def test_login_logout_and_auth_cli(server: Server) -> None:
     env = subprocess_env()
     for name in ("KITARU_SERVER_URL", "KITARU_API_KEY"):

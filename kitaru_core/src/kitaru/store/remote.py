@@ -26,8 +26,10 @@ from kitaru.errors import ConfigError
 from kitaru.store.base import MetadataStore
 from kitaru.store.deployments import DeploymentStore
 
+# IncompleteRead: the server died while sending its answer (SIGKILL mid-response); the request
+# is sent again like after any lost answer (writes are idempotent, creates carry their id)
 _RETRYABLE = (ConnectionError, http.client.RemoteDisconnected, http.client.CannotSendRequest,
-              http.client.BadStatusLine, TimeoutError, OSError)  # fmt: skip
+              http.client.BadStatusLine, http.client.IncompleteRead, TimeoutError, OSError)  # fmt: skip
 
 
 #: what a connected process may call: the metadata store and the deployment registry
