@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from conftest import Moto
+    from aws_moto import Moto
 
     from tests.server.conftest import Server
 

@@ -13,7 +13,7 @@ from kitaru.components.secret_store import SecretStore
 from kitaru.testing import ArtifactStoreContract, SecretStoreContract, build_component
 
 if TYPE_CHECKING:
-    from conftest import Moto
+    from aws_moto import Moto
 
 
 class TestS3ArtifactStore(ArtifactStoreContract):

@@ -31,7 +31,7 @@ import yaml
 from sagemaker_standin import REPO, ROLE, kitaru_server, podman_engine, run_in_podman
 
 if TYPE_CHECKING:
-    from conftest import Moto
+    from aws_moto import Moto
 
     from tests.server.conftest import Server
 

@@ -17,7 +17,7 @@ from kitaru.errors import ConfigError, KitaruError
 from kitaru.testing import build_component
 
 if TYPE_CHECKING:
-    from conftest import Moto
+    from aws_moto import Moto
 
 ACCOUNT = "123456789012"
 REGISTRY = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/kitaru"

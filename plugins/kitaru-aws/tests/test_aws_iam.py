@@ -47,7 +47,7 @@ from kitaru.errors import ConfigError
 from kitaru.testing import build_component
 
 if TYPE_CHECKING:
-    from conftest import Moto
+    from aws_moto import Moto
 
 IAM = Path(__file__).parents[1] / "iam"
 DOCS = Path(__file__).parents[3] / "docs" / "stacks" / "aws.md"
@@ -101,24 +101,13 @@ def admin(moto: Moto, service: str) -> Any:
     return admin_client(moto.endpoint_url, service)
 
 
-def this_conftest(config: pytest.Config) -> Any:
-    """This directory's conftest module: ``import conftest`` gets whichever test directory's
-    conftest pytest imported last (kitaru-docker's has one too)."""
-    here = str(Path(__file__).with_name("conftest.py"))
-    for plugin in config.pluginmanager.get_plugins():
-        if getattr(plugin, "__file__", None) == here:
-            return plugin
-    raise LookupError(here)
-
-
 @pytest.fixture(scope="module")
-def iam_moto(
-    aws_credentials: None, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-) -> Iterator[Moto]:
+def iam_moto(aws_credentials: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
     """This module's server, seeded (bucket, secrets, repository, the job role), enforcing."""
-    conftest = this_conftest(request.config)
-    with conftest.running_moto(tmp_path_factory.mktemp("moto-iam") / "moto.log") as server:
-        conftest.TIMINGS["moto (IAM) start (s)"] = round(server.start_seconds, 2)
+    from aws_moto import TIMINGS, running_moto
+
+    with running_moto(tmp_path_factory.mktemp("moto-iam") / "moto.log") as server:
+        TIMINGS["moto (IAM) start (s)"] = round(server.start_seconds, 2)
         with unchecked(server):
             admin(server, "s3").create_bucket(
                 Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}

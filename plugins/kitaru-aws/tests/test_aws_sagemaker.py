@@ -23,7 +23,7 @@ from kitaru.errors import ConfigError
 from kitaru.testing import build_component
 
 if TYPE_CHECKING:
-    from conftest import Moto
+    from aws_moto import Moto
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/kitaru/flows:abc123"
 ROLE = "arn:aws:iam::123456789012:role/kitaru-sagemaker"

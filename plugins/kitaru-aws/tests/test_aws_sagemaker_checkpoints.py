@@ -32,7 +32,7 @@ from sagemaker_standin import (
 from kitaru.testing.contracts.orchestrator import OrchestratorContract
 
 if TYPE_CHECKING:
-    from conftest import Moto
+    from aws_moto import Moto
 
     from tests.server.conftest import Server
 

@@ -30,7 +30,7 @@ from sagemaker_standin import (
 )
 
 if TYPE_CHECKING:
-    from conftest import Moto
+    from aws_moto import Moto
 
     from tests.server.conftest import Server
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import Moto
+    from aws_moto import Moto
 
 REPO = Path(__file__).resolve().parents[3]
 TEMPLATE = REPO / "stacks" / "aws.yaml"
@@ -69,7 +69,7 @@ def test_sagemaker_template_registers_and_verifies(sm_env: dict[str, str]) -> No
 def test_sagemaker_template_with_moto_down_fails_one_line_per_component(
     sm_env: dict[str, str], tmp_path: Path
 ) -> None:
-    from conftest import running_moto
+    from aws_moto import running_moto
 
     with running_moto(tmp_path / "own-moto.log") as own:
         env = {**sm_env, "AWS_ENDPOINT_URL": own.endpoint_url}

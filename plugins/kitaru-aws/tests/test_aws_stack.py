@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import Moto
+    from aws_moto import Moto
 
 REPO = Path(__file__).resolve().parents[3]
 TEMPLATE = REPO / "stacks" / "aws-local.yaml"
@@ -61,7 +61,7 @@ def test_import_kitaru_and_listing_flavors_import_no_aws_sdk() -> None:
 def test_template_registers_and_verifies_then_moto_down_fails_one_line_each(
     aws_env: dict[str, str], tmp_path: Path
 ) -> None:
-    from conftest import running_moto
+    from aws_moto import running_moto
 
     with running_moto(tmp_path / "own-moto.log") as own:
         env = {**aws_env, "AWS_ENDPOINT_URL": own.endpoint_url}
@@ -80,7 +80,7 @@ def test_template_registers_and_verifies_then_moto_down_fails_one_line_each(
     started = time.monotonic()
     down = kitaru("stack", "verify", "aws", env=env)
     seconds = time.monotonic() - started
-    from conftest import TIMINGS
+    from aws_moto import TIMINGS
 
     TIMINGS["verify with moto down (s)"] = round(seconds, 2)
     assert down.returncode == 1
@@ -172,7 +172,7 @@ def test_seed_flow_artifacts_land_in_s3_and_the_llm_key_comes_from_secrets_manag
     resolved = kitaru("executions", "input", execution_id, "--value", "true", env=env)
     assert resolved.returncode == 0, resolved.stderr
     assert _until_status(execution_id, {"completed", "failed", "cancelled"}, env) == "completed"
-    from conftest import TIMINGS
+    from aws_moto import TIMINGS
 
     TIMINGS["seed flow on aws stack (s)"] = round(time.monotonic() - started, 2)
 
