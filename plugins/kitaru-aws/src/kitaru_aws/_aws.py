@@ -5,7 +5,8 @@ Nothing here imports boto3 at module level: :mod:`kitaru_aws.plugin` must stay i
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from typing import Any, ClassVar
 
 #: connect fast, retry a little: a wrong endpoint should fail in seconds, not minutes
 CONNECT_TIMEOUT = 5
@@ -30,6 +31,27 @@ def client(service: str, region: str | None, endpoint_url: str | None, **config:
 
     session = boto3.session.Session(region_name=region)
     return session.client(service, endpoint_url=endpoint_url, config=botocore_config(**config))
+
+
+class UsesAWSClient:
+    """A component that calls one AWS service (its config has ``region`` and ``endpoint_url``):
+    one boto3 client, made on first use, once even when threads race for it."""
+
+    aws_service: ClassVar[str]
+    config: Any
+    _client: Any = None
+    _client_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def _make_client(self, **config: Any) -> Any:
+        return client(self.aws_service, self.config.region, self.config.endpoint_url, **config)
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = self._make_client()
+        return self._client
 
 
 def unreachable(

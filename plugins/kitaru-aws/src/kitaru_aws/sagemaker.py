@@ -25,7 +25,7 @@ from pydantic import Field, field_validator
 from kitaru.components.base import ComponentConfig
 from kitaru.components.orchestrator import Capabilities, Orchestrator
 from kitaru.errors import ConfigError
-from kitaru_aws._aws import client, describe_error, unreachable, where
+from kitaru_aws._aws import UsesAWSClient, client, describe_error, unreachable, where
 
 if TYPE_CHECKING:
     from kitaru.flow import Flow
@@ -122,26 +122,14 @@ class SageMakerOrchestratorConfig(ComponentConfig):
         return value
 
 
-class SageMakerOrchestrator(Orchestrator):
+class SageMakerOrchestrator(UsesAWSClient, Orchestrator):
+    aws_service = "sagemaker"
     capabilities = Capabilities(needs_image=True, isolated_checkpoints=True)
     config: SageMakerOrchestratorConfig
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._client: Any = None
-        self._lock = threading.Lock()
         self._recording = threading.Lock()  # parallel isolated checkpoints record their jobs
-
-    def _make_client(self, **config: Any) -> Any:
-        return client("sagemaker", self.config.region, self.config.endpoint_url, **config)
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = self._make_client()
-        return self._client
 
     # -- what a job gets ------------------------------------------------------------------------
     def server_url(self) -> str:

@@ -8,15 +8,13 @@ Credentials come from the default AWS chain (environment, profile, instance/task
 from __future__ import annotations
 
 import json
-import threading
-from typing import Any
 
 from pydantic import field_validator
 
 from kitaru.components.base import ComponentConfig
 from kitaru.components.secret_store import SecretStore
 from kitaru.errors import ConfigError, NotFound
-from kitaru_aws._aws import client, describe_error, unreachable, where
+from kitaru_aws._aws import UsesAWSClient, describe_error, unreachable, where
 
 
 class AWSSecretStoreConfig(ComponentConfig):
@@ -33,24 +31,9 @@ class AWSSecretStoreConfig(ComponentConfig):
         return value or None
 
 
-class AWSSecretStore(SecretStore):
+class AWSSecretStore(UsesAWSClient, SecretStore):
+    aws_service = "secretsmanager"
     config: AWSSecretStoreConfig
-
-    def __init__(self, name: str, config: AWSSecretStoreConfig, **kw: Any) -> None:
-        super().__init__(name, config, **kw)
-        self._client: Any = None
-        self._lock = threading.Lock()
-
-    def _make_client(self, **config: Any) -> Any:
-        return client("secretsmanager", self.config.region, self.config.endpoint_url, **config)
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = self._make_client()
-        return self._client
 
     def _id(self, name: str) -> str:
         return f"{self.config.prefix}{name}"
