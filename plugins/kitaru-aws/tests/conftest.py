@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from aws_moto import CREDENTIALS, TIMINGS, Moto, running_moto
@@ -46,6 +47,22 @@ def bucket(moto: Moto) -> str:
     name = f"kitaru-test-{uuid.uuid4().hex[:8]}"
     moto.client("s3").create_bucket(Bucket=name)  # type: ignore[attr-defined]
     return name
+
+
+@pytest.fixture
+def aws_env(
+    isolated_kitaru_home: Path, moto: Moto, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, str]]:
+    """What the stack templates read, pointing at moto (also set in this process)."""
+    values = {
+        "AWS_REGION": "us-east-1",
+        "KITARU_S3_PATH": f"s3://{bucket}/kitaru",
+        "AWS_ENDPOINT_URL": moto.endpoint_url,
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(isolated_kitaru_home)  # no pyproject.toml [tool.kitaru] from the repo
+    yield dict(os.environ)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

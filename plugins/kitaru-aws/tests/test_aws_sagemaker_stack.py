@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from aws_moto import Moto
+    pass
 
 REPO = Path(__file__).resolve().parents[3]
 TEMPLATE = REPO / "stacks" / "aws.yaml"
@@ -28,13 +28,9 @@ def kitaru(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def sm_env(
-    isolated_kitaru_home: Path, moto: Moto, bucket: str, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, str]:
+def sm_env(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """``aws_env`` plus what the SageMaker template reads."""
     values = {
-        "AWS_REGION": "us-east-1",
-        "KITARU_S3_PATH": f"s3://{bucket}/kitaru",
-        "AWS_ENDPOINT_URL": moto.endpoint_url,
         "KITARU_ECR_REGISTRY": REGISTRY,
         "KITARU_SAGEMAKER_ROLE_ARN": ROLE,
         "KITARU_SAGEMAKER_SERVER_URL": "https://kitaru.example.com",
@@ -42,7 +38,6 @@ def sm_env(
     }
     for key, value in values.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.chdir(isolated_kitaru_home)
     return dict(os.environ)
 
 

@@ -5,43 +5,24 @@ Secrets Manager."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import pytest
 
 if TYPE_CHECKING:
     from aws_moto import Moto
 
 REPO = Path(__file__).resolve().parents[3]
 TEMPLATE = REPO / "stacks" / "aws-local.yaml"
+SEED = REPO / "examples" / "review_flow.py"
 SECRET = "sk-kitaru-AWS-TEST-0a9b8c7d6e5f"
 
 
 def kitaru(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "kitaru.cli", *args], env=env,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
-
-
-@pytest.fixture
-def aws_env(
-    isolated_kitaru_home: Path, moto: Moto, bucket: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[dict[str, str]]:
-    """What the template reads, pointing at moto (also set in this process)."""
-    values = {
-        "AWS_REGION": "us-east-1",
-        "KITARU_S3_PATH": f"s3://{bucket}/kitaru",
-        "AWS_ENDPOINT_URL": moto.endpoint_url,
-    }
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(isolated_kitaru_home)  # no pyproject.toml [tool.kitaru] from the repo
-    yield dict(os.environ)
 
 
 def test_import_kitaru_and_listing_flavors_import_no_aws_sdk() -> None:
@@ -109,27 +90,6 @@ def test_template_validates_its_config(aws_env: dict[str, str]) -> None:
     assert "s3://" in proc.stderr
 
 
-SEED_FLOW = """
-import kitaru
-from kitaru import checkpoint, flow
-
-@checkpoint
-def research(topic: str) -> str:
-    return kitaru.llm(prompt=f"Research: {topic}. Return a brief.", model="fast")
-
-@checkpoint
-def draft(brief: str) -> str:
-    return kitaru.llm(prompt=f"Write a draft from this brief:\\n{brief}", model="fast")
-
-@flow
-def review_flow(topic: str) -> str:
-    brief = research(topic)
-    text = draft(brief)
-    approved = kitaru.wait(name="approve_draft", question="Approve draft?", schema=bool)
-    return text if approved else "Rejected"
-"""
-
-
 def aws_stack_with_offline_llm(calls_log: Path) -> str:
     """The template, with the offline gateway (logging calls) for the litellm one."""
     import yaml
@@ -160,7 +120,7 @@ def test_seed_flow_artifacts_land_in_s3_and_the_llm_key_comes_from_secrets_manag
     assert not (Path(env["KITARU_HOME"]) / "secrets.json").exists()
 
     flow_file = tmp_path / "review_flow.py"
-    flow_file.write_text(SEED_FLOW)
+    flow_file.write_bytes(SEED.read_bytes())  # the seed program, unchanged
     started = time.monotonic()
     run = kitaru("run", f"{flow_file}:review_flow", "--input", '{"topic": "Durable agents"}',
                  "--detach", env=env)  # fmt: skip
