@@ -173,11 +173,12 @@ class SageMakerOrchestrator(UsesAWSClient, Orchestrator):
 
     def job_spec(
         self, execution: Execution, verb: str, arguments: tuple[str, ...] = (),
-        environment: dict[str, str] | None = None,
+        environment: dict[str, str] | None = None, name: str | None = None,
     ) -> dict[str, Any]:  # fmt: skip
-        """Keyword arguments of ``CreateTrainingJob`` for ``entrypoint VERB ID ARGUMENTS...``."""
+        """Keyword arguments of ``CreateTrainingJob`` for ``entrypoint VERB ID ARGUMENTS...``
+        (``name``: the job's, default :meth:`job_name`)."""
         config = self.config
-        name = f"{config.job_name_prefix}-{verb}-{uuid.uuid4().hex[:16]}"
+        name = name or self.job_name(verb)
         checkpoint = verb == "checkpoint"
         instance = (config.checkpoint_instance_type if checkpoint else None) or config.instance_type
         runtime = config.checkpoint_timeout_seconds if checkpoint else config.max_runtime_seconds
@@ -203,6 +204,9 @@ class SageMakerOrchestrator(UsesAWSClient, Orchestrator):
             spec["VpcConfig"] = {"Subnets": config.subnets,
                                  "SecurityGroupIds": config.security_group_ids}  # fmt: skip
         return spec
+
+    def job_name(self, verb: str) -> str:
+        return f"{self.config.job_name_prefix}-{verb}-{uuid.uuid4().hex[:16]}"
 
     def _create(self, spec: dict[str, Any], execution: Execution) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -298,14 +302,14 @@ class SageMakerOrchestrator(UsesAWSClient, Orchestrator):
 
         store = default_store()
         execution = store.get_execution(execution_id)
-        name = f"{self.config.job_name_prefix}-checkpoint-{uuid.uuid4().hex[:16]}"
-        key = reply_key(name)
+        name = self.job_name("checkpoint")
+        key = reply_key(name)  # the job writes its reply there
         # SageMaker caps a container argument at 256 characters, an environment value at 512
         encoded = json.dumps(inputs)
         short = len(encoded) <= MAX_ARGUMENT
         spec = self.job_spec(execution, "checkpoint", (checkpoint, encoded if short else "-"),
-                             {REPLY_KEY_ENV: key, **({} if short else {INPUT_ENV: encoded})})  # fmt: skip
-        spec["TrainingJobName"] = name
+                             {REPLY_KEY_ENV: key, **({} if short else {INPUT_ENV: encoded})},
+                             name)  # fmt: skip
         try:
             self._create(spec, execution)
         except ConfigError as exc:
