@@ -16,13 +16,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import REPO
-from kitaru.testing.services import free_port
+from kitaru.testing.services import free_port, wait_until_serving
 
 CLIENT = """
 import json, sys, time
@@ -82,15 +80,8 @@ def measure(clients: int = 8, seconds: float = 10.0) -> dict[str, Any]:
         )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 30
-        while True:
-            try:
-                urllib.request.urlopen(base + "/health", timeout=1).read()
-                break
-            except OSError:
-                if time.time() > deadline or server.poll() is not None:
-                    return {"error": "server did not start", "log": log.read_text()[-2000:]}
-                time.sleep(0.1)
+        if not wait_until_serving(base + "/health", server, 30, interval=0.1):
+            return {"error": "server did not start", "log": log.read_text()[-2000:]}
         key = re.findall(r"kitaru_[0-9a-f]+_\S+", log.read_text())[0]
         script = tmp / "client.py"
         script.write_text(CLIENT)

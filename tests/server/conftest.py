@@ -6,15 +6,13 @@ import os
 import re
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from kitaru.testing.services import free_port, stop_process
+from kitaru.testing.services import free_port, stop_process, wait_until_serving
 from tests.conftest import subprocess_env
 
 
@@ -55,17 +53,8 @@ def start_server(
     with open(log, "ab") as f:
         process = subprocess.Popen(cmd, env=env, stdout=f, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=1) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.time() > deadline:
-            raise RuntimeError(f"server did not start:\n{log.read_text()}")
-        time.sleep(0.05)
+    if not wait_until_serving(url + "/health", process, 30):
+        raise RuntimeError(f"server did not start:\n{log.read_text()}")
     keys = re.findall(r"kitaru_[0-9a-f]+_\S+", log.read_text())
     return Server(url, admin_key or (keys[0] if keys else ""), home, process, log)
 

@@ -8,10 +8,9 @@ import re
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
+from kitaru.testing.services import wait_until_serving
 from tests.conftest import subprocess_env
 from tests.server.conftest import Server, free_port
 from tests.server.test_server_auth import http
@@ -59,14 +58,7 @@ def start_serve(home: Path, code: Path) -> tuple[Server, int]:
              f"{code}:plain", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url + "/health", timeout=1).read()
-            break
-        except OSError:
-            assert proc.poll() is None and time.time() < deadline, log.read_text()
-            time.sleep(0.05)
+    assert wait_until_serving(url + "/health", proc, 60), log.read_text()
     keys = re.findall(r"kitaru_[0-9a-f]+_\S+", log.read_text())
     return Server(url, keys[0] if keys else "", home, proc, log), proc.pid
 

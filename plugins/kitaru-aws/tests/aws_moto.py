@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from kitaru.testing.services import free_port, stop_process
+from kitaru.testing.services import free_port, stop_process, wait_until_serving
 
 REGION = "us-east-1"
 #: wall-clock numbers the tests record, printed at the end of the session
@@ -66,17 +66,10 @@ def running_moto(log: Path) -> Iterator[Moto]:
         proc = subprocess.Popen(moto_server_argv(port), stdout=out, stderr=subprocess.STDOUT)
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
+        if not wait_until_serving(f"{endpoint}/moto-api/", proc, 60, interval=0.1):
             if proc.poll() is not None:
                 pytest.fail(f"moto_server exited ({proc.returncode}): {log.read_text()[-2000:]}")
-            try:
-                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"moto_server not ready after 60 s: {log.read_text()[-2000:]}")
-                time.sleep(0.1)
+            pytest.fail(f"moto_server not ready after 60 s: {log.read_text()[-2000:]}")
         yield Moto(endpoint, time.monotonic() - started)
     finally:
         stop_process(proc)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import time
+import urllib.request
 
 
 def free_port() -> int:
@@ -23,3 +25,20 @@ def stop_process(
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def wait_until_serving(
+    url: str, proc: subprocess.Popen[bytes] | subprocess.Popen[str], timeout: float,
+    interval: float = 0.05,
+) -> bool:  # fmt: skip
+    """Poll ``GET url`` until it answers: True; False once ``proc`` has exited or ``timeout``
+    seconds passed (the caller says which, with the service's log)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return True
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                return False
+            time.sleep(interval)
