@@ -107,7 +107,7 @@ def project_root(flow: Flow[Any]) -> Path:
 
 
 def dockerfile(settings: ImageSettings, root: Path, plugins: list[str] | None = None) -> str:
-    """``plugins``: requirement lines (``kitaru-aws==0.1.0``) of plugins that come from an
+    """``plugins``: requirement lines (``kitaru-example==1.0``) of plugins that come from an
     index; installed in the same pip call as the wheels, so their ``kitaru`` requirement is
     the wheel's."""
     lines = [f"FROM {settings.base_image}"]
