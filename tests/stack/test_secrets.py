@@ -127,3 +127,55 @@ def test_secret_set_prompts_for_a_bare_key(invoke: Invoke) -> None:
     assert result.exit_code == 0, result.output
     assert VALUE not in result.output
     assert active_stack().secret_store.get("api") == {"key": VALUE}
+
+
+OFFLINE = """\
+name: o
+components:
+  orchestrator:
+    flavor: local
+  artifact_store:
+    flavor: local
+    config:
+      path: {path}
+  llm_gateway:
+    flavor: offline
+    config:
+      credentials:
+        offline: "{{{{secret:nosuch.api_key}}}}"
+"""
+
+
+def test_verify_resolves_every_secret_reference(tmp_path: Path, invoke: Invoke) -> None:
+    """The offline gateway has no verify() of its own: the base class resolves its credential
+    anyway, through the stack's secret store, and never prints the value."""
+    path = write(tmp_path / "o.yaml", OFFLINE.format(path=tmp_path / "artifacts"))
+    assert invoke("stack", "register", "o", "--file", str(path)).exit_code == 0
+
+    def verify(*args: str) -> tuple[int, list[str], str]:
+        result = invoke("stack", "verify", "o", *args)
+        return result.exit_code, result.stdout.splitlines(), result.stdout + result.stderr
+
+    code, lines, text = verify()
+    assert code == 1, text
+    (fail,) = [line for line in lines if "FAIL" in line]
+    assert fail.startswith("  FAIL  llm_gateway o (offline): "), fail
+    assert "{{secret:nosuch.api_key}}" in fail and "no secret named 'nosuch'" in fail, fail
+    checks = json.loads(invoke("stack", "verify", "o", "-o", "json").stdout)["items"]
+    assert [(c["type"], c["ok"]) for c in checks] == [
+        ("orchestrator", True), ("artifact_store", True), ("secret_store", True),
+        ("llm_gateway", False)]  # fmt: skip
+
+    # the secret exists but lacks the key: the keys it has are named, never their values
+    assert invoke("secret", "set", "nosuch", f"token={VALUE}").exit_code == 0
+    code, lines, text = verify()
+    assert code == 1 and "secret 'nosuch' has no key 'api_key'" in text, text
+    assert VALUE not in text
+
+    # present: every line ok, and the value appears nowhere
+    assert invoke("secret", "set", "nosuch", f"api_key={VALUE}").exit_code == 0
+    for args in ((), ("-o", "json")):
+        code, lines, text = verify(*args)
+        assert code == 0, text
+        assert VALUE not in text
+    assert all(line.startswith("  ok  ") for line in verify()[1][1:])

@@ -60,6 +60,44 @@ class StackComponent(ABC):
     def verify(self) -> None:  # noqa: B027 - optional: most local flavors have nothing to check
         """Check credentials and connectivity; raise ConfigError saying what is wrong."""
 
+    def secret_references(self) -> list[tuple[str, str]]:
+        """``(where, reference)`` of every ``{{secret:name.key}}`` in the config, ``where``
+        being the key's path (``credentials.openai``)."""
+        from kitaru.stack.references import is_secret_reference
+
+        found: list[tuple[str, str]] = []
+
+        def walk(value: Any, where: str) -> None:
+            if is_secret_reference(value):
+                found.append((where, value))
+            elif isinstance(value, dict):
+                for key, item in value.items():
+                    walk(item, f"{where}.{key}" if where else str(key))
+            elif isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    walk(item, f"{where}[{i}]")
+
+        walk(self.config.model_dump(), "")
+        return found
+
+    def check(self) -> None:
+        """What ``kitaru stack verify`` runs, for every flavor: the flavor's :meth:`verify`, then
+        every secret reference of the config resolved through the stack's secret store (the
+        values are dropped at once, never shown). Flavors override :meth:`verify`, not this."""
+        self.verify()
+        from kitaru.errors import ConfigError, KitaruError
+
+        for where, reference in self.secret_references():
+            try:
+                self.secret(reference)
+            except KitaruError as exc:
+                raise ConfigError(f"{where}: {reference} does not resolve: {exc.message}",
+                                  hint=exc.hint) from None  # fmt: skip
+            except Exception as exc:  # a secret store's own failure (network, permissions)
+                raise ConfigError(
+                    f"{where}: {reference} does not resolve: {type(exc).__name__}: {exc}"
+                ) from None
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "type": self.TYPE, "config": self.config.model_dump()}
 

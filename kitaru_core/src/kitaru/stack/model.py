@@ -276,14 +276,16 @@ class Stack:
         return self.component(CONTAINER_BUILDER)  # type: ignore[return-value]
 
     def verify(self) -> list[tuple[str, str, bool, str]]:
-        """Check every component: ``(type, name, ok, message)``, one per component."""
+        """Check every component: ``(type, name, ok, message)``, one per component. Each
+        component runs its flavor's ``verify()`` and resolves every secret reference of its
+        config (:meth:`StackComponent.check`)."""
         results = []
         for kind in COMPONENT_TYPES:
             if not self.has(kind):
                 continue
             name = self.spec.component_name(kind)
             try:
-                self.component(kind).verify()
+                self.component(kind).check()
             except Exception as exc:
                 message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
                 hint = getattr(exc, "hint", None)
