@@ -176,6 +176,34 @@ def test_input_to_the_wrong_wait_name(flows: Flows, invoke: Invoke) -> None:
     assert status_of(execution_id) == "waiting"
 
 
+def test_the_racing_resolver_that_lost_is_told_the_wait_was_just_resolved(
+    flows: Flows, invoke: Invoke
+) -> None:
+    """The winner's input is stored before its worker resumes the execution: the loser finds
+    it still ``waiting`` with no pending wait, and is told that the wait was just resolved."""
+    import time
+
+    from kitaru.runtime.serialization import serialize
+    from kitaru.store import default_store
+
+    execution_id = waiting(flows)
+    store = default_store()
+    ex = store.get_execution(execution_id)
+    won = serialize(True)
+    assert store.resolve_wait(ex.pk, "approve_draft", serializer=won.serializer,
+                              type_name=won.type_name, value=won.data,
+                              meta={"resolved_at": time.time()})  # fmt: skip
+    assert status_of(execution_id) == "waiting"
+    for args in (["--value", "false"], ["--abort"]):
+        result = invoke("executions", "input", execution_id, *args)
+        line = assert_one_line_error(
+            result, code=4,
+            contains=f"wait 'approve_draft' of execution {execution_id} was just resolved",
+        )  # fmt: skip
+        assert "no pending wait" not in line
+    assert status_of(execution_id) == "waiting"
+
+
 def test_cancel(flows: Flows, invoke: Invoke) -> None:
     execution_id = waiting(flows)
     result = invoke("executions", "cancel", execution_id)
@@ -246,6 +274,17 @@ def test_replay_flow_input_override_detached(flows: Flows, invoke: Invoke) -> No
     from kitaru.client import KitaruClient
 
     assert KitaruClient().executions.handle(new_id).wait() == "BRIEF ON NEW"
+
+
+@pytest.mark.parametrize("override", ["checkpoint.research=1", "flow.topic=[1]"])
+def test_a_wrong_type_override_is_one_line_without_pydantics_link(
+    flows: Flows, invoke: Invoke, override: str
+) -> None:
+    source = completed(flows)
+    result = invoke("executions", "replay", source, "--override", override)
+    line = assert_one_line_error(result, code=2, contains="does not match its type")
+    assert "input should be a valid string" in line.lower(), line
+    assert "pydantic.dev" not in result.stderr and "For further information" not in result.stderr
 
 
 # -- errors: one line, non-zero, nothing changed ------------------------------------------------

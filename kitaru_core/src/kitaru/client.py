@@ -73,6 +73,15 @@ def _pending(store: MetadataStore, ex: Execution, name: str | None) -> Call:
     if ex.status in TERMINAL_STATUSES:
         raise Conflict(f"execution {ex.id} is {status}; it is not waiting for input")
     rec = store.pending_wait(ex.pk)
+    if rec is None and ex.status == "waiting":
+        # another resolver won the race: its input is stored, the worker has not resumed yet
+        done = [c for c in store.load_journal(ex.pk).values()
+                if c.kind == WAIT and c.status != "pending"]  # fmt: skip
+        named = [c for c in done if c.call_id == name]
+        if named or done:
+            last = max(named or done, key=lambda c: c.seq)
+            raise Conflict(f"wait {last.call_id!r} of execution {ex.id} was just resolved by "
+                           "another input", hint=f"see `kitaru executions show {ex.id}`")  # fmt: skip
     if rec is None:
         raise Conflict(f"execution {ex.id} is {status} and has no pending wait",
                        hint="input can only be given while it is waiting")  # fmt: skip

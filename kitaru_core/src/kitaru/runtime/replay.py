@@ -11,7 +11,7 @@ from typing import Any
 
 from kitaru.errors import NotFound, UsageError
 from kitaru.handle import FlowHandle
-from kitaru.runtime.serialization import validate_as
+from kitaru.runtime.serialization import validate_as, validation_message
 from kitaru.store.base import MetadataStore
 from kitaru.store.records import CHECKPOINT
 
@@ -20,8 +20,7 @@ def _validate(key: str, value: Any, annotation: Any) -> None:
     try:
         validate_as(value, annotation)
     except Exception as exc:
-        first = str(exc).splitlines()
-        detail = " ".join(line.strip() for line in first[:3])
+        detail = validation_message(exc)
         raise UsageError(f"override {key} does not match its type: {detail}",
                          hint="give a JSON value of the annotated type") from None  # fmt: skip
 

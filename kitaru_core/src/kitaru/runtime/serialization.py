@@ -201,6 +201,27 @@ def validate_as(value: Any, annotation: Any) -> Any:
     return TypeAdapter(annotation).validate_python(value)
 
 
+def validation_message(exc: Exception, limit: int = 3) -> str:
+    """A validation failure of :func:`validate_as` as one short line: each error's location,
+    message and input, without pydantic's header and documentation links. Any other
+    exception: its text on one line."""
+    errors = getattr(exc, "errors", None)
+    try:
+        items = errors(include_url=False) if callable(errors) else None
+    except Exception:  # not pydantic's
+        items = None
+    if not items:
+        return " ".join(str(exc).split())
+    parts = []
+    for err in items[:limit]:
+        where = ".".join(str(p) for p in err.get("loc") or ())
+        got = repr(err.get("input"))
+        got = got if len(got) <= 60 else got[:59] + "…"
+        parts.append(f"{where + ': ' if where else ''}{err.get('msg')} (got {got})")
+    more = len(items) - limit
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
 def preview(serializer: str, data: bytes, limit: int = 80) -> str:
     """A short, human-readable preview of stored bytes (never unpickles)."""
     if serializer == "bytes" or serializer == "pickle":
