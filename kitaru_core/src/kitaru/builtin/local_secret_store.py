@@ -40,13 +40,20 @@ class LocalSecretStore(SecretStore):
                               hint="fix or remove the file") from None  # fmt: skip
 
     def _write(self, data: dict[str, dict[str, str]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump(data, f)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self.path)
+        except OSError as exc:  # a read-only home or folder
+            home = "" if self.config.path else ", or set KITARU_HOME to a writable folder"
+            raise ConfigError(
+                f"cannot write the secret file {self.path}: {exc.strerror or type(exc).__name__}",
+                hint=f"make {self.path.parent} writable{home}",
+            ) from None
 
     def get(self, name: str) -> dict[str, str]:
         data = self._read()

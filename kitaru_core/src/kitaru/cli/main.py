@@ -81,6 +81,11 @@ def report(exc: Exception) -> NoReturn:
         _fail(
             exc.message or type(exc).__name__, exc.hint, code if isinstance(code, int) else 1, exc
         )
+    from kitaru.store import storage_error
+
+    refused = storage_error(exc)  # a read-only store or home: the machine's, not a bug
+    if refused is not None:
+        _fail(refused.message, refused.hint, 1, exc)
     _fail(
         f"internal error: {type(exc).__name__}: {exc}",
         None if state.debug else "re-run with --debug for the traceback",
