@@ -107,6 +107,14 @@ class ExecutionCancelled(KitaruError):
     """The execution was cancelled (``cancel`` or a wait ``--abort``)."""
 
 
+class LeaseLost(Conflict):
+    """Another runner took the execution over (its lease expired while this process was
+    paused, partitioned or outlived by a restarted server). This process stops running it at
+    once; nothing it does afterwards is recorded."""
+
+    retryable = False
+
+
 __all__ = [
     "AuthError",
     "BudgetExceeded",
@@ -117,6 +125,7 @@ __all__ = [
     "Forbidden",
     "KitaruError",
     "LLMOutputError",
+    "LeaseLost",
     "NotFound",
     "UsageError",
     "WaitInputError",

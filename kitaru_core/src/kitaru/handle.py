@@ -110,6 +110,7 @@ class FlowHandle(Generic[R]):
         while True:
             if self._thread is not None and self._thread.is_alive():
                 self._thread.join(None if stop_at is None else max(0.0, stop_at - time.time()))
+            self._raise_if_lost()
             ex = self._execution()
             if ex.status in TERMINAL_STATUSES:
                 return self._result(ex)
@@ -135,9 +136,15 @@ class FlowHandle(Generic[R]):
             return False
         if pending is None or hold_until_resolved(ctx, pending.call_id, stop_at):
             if pending is None:
-                self._store.set_status(ex.pk, "running", only_if=("waiting",))
+                self._store.set_status(ex.pk, "running", only_if=("waiting",), epoch=ctx.epoch)
             self._outcome = drive(ctx, hold=True, stop_at=stop_at)
         return True
+
+    def _raise_if_lost(self) -> None:
+        """This process stopped running the execution: another runner took it over."""
+        if self._outcome is not None and self._outcome.kind == "lost":
+            assert self._outcome.error is not None
+            raise self._outcome.error
 
     def _result(self, ex: Execution) -> R:
         if ex.status == "completed":

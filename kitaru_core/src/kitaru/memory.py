@@ -194,6 +194,7 @@ def _write(
         return int((rec.meta or {})["version"])
     if deleted:
         _require_live(store, scope, scope_key, key)
+    ctx.check_runnable()  # shared state: never written by a runner that lost its lease
     written = store.memory_put(scope, scope_key, key, serializer=encoded[0], type_name=encoded[1],
                                value=encoded[2], deleted=deleted, execution_id=ctx.execution.id,
                                call_id=call_id, if_version=if_version)  # fmt: skip

@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kitaru.errors import ExecutionCancelled
+from kitaru.errors import ExecutionCancelled, LeaseLost
 from kitaru.runtime.values import ValueIO
 from kitaru.store.base import MetadataStore
 from kitaru.store.records import Call, Execution
@@ -65,6 +65,11 @@ class ExecutionContext:
         self.values = values
         self.replay = replay
         self.cancelled = threading.Event()
+        #: the fencing token this runner writes under (set when its lease is taken)
+        self.epoch = execution.epoch
+        #: set once a write was refused or the lease was seen taken over: nothing more runs
+        self.lost: LeaseLost | None = None
+        self.taken_over = threading.Event()
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._futures: list[Future[Any]] = []
@@ -83,9 +88,7 @@ class ExecutionContext:
 
             with self._lock:
                 if self._sink is None:
-                    ship = (
-                        (self.store, self.pk) if getattr(self.store, "ships_logs", False) else None
-                    )
+                    ship = self if getattr(self.store, "ships_logs", False) else None
                     self._sink = LogSink(self.execution.id, ship)
         return self._sink
 
@@ -111,13 +114,31 @@ class ExecutionContext:
             return self._seq
 
     def record(self, call: Call) -> None:
-        """Write one journal record (one transaction) before the flow goes on."""
-        self.store.put_call(self.pk, call)
+        """Write one journal record (one transaction, fenced by this runner's epoch) before
+        the flow goes on."""
+        try:
+            self.store.put_call(self.pk, call, epoch=self.epoch)
+        except LeaseLost as exc:
+            self.lost = exc
+            raise
         self.journal[call.call_id] = call
 
-    def check_cancelled(self) -> None:
+    def check_runnable(self) -> None:
+        """Before a checkpoint body, an LLM call or a memory write starts: the execution was
+        not cancelled and this process still holds it (free while its last lease renewal is
+        younger than the TTL; see :mod:`kitaru.runtime.leases`)."""
         if self.cancelled.is_set():
             raise ExecutionCancelled(f"execution {self.execution.id} was cancelled")
+        if self.lost is None:
+            from kitaru.runtime.leases import keeper
+
+            if self.taken_over.is_set() or not keeper().confirm(self.store, self.pk):
+                from kitaru.store.base import lease_lost
+
+                current = self.store.get_execution(self.execution.id).epoch
+                self.lost = lease_lost(self.execution.id, self.epoch, current)
+        if self.lost is not None:
+            raise self.lost
 
     # -- parallel checkpoint calls --------------------------------------------------------------
     def submit(self, fn: Any, *args: Any) -> Future[Any]:

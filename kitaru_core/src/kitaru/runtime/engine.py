@@ -13,6 +13,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from kitaru.errors import LeaseLost
 from kitaru.runtime.context import CallFrame, ExecutionContext, current_frame
 from kitaru.store.records import CHECKPOINT, Attempt, Call
 
@@ -81,7 +82,9 @@ def _failed_attempt(
     ctx: ExecutionContext, call_id: str, n: int, started: float, exc: BaseException
 ) -> None:
     ctx.store.add_attempt(
-        ctx.pk, Attempt(call_id, n, started, time.time(), f"{type(exc).__name__}: {exc}")
+        ctx.pk,
+        Attempt(call_id, n, started, time.time(), f"{type(exc).__name__}: {exc}"),
+        epoch=ctx.epoch,
     )
 
 
@@ -103,7 +106,7 @@ def _record_success(
                     started_at=started, ended_at=time.time(), attempts=n,
                     meta=frame.metadata or None))  # fmt: skip
     if cp.cache or ctx.flow.cache:
-        ctx.store.cache_put(cp.cache_key(fp), ctx.pk, call_id)
+        ctx.store.cache_put(cp.cache_key(fp), ctx.pk, call_id, epoch=ctx.epoch)
 
 
 def call_checkpoint(
@@ -116,12 +119,14 @@ def call_checkpoint(
         return value
     attempts = cp.retries + 1
     for n in range(1, attempts + 1):
-        ctx.check_cancelled()
+        ctx.check_runnable()
         frame = CallFrame(call_id)
         started = time.time()
         token = current_frame.set(frame)
         try:
             value = _body(ctx, cp, args, kwargs)
+        except LeaseLost:
+            raise  # a nested call found the execution taken over: not this body's failure
         except Exception as exc:
             _failed_attempt(ctx, call_id, n, started, exc)
             if n < attempts and getattr(exc, "retryable", True):
@@ -156,7 +161,7 @@ async def call_checkpoint_async(
         return value
     attempts = cp.retries + 1
     for n in range(1, attempts + 1):
-        ctx.check_cancelled()
+        ctx.check_runnable()
         frame = CallFrame(call_id)
         started = time.time()
         token = current_frame.set(frame)
@@ -167,6 +172,8 @@ async def call_checkpoint_async(
                 value = await asyncio.to_thread(_body, ctx, cp, args, kwargs)
             else:
                 value = await cp.fn(*args, **kwargs)
+        except LeaseLost:
+            raise
         except Exception as exc:
             _failed_attempt(ctx, call_id, n, started, exc)
             if n < attempts and getattr(exc, "retryable", True):
@@ -188,7 +195,7 @@ async def call_checkpoint_async(
 class Outcome:
     """How one pass over a flow body ended."""
 
-    kind: str  # completed | failed | suspended | cancelled
+    kind: str  # completed | failed | suspended | cancelled | lost (taken over by another runner)
     value: Any = None
     error: BaseException | None = None
     wait_call_id: str | None = None
@@ -228,6 +235,9 @@ def run_body(ctx: ExecutionContext) -> Outcome:
         return Outcome("cancelled", error=exc)
     except Exception as exc:
         ctx.join()
+        if ctx.lost is not None or isinstance(exc, LeaseLost):
+            # whatever the flow made of it (caught it, failed otherwise): not ours to record
+            return Outcome("lost", error=ctx.lost or exc)
         return Outcome("failed", error=exc)
     finally:
         current_execution.reset(token)

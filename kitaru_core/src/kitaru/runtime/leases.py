@@ -1,8 +1,15 @@
 """Worker leases: the proof that a live process is executing (or holding) an execution.
 
 One heartbeat thread per process renews every lease this process holds with a single UPDATE,
-and learns on the way whether any of them was cancelled. A process that dies stops renewing;
-on the same host its lease is dead at once (the pid is gone), elsewhere when it expires.
+and learns on the way whether any of them was cancelled or taken over. A process that dies
+stops renewing; on the same host its lease is dead at once (the pid is gone), elsewhere when it
+expires.
+
+A lease can be taken over only once it has expired in the store, so a runner whose last renewal
+was sent less than one TTL ago (by this process's monotonic clock, which keeps counting while
+the process is paused) still holds it: :meth:`LeaseKeeper.confirm` costs nothing then, and asks
+the store otherwise. That is how a paused, partitioned or outlived runner learns of a take-over
+before it starts another checkpoint body; its writes are fenced by the epoch in any case.
 """
 
 from __future__ import annotations
@@ -11,9 +18,19 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from kitaru.store.base import MetadataStore
+
+
+@dataclass
+class _Held:
+    store: MetadataStore
+    on_cancel: Callable[[], None]
+    on_lost: Callable[[], None]
+    renewed: float  # monotonic time the last successful renewal (or the take) was sent
 
 
 def _new_owner() -> str:
@@ -26,8 +43,7 @@ class LeaseKeeper:
     def __init__(self) -> None:
         self.owner = _new_owner()
         self._lock = threading.Lock()
-        # (store, pk) -> callback run when the execution is seen cancelled
-        self._held: dict[tuple[int, int], tuple[MetadataStore, Callable[[], None]]] = {}
+        self._held: dict[tuple[int, int], _Held] = {}  # by (store, pk)
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
 
@@ -39,23 +55,47 @@ class LeaseKeeper:
         statuses: tuple[str, ...],
         set_status: str | None,
         on_cancel: Callable[[], None] = lambda: None,
-    ) -> bool:
+        on_lost: Callable[[], None] = lambda: None,
+    ) -> int | None:
+        """Take the lease: the new epoch, or None if another live process holds it."""
         from kitaru.config import settings
 
-        if not store.acquire_lease(
+        sent = time.monotonic()
+        epoch = store.acquire_lease(
             pk, self.owner, settings().lease_ttl, statuses=statuses, set_status=set_status
-        ):
-            return False
-        with self._lock:
-            self._held[(id(store), pk)] = (store, on_cancel)
-            self._ensure_thread()
-        return True
+        )
+        if epoch is None:
+            return None
+        self._hold(store, pk, _Held(store, on_cancel, on_lost, sent))
+        return epoch
 
-    def adopt(self, store: MetadataStore, pk: int, on_cancel: Callable[[], None]) -> None:
-        """Keep alive a lease taken by ``store.create_execution(lease=...)``."""
+    def adopt(
+        self,
+        store: MetadataStore,
+        pk: int,
+        on_cancel: Callable[[], None],
+        on_lost: Callable[[], None] = lambda: None,
+        *,
+        taken_at: float,
+    ) -> None:
+        """Keep alive a lease taken by ``store.create_execution(lease=...)``, whose request
+        was sent at ``taken_at`` (monotonic)."""
+        self._hold(store, pk, _Held(store, on_cancel, on_lost, taken_at))
+
+    def _hold(self, store: MetadataStore, pk: int, held: _Held) -> None:
         with self._lock:
-            self._held[(id(store), pk)] = (store, on_cancel)
+            self._held[(id(store), pk)] = held
             self._ensure_thread()
+
+    def confirm(self, store: MetadataStore, pk: int) -> bool:
+        """Whether this process still holds the lease: at once while the last renewal is
+        younger than the TTL, else by renewing now (False: taken over, or not held)."""
+        if self._fresh(store, pk):
+            return True
+        if (id(store), pk) not in self._held:
+            return False
+        self._renew(store)
+        return self._fresh(store, pk)
 
     def forget(self, store: MetadataStore, pk: int) -> None:
         """Stop renewing (the lease itself is released by the caller's status write)."""
@@ -71,23 +111,43 @@ class LeaseKeeper:
             self._thread = threading.Thread(target=self._beat, name="kitaru-heartbeat", daemon=True)
             self._thread.start()
 
+    def _fresh(self, store: MetadataStore, pk: int) -> bool:
+        from kitaru.config import settings
+
+        held = self._held.get((id(store), pk))
+        return held is not None and time.monotonic() - held.renewed < settings().lease_ttl
+
     def _beat(self) -> None:
         from kitaru.config import settings
 
-        s = settings()
-        while not self._wake.wait(s.heartbeat_interval):
+        while not self._wake.wait(settings().heartbeat_interval):
             with self._lock:
-                held = dict(self._held)
-            stores = {id(st): st for st, _ in held.values()}
-            for key, store in stores.items():
+                stores = {id(h.store): h.store for h in self._held.values()}
+            for store in stores.values():
                 try:
-                    statuses = store.renew_leases(self.owner, s.lease_ttl)
+                    self._renew(store)
                 except Exception:  # a store hiccup must not kill the heartbeat
                     continue
-                for pk, status in statuses.items():
-                    entry = held.get((key, pk))
-                    if entry and status == "cancelled":
-                        entry[1]()
+
+    def _renew(self, store: MetadataStore) -> None:
+        """Renew every lease held in ``store``; tell runners of cancels and take-overs."""
+        from kitaru.config import settings
+
+        sent = time.monotonic()
+        with self._lock:
+            mine = {pk: h for (key, pk), h in self._held.items() if key == id(store)}
+        statuses = store.renew_leases(self.owner, settings().lease_ttl)
+        for pk, held in mine.items():
+            status = statuses.get(pk)
+            if status is None:  # no longer ours: taken over (or released meanwhile)
+                with self._lock:
+                    if self._held.get((id(store), pk)) is held:
+                        del self._held[(id(store), pk)]
+                        held.on_lost()
+                continue
+            held.renewed = max(held.renewed, sent)
+            if status == "cancelled":
+                held.on_cancel()
 
 
 _keeper: LeaseKeeper | None = None

@@ -47,6 +47,7 @@ def complete(
     recorded = _recorded(ctx, call_id, parent, fp)
     if recorded is not None:
         return recorded
+    ctx.check_runnable()  # a provider call costs money: not for a runner that lost its lease
     _check_budget(ctx, gateway, request, call_id)
     started = time.time()
     t0 = time.perf_counter()

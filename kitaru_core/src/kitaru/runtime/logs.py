@@ -30,9 +30,10 @@ def log_path(execution_id: str) -> Path:
 
 class LogSink:
     """Appends log lines of one execution; partial lines are buffered per stream and call.
-    With ``ship=(store, pk)`` the records also go to that store (a server), in batches."""
+    With ``ship`` (the execution's context: its ``store``, ``pk`` and ``epoch``) the records
+    also go to that store (a server), in batches, fenced like every write of the runner."""
 
-    def __init__(self, execution_id: str, ship: tuple[Any, int] | None = None) -> None:
+    def __init__(self, execution_id: str, ship: Any = None) -> None:
         self.path = log_path(execution_id)
         self._file: IO[str] | None = None
         self._lock = threading.Lock()
@@ -73,9 +74,13 @@ class LogSink:
             batch, self._outbox, self._timer = self._outbox, [], None
         if not batch:
             return
-        store, pk = self._ship
+        from kitaru.errors import LeaseLost
+
+        ctx = self._ship
         try:
-            store.append_logs(pk, batch)
+            ctx.store.append_logs(ctx.pk, batch, epoch=ctx.epoch)
+        except LeaseLost:
+            return  # another runner has the execution: this one's output is not recorded
         except Exception:
             with self._lock:
                 self._outbox[:0] = batch

@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from kitaru.config import settings
-from kitaru.errors import Conflict, UsageError
+from kitaru.errors import Conflict, LeaseLost, UsageError
 from kitaru.runtime import codeloc
 from kitaru.runtime.context import ExecutionContext, ReplaySource
 from kitaru.runtime.engine import Outcome, error_record, run_body
@@ -105,6 +105,7 @@ def create(
     owner = keeper().owner
     stack = stack or stack_name_for(flow.stack)
     s = settings()
+    taken_at = time.monotonic()
     execution = store.create_execution(
         flow=flow.name, module=loc.module, qualname=loc.qualname, source_file=loc.source_file,
         root=loc.root, inputs=flow.inputs_record(arguments), status="running",
@@ -116,7 +117,7 @@ def create(
     ctx = ExecutionContext(store, execution, flow, values,
                            None if fresh else replay_source(store, execution),
                            journal={} if fresh else None)  # fmt: skip
-    keeper().adopt(store, execution.pk, ctx.cancelled.set)
+    keeper().adopt(store, execution.pk, ctx.cancelled.set, ctx.taken_over.set, taken_at=taken_at)
     return ctx
 
 
@@ -153,6 +154,9 @@ def run_inline(flow: Flow[Any], arguments: dict[str, Any]) -> Any:
     outcome = drive(ctx, hold=True)
     if outcome.kind == "completed":
         return outcome.value
+    if outcome.kind == "lost":
+        assert outcome.error is not None
+        raise outcome.error
     handle._outcome = outcome
     return handle.wait()
 
@@ -182,7 +186,18 @@ def run_in_thread(ctx: ExecutionContext) -> FlowHandle[Any]:
 
 # -- driving ----------------------------------------------------------------------------------
 def drive(ctx: ExecutionContext, *, hold: bool, stop_at: float | None = None) -> Outcome:
-    """Run the execution (whose lease this process holds) until it stops; see module doc."""
+    """Run the execution (whose lease this process holds) until it stops; see module doc.
+
+    Every write is fenced by the runner's epoch: once another runner has taken the execution
+    over, the next write is refused and the outcome is ``lost`` (nothing more is recorded)."""
+    try:
+        return _drive(ctx, hold, stop_at)
+    except LeaseLost as exc:
+        keeper().forget(ctx.store, ctx.pk)  # the lease is someone else's now: leave it alone
+        return Outcome("lost", error=ctx.lost or exc)
+
+
+def _drive(ctx: ExecutionContext, hold: bool, stop_at: float | None) -> Outcome:
     store, pk, k = ctx.store, ctx.pk, keeper()
     retries_left = int(ctx.execution.options.get("retries", 0))
     first = True
@@ -191,6 +206,8 @@ def drive(ctx: ExecutionContext, *, hold: bool, stop_at: float | None = None) ->
             ctx.reload()
         first = False
         outcome = run_body(ctx)
+        if outcome.kind == "lost" or ctx.lost is not None:
+            raise ctx.lost or outcome.error or LeaseLost(f"execution {ctx.execution.id} lost")
         if outcome.kind == "completed":
             try:
                 stored = ctx.values.dump(outcome.value)
@@ -198,10 +215,10 @@ def drive(ctx: ExecutionContext, *, hold: bool, stop_at: float | None = None) ->
                 outcome = Outcome("failed", error=exc)
                 err = error_record(exc, origin="runtime")
                 store.set_status(pk, "failed", only_if=("running",), error=err,
-                                 release_owner=k.owner)  # fmt: skip
+                                 release_owner=k.owner, epoch=ctx.epoch)  # fmt: skip
             else:
                 store.set_status(pk, "completed", only_if=("running",), result=stored,
-                                 release_owner=k.owner)  # fmt: skip
+                                 release_owner=k.owner, epoch=ctx.epoch)  # fmt: skip
             k.forget(store, pk)
             return outcome
         if outcome.kind == "failed":
@@ -210,7 +227,7 @@ def drive(ctx: ExecutionContext, *, hold: bool, stop_at: float | None = None) ->
                 continue
             assert outcome.error is not None
             store.set_status(pk, "failed", only_if=("running",), error=error_record(outcome.error),
-                             release_owner=k.owner)  # fmt: skip
+                             release_owner=k.owner, epoch=ctx.epoch)  # fmt: skip
             k.forget(store, pk)
             return outcome
         if outcome.kind == "cancelled":
@@ -230,9 +247,15 @@ def drive(ctx: ExecutionContext, *, hold: bool, stop_at: float | None = None) ->
 
 
 def acquire(ctx: ExecutionContext, statuses: tuple[str, ...], set_status: str | None) -> bool:
-    return keeper().acquire(
-        ctx.store, ctx.pk, statuses=statuses, set_status=set_status, on_cancel=ctx.cancelled.set
-    )
+    """Take the execution's lease for ``ctx`` (its writes then carry the new epoch)."""
+    epoch = keeper().acquire(
+        ctx.store, ctx.pk, statuses=statuses, set_status=set_status,
+        on_cancel=ctx.cancelled.set, on_lost=ctx.taken_over.set,
+    )  # fmt: skip
+    if epoch is None:
+        return False
+    ctx.epoch = epoch
+    return True
 
 
 def hold_until_resolved(ctx: ExecutionContext, call_id: str, stop_at: float | None) -> bool:
@@ -243,10 +266,12 @@ def hold_until_resolved(ctx: ExecutionContext, call_id: str, stop_at: float | No
         rec = store.get_call(pk, call_id)
         deadline = ((rec.meta if rec else None) or {}).get("deadline")
         if rec is None or rec.status != "pending" or (deadline and time.time() >= deadline):
-            if store.set_status(pk, "running", only_if=("waiting", "running")):
+            if store.set_status(pk, "running", only_if=("waiting", "running"), epoch=ctx.epoch):
                 return True
             keeper().release(store, pk)  # cancelled (e.g. the wait was aborted)
             return False
+        if ctx.taken_over.is_set():
+            ctx.check_runnable()  # raises LeaseLost
         if ctx.cancelled.is_set() or (stop_at is not None and time.time() >= stop_at):
             keeper().release(store, pk)
             return False

@@ -101,22 +101,24 @@ def wait(
     deadline = (rec.meta or {}).get("deadline")
     if deadline is not None and now >= deadline:
         return _expire(ctx, rec, default, schema)
-    ctx.store.suspend_on_wait(ctx.pk, rec)
+    ctx.store.suspend_on_wait(ctx.pk, rec, epoch=ctx.epoch)
     ctx.journal[call_id] = rec
     raise Suspended(call_id)
 
 
 def _expire(ctx: ExecutionContext, rec: Call, default: Any, schema: Any) -> Any:
     """The deadline passed: take the default, or raise WaitTimeout into the flow."""
-    ctx.store.suspend_on_wait(ctx.pk, rec)  # make sure the record exists
-    ctx.store.set_status(ctx.pk, "running", only_if=("waiting",))
+    ctx.store.suspend_on_wait(ctx.pk, rec, epoch=ctx.epoch)  # make sure the record exists
+    ctx.store.set_status(ctx.pk, "running", only_if=("waiting",), epoch=ctx.epoch)
     if default is MISSING:
         won = ctx.store.resolve_wait(ctx.pk, rec.call_id, serializer=None, type_name=None,
-                                     value=None, meta={"timed_out": True}, status="failed")  # fmt: skip
+                                     value=None, meta={"timed_out": True}, status="failed",
+                                     epoch=ctx.epoch)  # fmt: skip
     else:
         s = serialize(default)
         won = ctx.store.resolve_wait(ctx.pk, rec.call_id, serializer=s.serializer,
-                                     type_name=s.type_name, value=s.data, meta={"timed_out": True})  # fmt: skip
+                                     type_name=s.type_name, value=s.data,
+                                     meta={"timed_out": True}, epoch=ctx.epoch)  # fmt: skip
     if not won:  # input arrived at the last moment: it wins over the timeout
         fresh = ctx.store.get_call(ctx.pk, rec.call_id)
         if fresh is not None and fresh.status == "completed":

@@ -44,6 +44,7 @@ ERRORS: dict[str, type[errors.KitaruError]] = {
         errors.ConfigError,
         errors.NotFound,
         errors.Conflict,
+        errors.LeaseLost,
         errors.AuthError,
         errors.Forbidden,
         errors.KitaruError,
@@ -52,7 +53,7 @@ ERRORS: dict[str, type[errors.KitaruError]] = {
 
 #: HTTP status for each error type (anything else is a 500)
 STATUS: dict[str, int] = {"UsageError": 400, "ConfigError": 400, "NotFound": 404,
-                          "Conflict": 409, "AuthError": 401, "Forbidden": 403,
+                          "Conflict": 409, "LeaseLost": 409, "AuthError": 401, "Forbidden": 403,
                           "KitaruError": 400}  # fmt: skip
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kitaru.errors import Conflict, NotFound, UsageError
+from kitaru.errors import Conflict, LeaseLost, NotFound, UsageError
 from kitaru.store.records import Attempt, Blob, Call, Execution
 
 
@@ -20,8 +20,25 @@ def check_execution_id(execution_id: str) -> None:
         raise UsageError(f"invalid execution id {execution_id!r}", hint="12 hex digits")
 
 
+def lease_lost(execution_id: str, epoch: int, current: int | None) -> LeaseLost:
+    """The error a runner's refused write raises: it no longer holds the execution."""
+    return LeaseLost(
+        f"execution {execution_id} was taken over by another runner (epoch {current}, this "
+        f"process held {epoch}); this process stopped running it and its later work is "
+        "discarded",
+        hint=f"see `kitaru executions show {execution_id}`",
+    )
+
+
 class MetadataStore(ABC):
-    """Executions, their journals, attempts and blob locations."""
+    """Executions, their journals, attempts and blob locations.
+
+    **Fencing.** Every lease take-over bumps the execution's ``epoch``. The writes a runner
+    makes (journal records, attempts, status changes, wait resolutions, metadata, logs) take
+    the ``epoch`` it holds and are applied only if it is still current, checked in the same
+    statement or transaction as the write; otherwise they raise :class:`~kitaru.errors.LeaseLost`
+    and change nothing. ``epoch=None`` is an unfenced write (people and tools: input, cancel).
+    """
 
     def _existing(self, execution_id: str, flow: str) -> Execution | None:
         """The execution a retried create already made, None if it does not exist."""
@@ -78,6 +95,7 @@ class MetadataStore(ABC):
         result: tuple[str, str | None, bytes | None, str | None] | None = None,
         error: dict[str, Any] | None = None,
         release_owner: str | None = None,
+        epoch: int | None = None,
     ) -> bool:
         """Change status (conditionally); terminal statuses stamp ``ended_at``.
 
@@ -86,7 +104,9 @@ class MetadataStore(ABC):
         """
 
     @abstractmethod
-    def update_metadata(self, pk: int, metadata: dict[str, Any]) -> None:
+    def update_metadata(
+        self, pk: int, metadata: dict[str, Any], *, epoch: int | None = None
+    ) -> None:
         """Merge into the execution's metadata."""
 
     @abstractmethod
@@ -95,7 +115,9 @@ class MetadataStore(ABC):
 
     # -- captured logs (kept in the store when a process is connected to a server) -------------
     @abstractmethod
-    def append_logs(self, pk: int, records: list[dict[str, Any]]) -> None:
+    def append_logs(
+        self, pk: int, records: list[dict[str, Any]], *, epoch: int | None = None
+    ) -> None:
         """Append log records (``t``, ``call``, ``stream``, ``line``) in order."""
 
     @abstractmethod
@@ -106,8 +128,9 @@ class MetadataStore(ABC):
     @abstractmethod
     def acquire_lease(
         self, pk: int, owner: str, ttl: float, *, statuses: Iterable[str], set_status: str | None
-    ) -> bool:
-        """Take the lease if it is free, expired or held by a dead local process."""
+    ) -> int | None:
+        """Take the lease if it is free, expired or held by a dead local process: the new
+        epoch (every take-over bumps it), or None if the lease was not free."""
 
     @abstractmethod
     def renew_leases(self, owner: str, ttl: float) -> dict[int, str]:
@@ -123,15 +146,15 @@ class MetadataStore(ABC):
         """Every record of an execution, by call id."""
 
     @abstractmethod
-    def put_call(self, pk: int, call: Call) -> None:
+    def put_call(self, pk: int, call: Call, *, epoch: int | None = None) -> None:
         """Insert or replace one journal record (one transaction)."""
 
     @abstractmethod
-    def put_calls(self, pk: int, calls: Iterable[Call]) -> None:
+    def put_calls(self, pk: int, calls: Iterable[Call], *, epoch: int | None = None) -> None:
         """Insert or replace several records in one transaction."""
 
     @abstractmethod
-    def suspend_on_wait(self, pk: int, call: Call) -> None:
+    def suspend_on_wait(self, pk: int, call: Call, *, epoch: int | None = None) -> None:
         """Record a pending wait (unless already there) and mark the execution waiting."""
 
     @abstractmethod
@@ -145,6 +168,7 @@ class MetadataStore(ABC):
         value: bytes | None,
         meta: dict[str, Any] | None = None,
         status: str = "completed",
+        epoch: int | None = None,
     ) -> bool:
         """Pending → ``status`` (completed with the input, or failed for a timeout/abort).
 
@@ -156,7 +180,7 @@ class MetadataStore(ABC):
         """The execution's pending wait, if any."""
 
     @abstractmethod
-    def add_attempt(self, pk: int, attempt: Attempt) -> None:
+    def add_attempt(self, pk: int, attempt: Attempt, *, epoch: int | None = None) -> None:
         """Record a failed attempt."""
 
     @abstractmethod
@@ -176,7 +200,7 @@ class MetadataStore(ABC):
         """A completed call stored under a cross-execution cache key: (execution id, call)."""
 
     @abstractmethod
-    def cache_put(self, key: bytes, pk: int, call_id: str) -> None:
+    def cache_put(self, key: bytes, pk: int, call_id: str, *, epoch: int | None = None) -> None:
         """Index a completed call under a cross-execution cache key."""
 
     # -- blobs --------------------------------------------------------------------------------

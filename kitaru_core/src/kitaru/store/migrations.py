@@ -166,6 +166,10 @@ SQLITE_MIGRATIONS: list[str] = [
         PRIMARY KEY (execution_pk, n)
     ) WITHOUT ROWID;
     """,
+    # 7: fencing: every lease take-over bumps the epoch; a runner's writes name the epoch it holds
+    """
+    ALTER TABLE executions ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(SQLITE_MIGRATIONS)

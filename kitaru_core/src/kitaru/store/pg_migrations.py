@@ -178,6 +178,10 @@ PG_MIGRATIONS: list[str] = [
         PRIMARY KEY (execution_pk, n)
     );
     """,
+    # 7: fencing: every lease take-over bumps the epoch; a runner's writes name the epoch it holds
+    """
+    ALTER TABLE executions ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(PG_MIGRATIONS)

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from kitaru.errors import NotFound, UsageError
-from kitaru.store.base import MetadataStore
+from kitaru.store.base import MetadataStore, lease_lost
 from kitaru.store.pg_access import PgAccess
 from kitaru.store.pg_deployments import PgDeployments
 from kitaru.store.pg_memory import PgMemory
@@ -48,6 +48,13 @@ _UPSERT_CALL = (
     f"INSERT INTO journal (execution_pk, {_CALL_COLUMNS}) VALUES ({_CALL_VALUES}) "
     "ON CONFLICT (execution_pk, call_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in (s.strip() for s in _CALL_COLUMNS.split(",")))
+)
+# The same, written only while the runner's epoch is current. FOR SHARE orders it with a
+# take-over: one in progress is waited for and then seen (the epoch moved: nothing is written);
+# one that comes later waits until this write is committed.
+_FENCED_CALL = _UPSERT_CALL.replace(
+    f"VALUES ({_CALL_VALUES})",
+    f"SELECT {_CALL_VALUES} FROM executions WHERE pk = %s AND epoch = %s FOR SHARE",
 )
 
 
@@ -96,6 +103,24 @@ class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments
     def close(self) -> None:
         self._pool.close()
 
+    def _refused(self, pk: int, epoch: int) -> None:
+        """A fenced write changed nothing: raise LeaseLost if the epoch moved on."""
+        row = self._one("SELECT id, epoch FROM executions WHERE pk = %s", (pk,))
+        if row is not None and row[1] != epoch:
+            raise lease_lost(row[0], epoch, row[1])
+
+    @staticmethod
+    def _check_epoch(conn: Any, pk: int, epoch: int | None) -> None:
+        """Inside a transaction: lock the execution's row against a take-over until commit and
+        check that the runner's epoch is still current."""
+        if epoch is None:
+            return
+        row = conn.execute(
+            "SELECT id, epoch FROM executions WHERE pk = %s FOR SHARE", (pk,)
+        ).fetchone()
+        if row is not None and row[1] != epoch:
+            raise lease_lost(row[0], epoch, row[1])
+
     # -- executions ---------------------------------------------------------------------------
     def create_execution(
         self,
@@ -122,15 +147,16 @@ class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments
         now = time.time()
         eid = execution_id or new_execution_id()
         owner, expires = (lease[0], now + lease[1]) if lease else (None, None)
+        epoch = 1 if lease else 0
         started = now if status == "running" else None
         seed = list(calls)
         row = (eid, flow, status, module, qualname, source_file, root, json.dumps(inputs), now,
                started, replay_of, replay_from, _dumps(overrides), _dumps(options or {}), owner,
-               expires)  # fmt: skip
+               expires, epoch)  # fmt: skip
         sql = (
             "INSERT INTO executions (id, flow, status, module, qualname, source_file, root, "
             "inputs, created_at, started_at, replay_of, replay_from, overrides, options, "
-            f"lease_owner, lease_expires) VALUES ({', '.join(['%s'] * 16)}) RETURNING pk"
+            f"lease_owner, lease_expires, epoch) VALUES ({', '.join(['%s'] * 17)}) RETURNING pk"
         )
         with self._pool.connection() as conn:
             if seed:  # a transaction only when a journal is seeded too
@@ -144,6 +170,7 @@ class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments
             source_file=source_file, root=root, inputs=inputs, created_at=now,
             replay_of=replay_of, replay_from=replay_from, overrides=overrides,
             options=options or {}, started_at=started, lease_owner=owner, lease_expires=expires,
+            epoch=epoch,
         )  # fmt: skip
 
     def get_execution(self, execution_id: str) -> Execution:
@@ -199,6 +226,7 @@ class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments
         result: tuple[str, str | None, bytes | None, str | None] | None = None,
         error: dict[str, Any] | None = None,
         release_owner: str | None = None,
+        epoch: int | None = None,
     ) -> bool:
         now = time.time()
         sets = ["status = %s"]
@@ -227,18 +255,34 @@ class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments
         if only_if is not None:
             sql += " AND status = ANY(%s)"
             args.append(list(only_if))
-        return self._run(sql, args) == 1
+        if epoch is not None:
+            # an UPDATE racing a take-over waits for it, then re-checks the row: never both
+            sql += " AND epoch = %s"
+            args.append(epoch)
+        if self._run(sql, args) == 1:
+            return True
+        if epoch is not None:
+            self._refused(pk, epoch)
+        return False
 
-    def update_metadata(self, pk: int, metadata: dict[str, Any]) -> None:
-        self._merge_json(pk, "metadata", metadata)
+    def update_metadata(
+        self, pk: int, metadata: dict[str, Any], *, epoch: int | None = None
+    ) -> None:
+        self._merge_json(pk, "metadata", metadata, epoch)
 
     def update_options(self, pk: int, options: dict[str, Any]) -> None:
         self._merge_json(pk, "options", options)
 
-    def append_logs(self, pk: int, records: list[dict[str, Any]]) -> None:
+    def append_logs(
+        self, pk: int, records: list[dict[str, Any]], *, epoch: int | None = None
+    ) -> None:
         with self._pool.connection() as conn, conn.transaction():
             # appends of one execution take turns (its row lock), so numbers stay dense
-            conn.execute("SELECT 1 FROM executions WHERE pk = %s FOR UPDATE", (pk,))
+            row = conn.execute(
+                "SELECT id, epoch FROM executions WHERE pk = %s FOR UPDATE", (pk,)
+            ).fetchone()
+            if epoch is not None and row is not None and row[1] != epoch:
+                raise lease_lost(row[0], epoch, row[1])
             row = conn.execute("SELECT COALESCE(MAX(n), 0) FROM logs WHERE execution_pk = %s",
                                (pk,)).fetchone()  # fmt: skip
             start = int(row[0]) if row else 0
@@ -256,24 +300,28 @@ class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments
         return [{"n": n, "t": t, "call": c, "stream": s, "line": line}
                 for n, t, c, s, line in rows]  # fmt: skip
 
-    def _merge_json(self, pk: int, column: str, values: dict[str, Any]) -> None:
+    def _merge_json(
+        self, pk: int, column: str, values: dict[str, Any], epoch: int | None = None
+    ) -> None:
         assert column in ("metadata", "options")  # never user input: safe to format in
         # Merged in Python under a row lock, not with jsonb ||, to keep the keys' order.
         with self._pool.connection() as conn, conn.transaction():
             row = conn.execute(
-                f"SELECT {column} FROM executions WHERE pk = %s FOR UPDATE", (pk,)
+                f"SELECT {column}, id, epoch FROM executions WHERE pk = %s FOR UPDATE", (pk,)
             ).fetchone()
+            if epoch is not None and row is not None and row[2] != epoch:
+                raise lease_lost(row[1], epoch, row[2])
             merged = {**(_loads(row[0]) or {}), **values} if row else values
             conn.execute(f"UPDATE executions SET {column} = %s WHERE pk = %s", (_dumps(merged), pk))
 
     # -- leases -------------------------------------------------------------------------------
     def acquire_lease(
         self, pk: int, owner: str, ttl: float, *, statuses: Iterable[str], set_status: str | None
-    ) -> bool:
+    ) -> int | None:
         now = time.time()
         wanted = list(statuses)
         take = (
-            "UPDATE executions SET lease_owner = %s, lease_expires = %s, "
+            "UPDATE executions SET lease_owner = %s, lease_expires = %s, epoch = epoch + 1, "
             "status = COALESCE(%s::text, status), "
             "started_at = CASE WHEN %s::text = 'running' THEN COALESCE(started_at, %s) "
             "ELSE started_at END WHERE pk = %s"
@@ -281,12 +329,13 @@ class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments
         args = [owner, now + ttl, set_status, set_status, now, pk]
         with self._pool.connection() as conn:
             # Fast path, one statement: the lease is free, expired or already ours.
-            if conn.execute(
+            row = conn.execute(
                 take + " AND status = ANY(%s) AND (lease_owner IS NULL OR lease_owner = %s "
-                "OR lease_expires IS NULL OR lease_expires < %s)",
+                "OR lease_expires IS NULL OR lease_expires < %s) RETURNING epoch",
                 [*args, wanted, owner, now],
-            ).rowcount:
-                return True
+            ).fetchone()
+            if row is not None:
+                return int(row[0])
             # Held by someone else and unexpired: free only if its holder is a dead local process.
             with conn.transaction():
                 row = conn.execute(
@@ -295,11 +344,11 @@ class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments
                     (pk,),
                 ).fetchone()
                 if row is None or row[0] not in wanted:
-                    return False
+                    return None
                 if row[1] not in (None, owner) and lease_is_live(row[1], row[2], now):
-                    return False
-                conn.execute(take, args)
-                return True
+                    return None
+                taken = conn.execute(take + " RETURNING epoch", args).fetchone()
+                return int(taken[0]) if taken else None
 
     def renew_leases(self, owner: str, ttl: float) -> dict[int, str]:
         rows = self._all(
@@ -320,24 +369,33 @@ class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments
         rows = self._all(f"SELECT {_CALL_COLUMNS} FROM journal WHERE execution_pk = %s", (pk,))
         return {r[0]: _call(r) for r in rows}
 
-    def put_call(self, pk: int, call: Call) -> None:
-        self._run(_UPSERT_CALL, _call_row(pk, call))
+    def put_call(self, pk: int, call: Call, *, epoch: int | None = None) -> None:
+        if epoch is None:
+            self._run(_UPSERT_CALL, _call_row(pk, call))
+        elif not self._run(_FENCED_CALL, (*_call_row(pk, call), pk, epoch)):
+            self._refused(pk, epoch)
 
-    def put_calls(self, pk: int, calls: Iterable[Call]) -> None:
+    def put_calls(self, pk: int, calls: Iterable[Call], *, epoch: int | None = None) -> None:
         rows = [_call_row(pk, c) for c in calls]
         if not rows:
             return
-        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            cur.executemany(_UPSERT_CALL, rows)  # pipelined: one round trip for all
+        with self._pool.connection() as conn, conn.transaction():
+            self._check_epoch(conn, pk, epoch)
+            with conn.cursor() as cur:
+                cur.executemany(_UPSERT_CALL, rows)  # pipelined: one round trip for all
 
-    def suspend_on_wait(self, pk: int, call: Call) -> None:
-        # One statement, so atomic without a transaction block.
+    def suspend_on_wait(self, pk: int, call: Call, *, epoch: int | None = None) -> None:
         insert = _UPSERT_CALL.partition(" ON CONFLICT")[0] + " ON CONFLICT DO NOTHING"
-        self._run(
+        sql = (
             f"WITH recorded AS ({insert}) "
-            "UPDATE executions SET status = 'waiting' WHERE pk = %s AND status = 'running'",
-            (*_call_row(pk, call), pk),
+            "UPDATE executions SET status = 'waiting' WHERE pk = %s AND status = 'running'"
         )
+        if epoch is None:  # one statement, so atomic without a transaction block
+            self._run(sql, (*_call_row(pk, call), pk))
+            return
+        with self._pool.connection() as conn, conn.transaction():
+            self._check_epoch(conn, pk, epoch)
+            conn.execute(sql, (*_call_row(pk, call), pk))
 
     def resolve_wait(
         self,
@@ -349,8 +407,10 @@ class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments
         value: bytes | None,
         meta: dict[str, Any] | None = None,
         status: str = "completed",
+        epoch: int | None = None,
     ) -> bool:
         with self._pool.connection() as conn, conn.transaction():
+            self._check_epoch(conn, pk, epoch)
             # FOR UPDATE: a second resolver blocks here, then finds the row no longer pending.
             row = conn.execute(
                 "SELECT meta FROM journal WHERE execution_pk = %s AND call_id = %s "
@@ -375,14 +435,23 @@ class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments
         )
         return None if row is None else _call(row)
 
-    def add_attempt(self, pk: int, attempt: Attempt) -> None:
-        self._run(
-            "INSERT INTO attempts VALUES (%s,%s,%s,%s,%s,%s) "
+    def add_attempt(self, pk: int, attempt: Attempt, *, epoch: int | None = None) -> None:
+        row: tuple[Any, ...] = (pk, attempt.call_id, attempt.attempt, attempt.started_at,
+                                attempt.ended_at, attempt.error)  # fmt: skip
+        source = "VALUES (%s,%s,%s,%s,%s,%s)"
+        if epoch is not None:
+            source = (
+                "SELECT %s,%s,%s,%s,%s,%s FROM executions WHERE pk = %s AND epoch = %s FOR SHARE"
+            )
+            row = (*row, pk, epoch)
+        written = self._run(
+            f"INSERT INTO attempts {source} "
             "ON CONFLICT (execution_pk, call_id, attempt) DO UPDATE SET "
             "started_at = excluded.started_at, ended_at = excluded.ended_at, error = excluded.error",
-            (pk, attempt.call_id, attempt.attempt, attempt.started_at, attempt.ended_at,
-             attempt.error),
-        )  # fmt: skip
+            row,
+        )
+        if not written and epoch is not None:
+            self._refused(pk, epoch)
 
     def attempts(self, pk: int) -> list[Attempt]:
         rows = self._all(
@@ -421,12 +490,18 @@ class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments
         )
         return None if row is None else (row[0], _call(row[1:]))
 
-    def cache_put(self, key: bytes, pk: int, call_id: str) -> None:
-        self._run(
-            "INSERT INTO cache_index VALUES (%s,%s,%s) ON CONFLICT (key) DO UPDATE SET "
+    def cache_put(self, key: bytes, pk: int, call_id: str, *, epoch: int | None = None) -> None:
+        source, args = "VALUES (%s,%s,%s)", [key, pk, call_id]
+        if epoch is not None:
+            source = "SELECT %s, pk, %s FROM executions WHERE pk = %s AND epoch = %s FOR SHARE"
+            args = [key, call_id, pk, epoch]
+        written = self._run(
+            f"INSERT INTO cache_index {source} ON CONFLICT (key) DO UPDATE SET "
             "execution_pk = excluded.execution_pk, call_id = excluded.call_id",
-            (key, pk, call_id),
+            args,
         )
+        if not written and epoch is not None:
+            self._refused(pk, epoch)
 
     # -- blobs --------------------------------------------------------------------------------
     def put_blob(self, blob: Blob) -> None:

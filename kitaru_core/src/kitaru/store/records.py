@@ -40,6 +40,8 @@ class Execution:
     overrides: dict[str, Any] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+    #: the fencing token: bumped by every lease take-over; a runner writes only under its own
+    epoch: int = 0
 
 
 @dataclass
@@ -99,21 +101,37 @@ def parse_owner(owner: str) -> tuple[str, int]:
 
 
 def lease_is_live(owner: str | None, expires: float | None, now: float) -> bool:
-    """A lease is live while unexpired, unless its holder is a dead process on this host."""
-    import os
+    """A lease is live while unexpired, unless its holder is a dead process on this host
+    (gone, or a zombie nobody has reaped yet)."""
     import socket
 
     if not owner or expires is None or expires < now:
         return False
     host, pid = parse_owner(owner)
     if host == socket.gethostname() and pid:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
+        return process_is_alive(pid)
     return True
+
+
+def process_is_alive(pid: int) -> bool:
+    """Whether ``pid`` is a running (or stopped) process of this host; a zombie is dead:
+    it has exited and only waits for its parent to read its status."""
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # someone else's process: it exists
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:  # no procfs (macOS) or gone in between: trust kill()
+        return os.path.exists(f"/proc/{pid}") or not os.path.isdir("/proc")
+    # "pid (comm) state ...": comm may hold spaces and parentheses, the state follows the last ")"
+    state = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
+    return state not in (b"Z", b"X")
 
 
 def display_status(execution: Execution, now: float) -> str:

@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from kitaru.errors import ConfigError, Conflict, NotFound, UsageError
-from kitaru.store.base import ComponentRecord, MemoryRecord, MetadataStore, StackRecord
+from kitaru.store.base import (
+    ComponentRecord,
+    MemoryRecord,
+    MetadataStore,
+    StackRecord,
+    lease_lost,
+)
 from kitaru.store.migrations import SCHEMA_VERSION, SQLITE_MIGRATIONS
 from kitaru.store.records import (
     TERMINAL_STATUSES,
@@ -35,7 +41,7 @@ from kitaru.store.sqlite_deployments import SQLiteDeployments
 _EXEC_COLUMNS = (
     "pk, id, flow, status, module, qualname, source_file, root, inputs, created_at, started_at, "
     "ended_at, result_ser, result_type, result_value, result_ref, error, lease_owner, "
-    "lease_expires, replay_of, replay_from, overrides, metadata, options"
+    "lease_expires, replay_of, replay_from, overrides, metadata, options, epoch"
 )
 _CALL_COLUMNS = (
     "call_id, kind, status, seq, fingerprint, serializer, type_name, value, ref, started_at, "
@@ -59,6 +65,7 @@ def _execution(row: tuple[Any, ...]) -> Execution:
         started_at=row[10], ended_at=row[11], result=result, error=_loads(row[16]),
         lease_owner=row[17], lease_expires=row[18], replay_of=row[19], replay_from=row[20],
         overrides=_loads(row[21]), metadata=_loads(row[22]) or {}, options=_loads(row[23]) or {},
+        epoch=row[24],
     )  # fmt: skip
 
 
@@ -79,6 +86,12 @@ def _call_row(pk: int, c: Call) -> tuple[Any, ...]:
 
 _INSERT_CALL = (
     f"INSERT OR REPLACE INTO journal (execution_pk, {_CALL_COLUMNS}) VALUES ({', '.join('?' * 14)})"
+)
+# The same, written only while the runner's epoch is current: one statement, so no other
+# writer can take the execution over between the check and the write.
+_FENCED_CALL = (
+    f"INSERT OR REPLACE INTO journal (execution_pk, {_CALL_COLUMNS}) "
+    f"SELECT {', '.join('?' * 14)} FROM executions WHERE pk = ? AND epoch = ?"
 )
 
 
@@ -155,6 +168,21 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
         with self._lock:
             self._conn.close()
 
+    def _refused(self, pk: int, epoch: int) -> None:
+        """A fenced write changed nothing: raise LeaseLost if the epoch moved on."""
+        row = self._one("SELECT id, epoch FROM executions WHERE pk = ?", (pk,))
+        if row is not None and row[1] != epoch:
+            raise lease_lost(row[0], epoch, row[1])
+
+    def _check_epoch(self, conn: sqlite3.Connection, pk: int, epoch: int | None) -> None:
+        """Inside a write transaction (which holds the database lock): the runner's epoch
+        must still be current."""
+        if epoch is None:
+            return
+        row = conn.execute("SELECT id, epoch FROM executions WHERE pk = ?", (pk,)).fetchone()
+        if row is not None and row[1] != epoch:
+            raise lease_lost(row[0], epoch, row[1])
+
     # -- executions ---------------------------------------------------------------------------
     def create_execution(
         self,
@@ -181,6 +209,7 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
         now = time.time()
         eid = execution_id or new_execution_id()
         owner, expires = (lease[0], now + lease[1]) if lease else (None, None)
+        epoch = 1 if lease else 0
         started = now if status == "running" else None
         rows_to_seed = list(calls)
         # One INSERT is atomic on its own; a transaction is needed only to seed a journal too.
@@ -188,11 +217,11 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
             cur = conn.execute(
                 "INSERT INTO executions (id, flow, status, module, qualname, source_file, root, "
                 "inputs, created_at, started_at, replay_of, replay_from, overrides, options, "
-                "lease_owner, lease_expires) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "lease_owner, lease_expires, epoch) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     eid, flow, status, module, qualname, source_file, root, json.dumps(inputs),
                     now, started, replay_of, replay_from, _dumps(overrides),
-                    _dumps(options or {}), owner, expires,
+                    _dumps(options or {}), owner, expires, epoch,
                 ),
             )  # fmt: skip
             pk = cur.lastrowid
@@ -204,6 +233,7 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
             source_file=source_file, root=root, inputs=inputs, created_at=now,
             replay_of=replay_of, replay_from=replay_from, overrides=overrides,
             options=options or {}, started_at=started, lease_owner=owner, lease_expires=expires,
+            epoch=epoch,
         )  # fmt: skip
 
     def get_execution(self, execution_id: str) -> Execution:
@@ -256,6 +286,7 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
         result: tuple[str, str | None, bytes | None, str | None] | None = None,
         error: dict[str, Any] | None = None,
         release_owner: str | None = None,
+        epoch: int | None = None,
     ) -> bool:
         now = time.time()
         sets = ["status = ?"]
@@ -284,17 +315,29 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
             allowed = list(only_if)
             sql += f" AND status IN ({', '.join('?' * len(allowed))})"
             args.extend(allowed)
+        if epoch is not None:
+            sql += " AND epoch = ?"
+            args.append(epoch)
         with self._lock:
-            return self._conn.execute(sql, args).rowcount == 1
+            if self._conn.execute(sql, args).rowcount == 1:
+                return True
+        if epoch is not None:
+            self._refused(pk, epoch)
+        return False
 
-    def update_metadata(self, pk: int, metadata: dict[str, Any]) -> None:
-        self._merge_json(pk, "metadata", metadata)
+    def update_metadata(
+        self, pk: int, metadata: dict[str, Any], *, epoch: int | None = None
+    ) -> None:
+        self._merge_json(pk, "metadata", metadata, epoch)
 
     def update_options(self, pk: int, options: dict[str, Any]) -> None:
         self._merge_json(pk, "options", options)
 
-    def append_logs(self, pk: int, records: list[dict[str, Any]]) -> None:
+    def append_logs(
+        self, pk: int, records: list[dict[str, Any]], *, epoch: int | None = None
+    ) -> None:
         with self._tx() as conn:
+            self._check_epoch(conn, pk, epoch)
             row = conn.execute("SELECT COALESCE(MAX(n), 0) FROM logs WHERE execution_pk = ?",
                                (pk,)).fetchone()  # fmt: skip
             start = int(row[0])
@@ -310,9 +353,12 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
         return [{"n": n, "t": t, "call": c, "stream": s, "line": line}
                 for n, t, c, s, line in rows]  # fmt: skip
 
-    def _merge_json(self, pk: int, column: str, values: dict[str, Any]) -> None:
+    def _merge_json(
+        self, pk: int, column: str, values: dict[str, Any], epoch: int | None = None
+    ) -> None:
         assert column in ("metadata", "options")  # never user input: safe to format in
         with self._tx() as conn:
+            self._check_epoch(conn, pk, epoch)
             row = conn.execute(f"SELECT {column} FROM executions WHERE pk = ?", (pk,)).fetchone()
             merged = {**(_loads(row[0]) or {}), **values} if row else values
             conn.execute(f"UPDATE executions SET {column} = ? WHERE pk = ?", (_dumps(merged), pk))
@@ -320,24 +366,24 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
     # -- leases -------------------------------------------------------------------------------
     def acquire_lease(
         self, pk: int, owner: str, ttl: float, *, statuses: Iterable[str], set_status: str | None
-    ) -> bool:
+    ) -> int | None:
         now = time.time()
         with self._tx() as conn:
             row = conn.execute(
                 "SELECT status, lease_owner, lease_expires FROM executions WHERE pk = ?", (pk,)
             ).fetchone()
             if row is None or row[0] not in set(statuses):
-                return False
+                return None
             if row[1] not in (None, owner) and lease_is_live(row[1], row[2], now):
-                return False
-            conn.execute(
-                "UPDATE executions SET lease_owner = ?, lease_expires = ?, "
+                return None
+            epoch: int = conn.execute(
+                "UPDATE executions SET lease_owner = ?, lease_expires = ?, epoch = epoch + 1, "
                 "status = COALESCE(?, status), "
                 "started_at = CASE WHEN ? = 'running' THEN COALESCE(started_at, ?) "
-                "ELSE started_at END WHERE pk = ?",
+                "ELSE started_at END WHERE pk = ? RETURNING epoch",
                 (owner, now + ttl, set_status, set_status, now, pk),
-            )
-            return True
+            ).fetchone()[0]
+            return epoch
 
     def renew_leases(self, owner: str, ttl: float) -> dict[int, str]:
         with self._lock:
@@ -361,18 +407,25 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
         rows = self._all(f"SELECT {_CALL_COLUMNS} FROM journal WHERE execution_pk = ?", (pk,))
         return {r[0]: _call(r) for r in rows}
 
-    def put_call(self, pk: int, call: Call) -> None:
+    def put_call(self, pk: int, call: Call, *, epoch: int | None = None) -> None:
         row = _call_row(pk, call)
         with self._lock:
-            self._conn.execute(_INSERT_CALL, row)
+            if epoch is None:
+                self._conn.execute(_INSERT_CALL, row)
+                return
+            written = self._conn.execute(_FENCED_CALL, (*row, pk, epoch)).rowcount
+        if not written:
+            self._refused(pk, epoch)
 
-    def put_calls(self, pk: int, calls: Iterable[Call]) -> None:
+    def put_calls(self, pk: int, calls: Iterable[Call], *, epoch: int | None = None) -> None:
         rows = [_call_row(pk, c) for c in calls]
         with self._tx() as conn:
+            self._check_epoch(conn, pk, epoch)
             conn.executemany(_INSERT_CALL, rows)
 
-    def suspend_on_wait(self, pk: int, call: Call) -> None:
+    def suspend_on_wait(self, pk: int, call: Call, *, epoch: int | None = None) -> None:
         with self._tx() as conn:
+            self._check_epoch(conn, pk, epoch)
             conn.execute(
                 _INSERT_CALL.replace("INSERT OR REPLACE", "INSERT OR IGNORE"), _call_row(pk, call)
             )
@@ -391,8 +444,10 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
         value: bytes | None,
         meta: dict[str, Any] | None = None,
         status: str = "completed",
+        epoch: int | None = None,
     ) -> bool:
         with self._tx() as conn:
+            self._check_epoch(conn, pk, epoch)
             row = conn.execute(
                 "SELECT meta FROM journal WHERE execution_pk = ? AND call_id = ? "
                 "AND kind = ? AND status = 'pending'",
@@ -416,13 +471,20 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
         )
         return None if row is None else _call(row)
 
-    def add_attempt(self, pk: int, attempt: Attempt) -> None:
+    def add_attempt(self, pk: int, attempt: Attempt, *, epoch: int | None = None) -> None:
+        row = (pk, attempt.call_id, attempt.attempt, attempt.started_at, attempt.ended_at,
+               attempt.error)  # fmt: skip
         with self._lock:
-            self._conn.execute(
-                "INSERT OR REPLACE INTO attempts VALUES (?,?,?,?,?,?)",
-                (pk, attempt.call_id, attempt.attempt, attempt.started_at, attempt.ended_at,
-                 attempt.error),
-            )  # fmt: skip
+            if epoch is None:
+                self._conn.execute("INSERT OR REPLACE INTO attempts VALUES (?,?,?,?,?,?)", row)
+                return
+            written = self._conn.execute(
+                "INSERT OR REPLACE INTO attempts SELECT ?,?,?,?,?,? FROM executions "
+                "WHERE pk = ? AND epoch = ?",
+                (*row, pk, epoch),
+            ).rowcount
+        if not written:
+            self._refused(pk, epoch)
 
     def attempts(self, pk: int) -> list[Attempt]:
         rows = self._all(
@@ -462,11 +524,15 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
         )
         return None if row is None else (row[0], _call(row[1:]))
 
-    def cache_put(self, key: bytes, pk: int, call_id: str) -> None:
+    def cache_put(self, key: bytes, pk: int, call_id: str, *, epoch: int | None = None) -> None:
         with self._lock:
-            self._conn.execute(
-                "INSERT OR REPLACE INTO cache_index VALUES (?,?,?)", (key, pk, call_id)
-            )
+            written = self._conn.execute(
+                "INSERT OR REPLACE INTO cache_index SELECT ?, pk, ? FROM executions "
+                "WHERE pk = ? AND (? IS NULL OR epoch = ?)",
+                (key, call_id, pk, epoch, epoch),
+            ).rowcount
+        if not written and epoch is not None:
+            self._refused(pk, epoch)
 
     # -- blobs --------------------------------------------------------------------------------
     def put_blob(self, blob: Blob) -> None:

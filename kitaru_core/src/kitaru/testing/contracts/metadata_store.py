@@ -2,7 +2,8 @@
 
 The runtime, client and CLI reach storage only through :class:`~kitaru.store.base.MetadataStore`;
 these tests pin down what it promises, so a backend that passes them can replace another.
-Registry, memory and schema tests are in :mod:`kitaru.testing.contracts.metadata_store_more`.
+Registry, memory and schema tests are in :mod:`kitaru.testing.contracts.metadata_store_more`,
+fencing tests in :mod:`kitaru.testing.contracts.metadata_store_fencing`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 from kitaru.errors import NotFound, UsageError
 from kitaru.store.base import MetadataStore
 from kitaru.store.records import CHECKPOINT, LLM, WAIT, Attempt, Blob, Call, Execution
+from kitaru.testing.contracts.metadata_store_fencing import MetadataStoreFencingContract
 from kitaru.testing.contracts.metadata_store_more import MetadataStoreMoreContract
 
 OpenStore = Callable[[], MetadataStore]
@@ -65,7 +67,7 @@ def dead_local_owner() -> str:
     return f"{socket.gethostname()}:{int(proc.stdout)}:dead"
 
 
-class MetadataStoreContract(MetadataStoreMoreContract):
+class MetadataStoreContract(MetadataStoreMoreContract, MetadataStoreFencingContract):
     """Subclass as ``TestMyStore`` and override the ``open_store`` fixture.
 
     ``open_store()`` opens a new store object (its own connections, like another process) on one
@@ -268,8 +270,9 @@ class MetadataStoreContract(MetadataStoreMoreContract):
         finally:
             for s in stores:
                 s.close()
-        assert sorted(won, key=bool) == [False] * 7 + [True], won
-        assert store.get_execution(ex.id).lease_owner == f"w{won.index(True)}:1:x"
+        winners = [i for i, epoch in enumerate(won) if epoch]
+        assert len(winners) == 1 and won.count(None) == 7, won
+        assert store.get_execution(ex.id).lease_owner == f"w{winners[0]}:1:x"
 
     def test_renew_and_release_leases(self, store: MetadataStore) -> None:
         a = new_execution(store, status="running", lease=("me:1:x", 5.0))
