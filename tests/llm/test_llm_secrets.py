@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import subprocess_env
 from tests.llm.conftest import Provider
 
@@ -77,3 +79,61 @@ def test_the_credential_is_used_but_never_stored_or_printed(
     assert any(p.suffix == ".db" for p in stored) and any("logs" in p.parts for p in stored)
     for path in stored:
         assert SECRET.encode() not in path.read_bytes(), f"the secret leaked into {path}"
+
+
+def _cli(*args: str) -> str:
+    """The CLI in-process: stdout and stderr of a command that succeeded."""
+    from click.testing import CliRunner
+
+    from kitaru.cli.main import cli
+
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("own_error", [False, True], ids=["sdk-error", "flavor-error"])
+def test_a_provider_error_echoing_part_of_the_key_is_scrubbed_before_it_is_stored(
+    kitaru_home: Path, monkeypatch: pytest.MonkeyPatch, own_error: bool
+) -> None:
+    """The provider's error echoes 16 characters from the middle of the key (whether the
+    flavor raises the SDK's exception or one of its own): neither the execution's error, nor
+    the failed attempt, nor the LLM call's metadata, nor the CLI, nor the store holds them."""
+    from kitaru import KitaruClient
+    from tests.llm.leaky_provider import KEY, middle, run_leaky
+
+    piece = middle(KEY)
+    assert piece not in (KEY[:16], KEY[-16:]) and len(piece) == 16
+    execution_id = run_leaky(monkeypatch, own_error=own_error)
+
+    detail = KitaruClient().executions.get(execution_id)
+    assert detail.status == "failed" and detail.error is not None
+    assert "Incorrect API key provided: ...***..." in detail.error["message"]
+    [call] = detail.llm_calls
+    assert "Incorrect API key provided: ...***..." in call.metadata["error"]["message"]
+    shown = [_cli("executions", "show", execution_id),
+             _cli("executions", "show", execution_id, "-o", "json")]  # fmt: skip
+    assert "Incorrect API key provided: ...***..." in shown[0]
+    for printed in shown:
+        assert piece not in printed and KEY not in printed
+    store = b"".join(p.read_bytes() for p in kitaru_home.glob("kitaru.db*"))
+    assert b"Incorrect API key provided" in store
+    assert piece.encode() not in store and KEY.encode() not in store
+
+
+def test_scrub_masks_every_run_of_8_or_more_characters_of_a_known_value() -> None:
+    from kitaru import redact
+
+    key = "0123456789abcdefghijKLMNOPQRST"
+    assert redact.scrub(f"a {key[3:19]} b") == f"a {key[3:19]} b"  # not known yet
+    redact.remember(key)
+    redact.remember("short")  # under 8 characters: never masked (common words)
+    try:
+        assert redact.scrub(f"a {key[3:19]} b {key} c") == "a *** b *** c"
+        assert redact.scrub(f"{key[:7]} {key[-7:]} short") == f"{key[:7]} {key[-7:]} short"
+        assert redact.scrub(f"<{key[:8]}>") == "<***>"
+        assert redact.scrub(f"{key[0:10]}{key[20:30]}!") == "***!"  # two pieces, one run
+        assert redact.scrub_data({"e": [f"x{key[5:15]}"], "n": 1}) == {"e": ["x***"], "n": 1}
+        assert redact.scrub("a 0123456Z b", "xx0123456Zyy") == "a *** b"  # ``also``, unknown
+    finally:
+        redact.forget_all()

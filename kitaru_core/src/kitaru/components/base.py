@@ -55,7 +55,11 @@ class StackComponent(ABC):
                 f"component {self.name!r} needs {value} but its stack has no secret store",
                 hint="add a secret_store to the stack",
             )
-        return self._secrets(value)
+        from kitaru.redact import remember
+
+        resolved = self._secrets(value)
+        remember(resolved)  # scrubbed from errors, logs and LLM metadata from now on
+        return resolved
 
     def verify(self) -> None:  # noqa: B027 - optional: most local flavors have nothing to check
         """Check credentials and connectivity; raise ConfigError saying what is wrong."""

@@ -77,13 +77,26 @@ def provider_of(model: str) -> str:
 
 
 def scrub(text: str, secret: str | None) -> str:
-    """``text`` with every occurrence (and any long prefix) of ``secret`` masked."""
-    if not secret:
-        return text
-    text = text.replace(secret, "***")
-    if len(secret) >= 8:  # providers echo keys partly masked: "sk-loca********cret"
-        text = re.sub(re.escape(secret[:6]) + r"\S*", "***", text)
-    return text
+    """``text`` with ``secret`` masked: whole, by a long prefix, or any run of 8+ of its
+    characters; and every secret value this process knows (:mod:`kitaru.redact`)."""
+    from kitaru.redact import scrub as scrub_known
+
+    if secret:
+        text = text.replace(secret, "***")
+        if len(secret) >= 8:  # providers echo keys partly masked: "sk-loca********cret"
+            text = re.sub(re.escape(secret[:6]) + r"\S*", "***", text)
+    return scrub_known(text, secret)
+
+
+def _chain(exc: BaseException) -> str:
+    """The text of ``exc`` and of every exception it was raised from or during."""
+    parts, seen = [], set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        parts.append(f"{current} {getattr(current, 'hint', None) or ''}")
+        current = current.__cause__ or current.__context__
+    return "\n".join(parts)
 
 
 class LLMGateway(StackComponent):
@@ -144,8 +157,10 @@ class LLMGateway(StackComponent):
         try:
             result = self.complete(replace(request, model=model, api_key=key))
         except KitaruError as exc:
-            if key and key in str(exc):
-                raise type(exc)(scrub(str(exc), key), hint=exc.hint) from None
+            chain = _chain(exc)
+            if scrub(chain, key) != chain:  # the message, hint or a cause echoes a secret
+                hint = None if exc.hint is None else scrub(exc.hint, key)
+                raise type(exc)(scrub(str(exc), key), hint=hint) from None
             raise
         except Exception as exc:
             raise LLMProviderError(
@@ -153,6 +168,9 @@ class LLMGateway(StackComponent):
                 hint="check the model name, the provider's credentials and that it is reachable",
             ) from None
         result.credential = source
+        result.model = scrub(result.model, key)  # recorded in the call's metadata
+        if result.finish_reason is not None:
+            result.finish_reason = scrub(result.finish_reason, key)
         configured = self.config.prices.get(model)
         p = configured or (self.known_price(model) if result.cost_usd is None else None)
         if p is not None:
