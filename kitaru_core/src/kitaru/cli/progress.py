@@ -89,6 +89,7 @@ def settle(handle: FlowHandle[Any]) -> None:
             thread.join(POLL)
     except KeyboardInterrupt:
         _interrupted(handle)
+    handle._raise_if_lost()  # another runner took the execution over: this process stopped
     status = handle.status
     if status == "waiting":
         announce_wait(handle, set())

@@ -27,6 +27,9 @@ def main(argv: list[str]) -> int:
         print(f"kitaru worker: {exc}", file=sys.stderr)
         note_failure(argv[0], exc)
         return 1
+    if outcome.kind == "lost":  # another runner took it over: this one stopped, recorded nothing
+        print(f"kitaru worker: {outcome.error}", file=sys.stderr)
+        return getattr(outcome.error, "exit_code", 1)
     print(f"kitaru worker: execution {argv[0]} {outcome.kind}", file=sys.stderr)
     return 0
 

@@ -4,16 +4,31 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from kitaru.store.base import MetadataStore
+from kitaru.store.records import Execution
 
 
-def recover(store: MetadataStore) -> list[str]:
+def holder_is_gone(ex: Execution) -> bool:
+    """Nobody holds the execution, or its holder was a process of this host that is gone: no
+    client can come back for it."""
+    import socket
+
+    from kitaru.store.records import parse_owner, process_is_alive
+
+    if ex.lease_owner is None:
+        return True
+    host, pid = parse_owner(ex.lease_owner)
+    return host == socket.gethostname() and bool(pid) and not process_is_alive(pid)
+
+
+def recover(store: MetadataStore, *, may_take: Callable[[Execution], bool]) -> list[str]:
     """Hand crashed executions (and waiting ones whose input arrived while nobody held them)
-    to workers on this machine. Returns their ids."""
+    that ``may_take`` allows to workers on this machine. Returns their ids."""
     from kitaru.runtime.runner import launch_worker
     from kitaru.store.records import display_status, lease_is_live
 
@@ -21,7 +36,7 @@ def recover(store: MetadataStore) -> list[str]:
     started = []
     for status in ("running", "pending", "waiting"):
         for ex in store.list_executions(status=status, limit=100_000):
-            if lease_is_live(ex.lease_owner, ex.lease_expires, now):
+            if lease_is_live(ex.lease_owner, ex.lease_expires, now) or not may_take(ex):
                 continue
             if status == "waiting":
                 wait = store.pending_wait(ex.pk)
@@ -96,9 +111,17 @@ def serve(
     app = create_app(store, runner)
 
     def recover_soon() -> None:
-        ids = recover(store)
-        if ids:
-            click.echo(f"recovering {len(ids)} execution(s): {', '.join(ids)}", err=True)
+        from kitaru.config import settings
+
+        # At once what no client can come back for; after one lease TTL the rest: a client that
+        # outlived this server's outage renews its lease by then and keeps its execution (were
+        # it taken anyway, fencing would stop it at its next write).
+        for may_take in (holder_is_gone, None):
+            if may_take is None:
+                time.sleep(settings().lease_ttl + settings().heartbeat_interval)
+            ids = recover(store, may_take=may_take or (lambda ex: True))
+            if ids:
+                click.echo(f"recovering {len(ids)} execution(s): {', '.join(ids)}", err=True)
 
     if runner is None:  # kitaru serve's sweep recovers in-process instead
         threading.Thread(target=recover_soon, name="kitaru-recover", daemon=True).start()
