@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from kitaru.errors import LeaseLost
+from kitaru.redact import scrub
 from kitaru.runtime.context import CallFrame, ExecutionContext, current_frame
 from kitaru.store.records import CHECKPOINT, Attempt, Call
 
@@ -83,7 +84,7 @@ def _failed_attempt(
 ) -> None:
     ctx.store.add_attempt(
         ctx.pk,
-        Attempt(call_id, n, started, time.time(), f"{type(exc).__name__}: {exc}"),
+        Attempt(call_id, n, started, time.time(), scrub(f"{type(exc).__name__}: {exc}")),
         epoch=ctx.epoch,
     )
 
@@ -92,7 +93,7 @@ def _record_failure(
     ctx: ExecutionContext, call_id: str, fp: bytes, n: int, started: float, frame: CallFrame,
     exc: BaseException,
 ) -> None:  # fmt: skip
-    meta = {**frame.metadata, "error": {"type": type(exc).__name__, "message": str(exc)}}
+    meta = {**frame.metadata, "error": {"type": type(exc).__name__, "message": scrub(str(exc))}}
     ctx.record(Call(call_id, CHECKPOINT, "failed", ctx.next_seq(), fp, started_at=started,
                     ended_at=time.time(), attempts=n, meta=meta))  # fmt: skip
 
@@ -204,9 +205,9 @@ class Outcome:
 def error_record(exc: BaseException, origin: str = "user_code") -> dict[str, Any]:
     return {
         "type": type(exc).__name__,
-        "message": str(exc),
+        "message": scrub(str(exc)),
         "origin": getattr(exc, "origin", origin),
-        "traceback": "".join(traceback.format_exception(exc))[-8000:],
+        "traceback": scrub("".join(traceback.format_exception(exc)))[-8000:],
     }
 
 
