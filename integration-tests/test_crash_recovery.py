@@ -92,3 +92,31 @@ def test_sigkill_at_random_points_then_resume(tmp_path: Path, e2e_mode: str) -> 
             else:
                 assert n <= 2, f"in-flight checkpoint {call_id} ran {n} times"
     assert crashed_rounds >= 5, "the kills came too late to test recovery"
+
+
+def test_a_killed_runner_not_yet_reaped_frees_its_execution_at_once(
+    tmp_path: Path, e2e_mode: str
+) -> None:
+    """SIGKILLed, its parent has not reaped it (a zombie): resume at once, not after the TTL."""
+    script = tmp_path / "fifty.py"
+    script.write_text(SCRIPT)
+    counts = tmp_path / "counts.txt"
+    env = subprocess_env(COUNTS_FILE=str(counts), KITARU_LEASE_TTL="3600")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                            env=env, cwd=tmp_path)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        ex_id = proc.stdout.readline().strip()
+        while "end 3" not in (counts.read_text() if counts.exists() else ""):
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+        stat = Path(f"/proc/{proc.pid}/stat")
+        while stat.read_bytes().rsplit(b")", 1)[1].split()[0] != b"Z":
+            time.sleep(0.01)  # dead, and nobody has reaped it
+        assert KitaruClient().executions.get(ex_id).status == "crashed"
+        out = subprocess.run([sys.executable, "-m", "kitaru.cli", "executions", "resume", ex_id],
+                             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert KitaruClient().executions.get(ex_id).status == "completed"
+    finally:
+        proc.wait()

@@ -7,6 +7,10 @@ take-over bumps the execution's epoch; a runner's writes carry the epoch it hold
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +39,20 @@ def _take_over(store: MetadataStore, ex: Execution) -> int:
     return epoch
 
 
+def zombie_local_owner() -> tuple[str, subprocess.Popen[bytes]]:
+    """A lease owner whose process on this host has exited but is not reaped yet (a zombie);
+    reap it with ``.wait()`` when done."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while True:
+        with open(f"/proc/{proc.pid}/stat", "rb") as f:
+            if f.read().rsplit(b")", 1)[1].split()[0] == b"Z":
+                break
+        assert time.monotonic() < deadline, "the child never exited"
+        time.sleep(0.01)
+    return f"{socket.gethostname()}:{proc.pid}:zombie", proc
+
+
 def _wait(call_id: str = "approve", seq: int = 5) -> Call:
     return Call(call_id, WAIT, "pending", seq, meta={"question": "ok?", "schema": None})
 
@@ -57,6 +75,18 @@ class MetadataStoreFencingContract:
         assert store.acquire_lease(ex.pk, "b:1:x", 30.0, statuses=("running",),
                                    set_status=None) is None  # fmt: skip
         assert store.get_execution(ex.id).epoch == 3  # a refused take-over bumps nothing
+
+    @pytest.mark.skipif(not os.path.isdir("/proc"), reason="zombies are read from /proc")
+    def test_lease_of_an_unreaped_dead_local_process_is_free_at_once(
+        self, store: MetadataStore
+    ) -> None:
+        owner, proc = zombie_local_owner()
+        try:
+            ex = _running(store, owner=owner, ttl=3600.0)
+            assert store.acquire_lease(ex.pk, "b:1:x", 30.0, statuses=("running",),
+                                       set_status=None) == 2  # fmt: skip
+        finally:
+            proc.wait()
 
     def test_writes_under_the_current_epoch_are_applied(self, store: MetadataStore) -> None:
         ex = _running(store)
