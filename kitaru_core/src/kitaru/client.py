@@ -15,6 +15,7 @@ from kitaru.models import (
     CallInfo,
     ExecutionInfo,
     LLMUsage,
+    ResumeError,
     WaitInfo,
 )
 from kitaru.runtime.serialization import preview, serialize
@@ -89,6 +90,20 @@ def _pending(store: MetadataStore, ex: Execution, name: str | None) -> Call:
         raise NotFound(f"execution {ex.id} is waiting on {rec.call_id!r}, not {name!r}",
                        hint=f"use --name {rec.call_id}")  # fmt: skip
     return rec
+
+
+#: the execution metadata key under which a failed resume is kept (see runtime/worker.py)
+RESUME_ERROR = "resume_error"
+
+
+def resume_error(execution_id: str, stored: Any) -> ResumeError | None:
+    """The stored failure of the last resume attempt, with the hint that gets past it."""
+    if not isinstance(stored, dict) or not stored.get("message"):
+        return None
+    return ResumeError(
+        message=str(stored["message"]), at=float(stored.get("at") or 0.0),
+        hint=f"fix the code or its environment, then `kitaru executions resume {execution_id}`",
+    )  # fmt: skip
 
 
 def cancel_execution(store: MetadataStore, execution_id: str) -> None:
@@ -178,11 +193,13 @@ class Executions:
         duration = None
         if ex.started_at is not None:
             duration = (ex.ended_at or now) - ex.started_at
+        metadata = dict(ex.metadata)
         return ExecutionInfo(
             id=ex.id, flow=ex.flow, status=display_status(ex, now), created_at=ex.created_at,
             started_at=ex.started_at, ended_at=ex.ended_at, duration=duration, error=ex.error,
             replay_of=ex.replay_of, replay_from=ex.replay_from, result_preview=result_preview,
-            metadata=dict(ex.metadata), source_file=ex.source_file,
+            metadata=metadata, source_file=ex.source_file,
+            resume_error=resume_error(ex.id, metadata.pop(RESUME_ERROR, None)),
         )  # fmt: skip
 
     def get(self, execution_id: str) -> ExecutionInfo:
@@ -261,6 +278,29 @@ class Executions:
 
         if resolve_input(self._store, execution_id, value, name=name):
             ensure_progress(self._store, execution_id)
+
+    def resume_failure(
+        self, execution_id: str, *, since: float, timeout: float = 1.0
+    ) -> ResumeError | None:
+        """Watch an execution that was just handed to a worker (after ``input``): the
+        worker's failure if it failed within ``timeout`` seconds, None once it holds the
+        execution, moved on, or the time is up."""
+        from kitaru.store.records import lease_is_live
+
+        deadline = time.monotonic() + timeout
+        delay = 0.01
+        while True:
+            ex = self._store.get_execution(execution_id)
+            failed = resume_error(ex.id, ex.metadata.get(RESUME_ERROR))
+            if failed is not None and failed.at >= since:
+                return failed
+            if ex.status != "waiting" or lease_is_live(ex.lease_owner, ex.lease_expires,
+                                                       time.time()):  # fmt: skip
+                return None
+            if time.monotonic() + delay > deadline:
+                return None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
     def abort(self, execution_id: str, *, name: str | None = None) -> None:
         """Refuse the pending wait: the execution is cancelled."""

@@ -94,6 +94,16 @@ class ArtifactInfo(_Model):
 
 
 @dataclass
+class ResumeError(_Model):
+    """Why the last attempt to resume an execution elsewhere (a worker started after a wait's
+    input, a recovery) failed; cleared when a resume succeeds."""
+
+    message: str
+    at: float
+    hint: str
+
+
+@dataclass
 class ExecutionInfo(_Model):
     id: str
     flow: str
@@ -117,6 +127,8 @@ class ExecutionInfo(_Model):
     llm_calls: list[CallInfo] = field(default_factory=list)
     #: every LLM call of the execution summed up; None when it made none
     usage: LLMUsage | None = None
+    #: the last resume attempt failed (and none succeeded since)
+    resume_error: ResumeError | None = None
 
 
 # -- artifacts browsing and cross-run diff ----------------------------------------------------

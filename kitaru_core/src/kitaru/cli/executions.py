@@ -147,10 +147,14 @@ def input_(execution_id: str, value_json: str | None, abort: bool, wait_name: st
     """Answer an execution's pending wait (or --abort it).
 
     The value is validated against the wait's schema; the execution then resumes (in the
-    process holding it, or in a background worker).
+    process holding it, or in a background worker). If that worker fails at once (the flow's
+    code cannot be imported, say), the input stays stored and this command fails with the
+    reason.
     """
+    import time
+
     from kitaru.cli.params import parse_json
-    from kitaru.errors import UsageError
+    from kitaru.errors import KitaruError, UsageError
 
     if (value_json is None) == (not abort):
         raise UsageError(
@@ -166,7 +170,12 @@ def input_(execution_id: str, value_json: str | None, abort: bool, wait_name: st
         client.executions.abort(handle.id, name=wait_name)
         click.echo(f"aborted wait {name!r} of {handle.id}; the execution is cancelled")
         return
+    since = time.time()
     client.executions.input(handle.id, value, name=wait_name)
+    failed = client.executions.resume_failure(handle.id, since=since)
+    if failed is not None:  # the input is stored; what was to run the execution failed
+        raise KitaruError(f"resolved wait {name!r} of {handle.id}, but the execution could not "
+                          f"resume: {failed.message}", hint=failed.hint)  # fmt: skip
     click.echo(f"resolved wait {name!r} of {handle.id}; the execution resumes")
 
 

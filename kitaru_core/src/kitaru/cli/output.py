@@ -202,10 +202,13 @@ def _table(title: str | None = None) -> Table:
     )
 
 
-def _status(status: str) -> Any:
+def _status(status: str, *, resume_failed: bool = False) -> Any:
     from rich.text import Text
 
-    return Text(status, style=STATUS_STYLE.get(status, ""))
+    text = Text(status, style=STATUS_STYLE.get(status, ""))
+    if resume_failed:
+        text.append(" (resume failed)", style="red")
+    return text
 
 
 def _t(value: Any) -> Any:
@@ -227,7 +230,7 @@ def render_executions(infos: list[ExecutionInfo]) -> None:
         table.add_row(
             _t(i.id),
             _t(i.flow),
-            _status(i.status),
+            _status(i.status, resume_failed=i.resume_error is not None),
             _t(local_time(i.created_at)),
             _t(duration(i.duration)),
         )
@@ -248,7 +251,7 @@ def render_execution(info: ExecutionInfo) -> None:
     head.add_column()
     head.add_row("execution", Text(info.id, style="bold"))
     head.add_row("flow", _t(info.flow))
-    head.add_row("status", _status(info.status))
+    head.add_row("status", _status(info.status, resume_failed=info.resume_error is not None))
     head.add_row("created", _t(local_time(info.created_at)))
     head.add_row("started", _t(local_time(info.started_at)))
     if info.ended_at is not None:
@@ -265,6 +268,13 @@ def render_execution(info: ExecutionInfo) -> None:
         if err.get("origin"):
             text += f"  (origin: {err['origin']})"
         head.add_row("error", Text(_squash(text), style="red"))
+    if info.resume_error is not None:
+        failed = info.resume_error
+        head.add_row(
+            "resume failed",
+            Text(f"{local_time(failed.at)}: {_squash(failed.message)}", style="red"),
+        )
+        head.add_row("fix", _t(failed.hint))  # fmt: skip
     if info.result_preview is not None:
         head.add_row("result", _t(clip(info.result_preview, 100)))
     if info.usage is not None:

@@ -337,4 +337,6 @@ def claim(
     if not acquire(ctx, statuses, "running"):
         raise Conflict(f"execution {ex.id} was taken by another process just now",
                        hint="wait for it, or cancel it with `kitaru executions cancel`")  # fmt: skip
+    if ex.metadata.get("resume_error"):  # this resume got past it: no longer true
+        store.update_metadata(ex.pk, {"resume_error": None}, epoch=ctx.epoch)
     return ctx

@@ -27,6 +27,12 @@ def main(argv: list[str]) -> int:
         print(f"kitaru worker: {exc}", file=sys.stderr)
         note_failure(argv[0], exc)
         return 1
+    except Exception as exc:  # a bug, not the user's: still shown where users look
+        import traceback
+
+        traceback.print_exc()
+        note_failure(argv[0], exc)
+        return 1
     if outcome.kind == "lost":  # another runner took it over: this one stopped, recorded nothing
         print(f"kitaru worker: {outcome.error}", file=sys.stderr)
         return getattr(outcome.error, "exit_code", 1)
@@ -35,16 +41,19 @@ def main(argv: list[str]) -> int:
 
 
 def note_failure(execution_id: str, exc: Exception) -> None:
-    """Leave the reason on the execution, where `kitaru executions show` displays it."""
+    """Leave the reason on the execution, where `kitaru executions show`/`list` and the API
+    show it (and `kitaru executions input` reports it) until a resume succeeds."""
     import time
 
+    from kitaru.errors import KitaruError
     from kitaru.store import default_store
 
+    message = str(exc) if isinstance(exc, KitaruError) else f"{type(exc).__name__}: {exc}"
     try:
         store = default_store()
         store.update_metadata(
             store.get_execution(execution_id).pk,
-            {"resume_error": {"message": str(exc), "hint": getattr(exc, "hint", None),
+            {"resume_error": {"message": message, "hint": getattr(exc, "hint", None),
                               "at": time.time()}},
         )  # fmt: skip
     except Exception:
