@@ -30,7 +30,9 @@ class _Held:
     store: MetadataStore
     on_cancel: Callable[[], None]
     on_lost: Callable[[], None]
-    renewed: float  # monotonic time the last successful renewal (or the take) was sent
+    #: monotonic time until which the lease is surely ours: when the last successful renewal
+    #: (or the take) was sent, plus the TTL it asked for
+    valid_until: float
 
 
 def _new_owner() -> str:
@@ -60,13 +62,12 @@ class LeaseKeeper:
         """Take the lease: the new epoch, or None if another live process holds it."""
         from kitaru.config import settings
 
+        ttl = settings().lease_ttl
         sent = time.monotonic()
-        epoch = store.acquire_lease(
-            pk, self.owner, settings().lease_ttl, statuses=statuses, set_status=set_status
-        )
+        epoch = store.acquire_lease(pk, self.owner, ttl, statuses=statuses, set_status=set_status)
         if epoch is None:
             return None
-        self._hold(store, pk, _Held(store, on_cancel, on_lost, sent))
+        self._hold(store, pk, _Held(store, on_cancel, on_lost, sent + ttl))
         return epoch
 
     def adopt(
@@ -80,7 +81,9 @@ class LeaseKeeper:
     ) -> None:
         """Keep alive a lease taken by ``store.create_execution(lease=...)``, whose request
         was sent at ``taken_at`` (monotonic)."""
-        self._hold(store, pk, _Held(store, on_cancel, on_lost, taken_at))
+        from kitaru.config import settings
+
+        self._hold(store, pk, _Held(store, on_cancel, on_lost, taken_at + settings().lease_ttl))
 
     def _hold(self, store: MetadataStore, pk: int, held: _Held) -> None:
         with self._lock:
@@ -112,10 +115,8 @@ class LeaseKeeper:
             self._thread.start()
 
     def _fresh(self, store: MetadataStore, pk: int) -> bool:
-        from kitaru.config import settings
-
         held = self._held.get((id(store), pk))
-        return held is not None and time.monotonic() - held.renewed < settings().lease_ttl
+        return held is not None and time.monotonic() < held.valid_until
 
     def _beat(self) -> None:
         from kitaru.config import settings
@@ -133,10 +134,11 @@ class LeaseKeeper:
         """Renew every lease held in ``store``; tell runners of cancels and take-overs."""
         from kitaru.config import settings
 
+        ttl = settings().lease_ttl
         sent = time.monotonic()
         with self._lock:
             mine = {pk: h for (key, pk), h in self._held.items() if key == id(store)}
-        statuses = store.renew_leases(self.owner, settings().lease_ttl)
+        statuses = store.renew_leases(self.owner, ttl)
         for pk, held in mine.items():
             status = statuses.get(pk)
             if status is None:  # no longer ours: taken over (or released meanwhile)
@@ -145,7 +147,7 @@ class LeaseKeeper:
                         del self._held[(id(store), pk)]
                         held.on_lost()
                 continue
-            held.renewed = max(held.renewed, sent)
+            held.valid_until = max(held.valid_until, sent + ttl)
             if status == "cancelled":
                 held.on_cancel()
 
