@@ -65,6 +65,20 @@ class ArtifactStore(StackComponent):
     def exists(self, uri: str) -> bool:
         return bool(self.fs.exists(self._path(uri)))
 
+    def objects(self, sha256: str) -> list[str]:
+        """Where this store holds objects for ``sha256``: one location after any number of puts
+        of the same bytes, none before the first. More than one means a write was duplicated or
+        left a temporary copy behind; the contract suite counts objects through this method.
+
+        The default lists the files under ``root`` whose path names ``sha256`` (right for any
+        fsspec-backed store, whatever its ``uri_for`` layout). A store that keeps its objects
+        elsewhere (inside one archive, in a database) overrides it."""
+        root = self._path(self.root)
+        self.fs.invalidate_cache(root)  # another process may have written meanwhile
+        if not self.fs.exists(root):
+            return []
+        return [str(p) for p in self.fs.find(root) if sha256 in str(p)]
+
     def verify(self) -> None:
         try:
             self.fs.makedirs(self._path(self.root), exist_ok=True)
