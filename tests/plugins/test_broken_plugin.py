@@ -13,7 +13,7 @@ import pytest
 
 from kitaru.errors import ConfigError
 from kitaru.plugins.manager import PluginInfo, PluginManager
-from tests.plugins.distributions import Distribution
+from tests.plugins.distributions import Distribution, write_distribution
 
 BOOM = "ImportError: boom from broken plugin"
 
@@ -155,6 +155,39 @@ def test_a_hook_that_raises_fails_its_plugin_alone(
     assert info.error == "RuntimeError: faulty hook"
 
 
+#: imports fine; its only hook, ``kitaru_stack_templates``, raises with a two-line message
+TEMPLATES_RAISE = """\
+from kitaru.plugins import hookimpl
+
+
+@hookimpl
+def kitaru_stack_templates():
+    raise ValueError("no templates today\\n  (second line of the message)")
+"""
+
+
+def test_a_hook_that_raises_is_listed_as_failed_before_anything_calls_it(
+    faulty_hook_plugin: Distribution, good_plugin: Distribution, on_sys_path: Path
+) -> None:
+    plugins = by_name(PluginManager().plugins())  # nothing asked for flavors first
+    assert plugins["faulty"].status == "failed"
+    assert plugins["faulty"].error == "RuntimeError: faulty hook"
+    assert plugins["good"].status == "loaded" and plugins["good"].error is None
+
+
+def test_any_raising_hook_fails_its_plugin_with_a_one_line_error(
+    site: Path, on_sys_path: Path
+) -> None:
+    dist = write_distribution(site, "templates-plugin", "templates_plugin", TEMPLATES_RAISE,
+                              entry_point="templates")  # fmt: skip
+    try:
+        info = by_name(PluginManager().plugins())["templates"]
+    finally:
+        dist.forget()
+    assert info.status == "failed"
+    assert info.error == "ValueError: no templates today; (second line of the message)"
+
+
 # -- the CLI reports it -------------------------------------------------------------------------
 def cli_has(command: str) -> bool:
     from kitaru.cli.main import COMMANDS
@@ -176,3 +209,17 @@ def test_kitaru_plugin_list_shows_the_error(broken_plugin: Distribution) -> None
     assert out.returncode == 0, out.stderr
     assert "broken" in out.stdout
     assert "boom from broken plugin" in out.stdout
+
+
+@pytest.mark.skipif(not cli_has("plugin"), reason="CLI not yet available: kitaru plugin list")
+def test_kitaru_plugin_list_shows_a_raising_hook_as_failed(
+    faulty_hook_plugin: Distribution,
+) -> None:
+    out = python("-m", "kitaru.cli", "plugin", "list", "-o", "json", dist=faulty_hook_plugin)
+    assert out.returncode == 0, out.stderr
+    faulty = {p["name"]: p for p in json.loads(out.stdout)["items"]}["faulty"]
+    assert (faulty["status"], faulty["error"]) == ("failed", "RuntimeError: faulty hook")
+    table = python("-m", "kitaru.cli", "plugin", "list", dist=faulty_hook_plugin, COLUMNS="200")
+    assert table.returncode == 0, table.stderr
+    (row,) = [line for line in table.stdout.splitlines() if "faulty-plugin" in line]
+    assert "failed" in row and "RuntimeError: faulty hook" in row

@@ -19,8 +19,9 @@ def plugin() -> None:
 def list_(ctx: click.Context, output: str) -> None:
     """List plugins: name, distribution, version, status and load error.
 
-    A plugin that fails to import is listed here with its error and never breaks other
-    commands (KITARU_STRICT_PLUGINS=1 makes it fatal instead).
+    A plugin that fails to import, or one of whose hooks raises (every hook is called first),
+    is listed as failed with its one-line error and never breaks other commands
+    (KITARU_STRICT_PLUGINS=1 makes it fatal instead).
     """
     from kitaru.cli import output as out
     from kitaru.plugins.manager import plugin_manager

@@ -22,6 +22,8 @@ from kitaru.plugins import hookspecs
 from kitaru.plugins.known import KNOWN_FLAVORS, install_hint
 
 GROUP = "kitaru"
+#: every hook a plugin can implement (the specifications in hookspecs.py)
+HOOKS = tuple(sorted(n for n in vars(hookspecs) if n.startswith("kitaru_")))
 
 
 @dataclass
@@ -80,7 +82,8 @@ class PluginManager:
 
     def _fail(self, info: PluginInfo, exc: BaseException) -> None:
         info.status = "failed"
-        info.error = f"{type(exc).__name__}: {exc}"
+        lines = (line.strip() for line in f"{type(exc).__name__}: {exc}".splitlines())
+        info.error = "; ".join(line for line in lines if line)  # one line, for the table
         self.infos[info.name] = info
         if _strict():
             raise ConfigError(
@@ -142,6 +145,12 @@ class PluginManager:
         return dict(t for _, t in self._results("kitaru_stack_templates"))
 
     def plugins(self) -> list[PluginInfo]:
+        """Every plugin with its status. Every hook of every plugin is called first, so a plugin
+        whose hook raises is listed as failed with its error (not as loaded until something
+        happens to call that hook)."""
+        for hook in HOOKS:
+            for _ in self._results(hook):
+                pass
         return sorted(self.infos.values(), key=lambda i: (i.name != "kitaru", i.name))
 
 
