@@ -32,5 +32,5 @@ class KeyedStore(LocalArtifactStore):
 def kitaru_flavors() -> list[Flavor]:
     return [
         Flavor("keyed", "artifact_store", f"{__name__}:KeyedStoreConfig", f"{__name__}:KeyedStore",
-               description="test store with a token")
+               description="test store with a token", schemes=("keyed",))
     ]  # fmt: skip

@@ -39,6 +39,20 @@ def test_import_kitaru_and_listing_flavors_import_no_aws_sdk() -> None:
     assert proc.stdout.strip() == "[]"
 
 
+def test_s3_urls_are_served_by_the_s3_flavor(isolated_kitaru_home: Path) -> None:
+    """The flavor declares its scheme: ``kitaru server start --artifact-store s3://...`` finds it
+    through the flavor registry (the core names no cloud)."""
+    from kitaru.plugins.manager import plugin_manager
+    from kitaru.server.run import use_artifact_store
+    from kitaru.stack.registry import get_stack
+
+    flavor = plugin_manager().flavor_for_scheme("artifact_store", "s3")
+    assert (flavor.name, flavor.provider, flavor.schemes) == ("s3", "kitaru-aws", ("s3",))
+    assert use_artifact_store("s3://bucket/kitaru") == "s3"
+    store = get_stack("local").model_dump()["components"]["artifact_store"]
+    assert (store["flavor"], store["config"]["path"]) == ("s3", "s3://bucket/kitaru")
+
+
 def test_template_registers_and_verifies_then_moto_down_fails_one_line_each(
     aws_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -16,7 +16,7 @@ def kitaru_flavors() -> list[Flavor]:
                description="runs executions in this machine's processes"),
         Flavor("local", "artifact_store", f"{_B}.local_artifact_store:LocalArtifactStoreConfig",
                f"{_B}.local_artifact_store:LocalArtifactStore",
-               description="a folder, default KITARU_HOME/artifacts"),
+               description="a folder, default KITARU_HOME/artifacts", schemes=("file", "")),
         Flavor("local", "secret_store", f"{_B}.local_secret_store:LocalSecretStoreConfig",
                f"{_B}.local_secret_store:LocalSecretStore",
                description="a 0600 file under KITARU_HOME"),

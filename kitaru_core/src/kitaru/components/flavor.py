@@ -27,6 +27,10 @@ class Flavor:
     description: str = ""
     #: the plugin (distribution) that provides it; set by the plugin manager
     provider: str = "kitaru"
+    #: URL schemes it serves, as fsspec's registry maps protocols to filesystems: an artifact
+    #: store's ``path`` scheme (``("s3",)``); ``""`` is a bare path. A URL's flavor is found
+    #: through these (``kitaru server start --artifact-store URL``), so the core names no cloud.
+    schemes: tuple[str, ...] = ()
 
     def _load(self, path: str) -> Any:
         try:
@@ -50,5 +54,5 @@ class Flavor:
             "name": self.name, "type": self.type, "provider": self.provider,
             "config_class": self.config_class, "implementation": self.implementation,
             "install_hint": self.install_hint, "docs_url": self.docs_url,
-            "description": self.description,
+            "description": self.description, "schemes": list(self.schemes),
         }  # fmt: skip

@@ -17,6 +17,16 @@ KNOWN_FLAVORS: dict[str, str] = {
     "docker": "kitaru-docker",
 }
 
+#: artifact-store flavors of the first-party plugins by the URL schemes they serve, for an
+#: install hint when no installed flavor declares the scheme (``Flavor.schemes``)
+KNOWN_SCHEMES: dict[str, str] = {
+    "s3": "s3",
+    "gs": "gcs",
+    "gcs": "gcs",
+    "az": "azure",
+    "abfs": "azure",
+}
+
 
 def install_hint(flavor: str) -> str | None:
     dist = KNOWN_FLAVORS.get(flavor)

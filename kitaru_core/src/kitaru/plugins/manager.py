@@ -16,10 +16,11 @@ from typing import Any
 
 import pluggy
 
+from kitaru.components.base import ARTIFACT_STORE
 from kitaru.components.flavor import Flavor
 from kitaru.errors import ConfigError
 from kitaru.plugins import hookspecs
-from kitaru.plugins.known import KNOWN_FLAVORS, install_hint
+from kitaru.plugins.known import KNOWN_FLAVORS, KNOWN_SCHEMES, install_hint
 
 GROUP = "kitaru"
 #: every hook a plugin can implement (the specifications in hookspecs.py)
@@ -118,15 +119,8 @@ class PluginManager:
         for f in flavors:
             if f.type == component_type and f.name == name:
                 return f
+        self._raise_if_its_plugin_failed(component_type, name)
         failed = [i for i in self.infos.values() if i.status == "failed"]
-        dist = KNOWN_FLAVORS.get(name)
-        for info in failed:
-            if info.name == name or info.distribution == dist:
-                raise ConfigError(
-                    f"{component_type} flavor {name!r} is unavailable: plugin {info.name!r} "
-                    f"({info.distribution}) failed to load: {info.error}",
-                    hint=f"fix or reinstall {info.distribution}; see `kitaru plugin list`",
-                )
         available = ", ".join(f.name for f in flavors if f.type == component_type) or "none"
         hint = install_hint(name) or f"available {component_type} flavors: {available}"
         if failed and not install_hint(name):
@@ -134,6 +128,38 @@ class PluginManager:
                 f"{i.name} ({i.error})" for i in failed
             )
         raise ConfigError(f"unknown {component_type} flavor {name!r}", hint=hint)
+
+    def _raise_if_its_plugin_failed(self, component_type: str, name: str) -> None:
+        """A ConfigError naming the plugin and its error if flavor ``name`` would come from a
+        plugin that failed to load."""
+        dist = KNOWN_FLAVORS.get(name)
+        for info in self.infos.values():
+            if info.status == "failed" and (info.name == name or info.distribution == dist):
+                raise ConfigError(
+                    f"{component_type} flavor {name!r} is unavailable: plugin {info.name!r} "
+                    f"({info.distribution}) failed to load: {info.error}",
+                    hint=f"fix or reinstall {info.distribution}; see `kitaru plugin list`",
+                )
+
+    def flavor_for_scheme(self, component_type: str, scheme: str) -> Flavor:
+        """The installed flavor of ``component_type`` that declares it serves ``scheme`` URLs
+        (``Flavor.schemes``; ``""``: a bare path). Otherwise a one-line ConfigError: for a
+        first-party scheme (``gs``), the install hint of the flavor that serves it (or its
+        plugin's load error); for any other, the schemes the installed flavors serve."""
+        scheme = scheme.lower()
+        flavors = [f for f in self.flavors() if f.type == component_type]
+        for f in flavors:
+            if scheme in f.schemes:
+                return f
+        known = KNOWN_SCHEMES.get(scheme) if component_type == ARTIFACT_STORE else None
+        message = f"no installed {component_type} flavor serves {scheme}:// URLs"
+        if known is not None:
+            self._raise_if_its_plugin_failed(component_type, known)
+            raise ConfigError(message, hint=install_hint(known))
+        served = sorted({s for f in flavors for s in f.schemes}, key=lambda s: (not s, s))
+        listed = ", ".join(f"{s}://" if s else "a bare path" for s in served) or "none"
+        raise ConfigError(f"{message} (installed flavors serve: {listed})",
+                          hint=f"`kitaru flavor list -t {component_type}` lists them")  # fmt: skip
 
     def cli_commands(self) -> list[Any]:
         return [cmd for _, cmd in self._results("kitaru_cli_commands")]

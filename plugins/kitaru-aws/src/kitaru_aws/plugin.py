@@ -18,6 +18,7 @@ def kitaru_flavors() -> list[Flavor]:
             implementation="kitaru_aws.s3:S3ArtifactStore",
             install_hint=_HINT,
             description="blobs in an S3 bucket (`path: s3://bucket/prefix`), through s3fs",
+            schemes=("s3",),
         ),
         Flavor(
             name="aws",
