@@ -1,9 +1,14 @@
-"""The ``ecr`` container builder against moto: the login token flow.
+"""The ``ecr`` container builder against moto: the login token flow, and Kitaru's container
+builder contract.
 
-moto's ECR is API-only (a token with a fake ``proxyEndpoint``, no registry to push to), so
-these tests assert the token request, the credentials derived from it and what the engine is
+moto's ECR is API-only (a token with a fake ``proxyEndpoint``, no registry to push to), so most
+of these tests assert the token request, the credentials derived from it and what the engine is
 asked to do (a stub Docker client), and that an unreachable ECR API or registry fails in one
-line. Building and pushing to a real registry is kitaru-docker's tests' job."""
+line. ``TestECRContainerBuilder`` runs the contract for real: moto's ECR issues the token and
+gets the repositories, podman (``scripts/standins/podman.sh``) builds, and the images go to its
+local registry, standing in for ECR's registry endpoint (the builder logs in there with the ECR
+token as it would to a proxy in front of ECR). Skipped when there is no engine (``podman.sh``
+exits 77)."""
 
 from __future__ import annotations
 
@@ -13,14 +18,16 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from pydantic import ValidationError
 
+from kitaru.components.container_builder import BuildContext, ContainerBuilder
 from kitaru.errors import ConfigError, KitaruError
-from kitaru.testing import build_component
+from kitaru.testing import ContainerBuilderContract, build_component
 
 if TYPE_CHECKING:
     from aws_moto import Moto
 
 ACCOUNT = "123456789012"
 REGISTRY = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/kitaru"
+LOCAL_REGISTRY = "localhost:5001/kitaru"
 
 
 def builder(moto: Moto | None = None, **extra: Any) -> Any:
@@ -48,6 +55,30 @@ class StubEngine:
     def push(self, name: str, **kwargs: Any) -> Any:
         self.pushes.append({"name": name, **kwargs})
         return iter([{"status": "pushed"}, {"aux": {"Digest": "sha256:" + "a" * 64}}])
+
+
+@pytest.fixture(scope="module")
+def docker_host() -> str:
+    from sagemaker_standin import podman_engine
+
+    return podman_engine()
+
+
+@pytest.mark.timeout(1500)  # a first podman.sh installs the engine: minutes
+class TestECRContainerBuilder(ContainerBuilderContract):
+    @pytest.fixture
+    def container_builder(self, moto: Moto, docker_host: str) -> ContainerBuilder:
+        # podman.sh's registry by a name its login API accepts without TLS, in front of ECR
+        return builder(moto, registry=LOCAL_REGISTRY, registry_id=ACCOUNT, region="us-east-1",
+                       base_url=docker_host)  # fmt: skip
+
+    def test_pushes_create_their_ecr_repository(
+        self, container_builder: ContainerBuilder, build_context: BuildContext, moto: Moto
+    ) -> None:
+        container_builder.push(container_builder.build(build_context))
+        client: Any = moto.client("ecr")
+        names = [r["repositoryName"] for r in client.describe_repositories()["repositories"]]
+        assert names == ["kitaru/kitaru-contract"]
 
 
 def test_login_decodes_the_token_moto_issues(moto: Moto) -> None:
