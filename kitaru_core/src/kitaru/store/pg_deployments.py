@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from kitaru.store.deployments import Deployment
 from kitaru.store.sqlite_deployments import _D, SqlDeployments, deployment_row, missing_version
+from kitaru.validation import check_names
 
 if TYPE_CHECKING:
     from kitaru.store.pg_pool import Pool
@@ -20,6 +21,7 @@ class PgDeployments(SqlDeployments):
         _pool: Pool
 
     def add_deployment(self, deployment: Deployment, *, tag: str | None) -> Deployment:
+        check_names(flow=deployment.flow, tag=tag)
         with self._pool.connection() as conn, conn.transaction():
             # versions are numbered per flow: concurrent deploys of one flow take turns
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (deployment.flow,))
@@ -35,6 +37,7 @@ class PgDeployments(SqlDeployments):
         return found
 
     def set_tag(self, flow: str, tag: str, version: int) -> None:
+        check_names(flow=flow, tag=tag)
         with self._pool.connection() as conn, conn.transaction():
             found = conn.execute("SELECT 1 FROM deployments WHERE flow = %s AND version = %s",
                                  (flow, version)).fetchone()  # fmt: skip

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from kitaru.errors import Conflict
 from kitaru.store.base import MemoryRecord
 from kitaru.store.pg_pool import UniqueViolation
+from kitaru.validation import check_names
 
 if TYPE_CHECKING:
     from kitaru.store.pg_pool import Pool
@@ -46,6 +47,7 @@ class PgMemory:
         call_id: str | None = None,
         if_version: int | None = None,
     ) -> MemoryRecord:
+        check_names(memory_scope=scope, scope_name=scope_key, memory_key=key)
         # One statement computes the next version and inserts it. Two writers of one key that
         # race both compute the same version: the second hits the primary key, and retries
         # (a plain set) or gets Conflict (if_version: the version moved on under it).
@@ -87,6 +89,7 @@ class PgMemory:
     def memory_get(
         self, scope: str, scope_key: str, key: str, version: int | None = None
     ) -> MemoryRecord | None:
+        check_names(memory_scope=scope, scope_name=scope_key, memory_key=key)
         sql = (
             f"SELECT {_MEMORY_COLUMNS} FROM memory WHERE scope = %s AND scope_key = %s AND key = %s"
         )
@@ -97,6 +100,7 @@ class PgMemory:
         return None if row is None else _memory(row)
 
     def memory_list(self, scope: str, scope_key: str) -> list[MemoryRecord]:
+        check_names(memory_scope=scope, scope_name=scope_key)
         rows = self._all(
             f"SELECT {_MEMORY_COLUMNS} FROM (SELECT DISTINCT ON (key) {_MEMORY_COLUMNS} "
             "FROM memory WHERE scope = %s AND scope_key = %s ORDER BY key, version DESC) latest "
@@ -106,6 +110,7 @@ class PgMemory:
         return [_memory(r) for r in rows]
 
     def memory_history(self, scope: str, scope_key: str, key: str) -> list[MemoryRecord]:
+        check_names(memory_scope=scope, scope_name=scope_key, memory_key=key)
         rows = self._all(
             f"SELECT {_MEMORY_COLUMNS} FROM memory WHERE scope = %s AND scope_key = %s "
             "AND key = %s ORDER BY version",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from kitaru.errors import Conflict, NotFound
 from kitaru.store.base import ComponentRecord, StackRecord
+from kitaru.validation import check_names
 
 if TYPE_CHECKING:
     from kitaru.store.pg_pool import Pool
@@ -46,11 +47,14 @@ class PgRegistry:
             )
 
     def put_component(self, component: ComponentRecord) -> None:
+        check_names(component_type=component.type, component_name=component.name,
+                    flavor=component.flavor, owner=component.owner)  # fmt: skip
         with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_REGISTRY_LOCK,))
             self._upsert_components(cur, [component], time.time())
 
     def get_component(self, component_type: str, name: str) -> ComponentRecord | None:
+        check_names(component_type=component_type, component_name=name)
         row = self._one(
             f"SELECT {_COMPONENT_COLUMNS} FROM components WHERE type = %s AND name = %s",
             (component_type, name),
@@ -58,6 +62,7 @@ class PgRegistry:
         return None if row is None else _component(row)
 
     def list_components(self, component_type: str | None = None) -> list[ComponentRecord]:
+        check_names(component_type=component_type)
         sql = f"SELECT {_COMPONENT_COLUMNS} FROM components"
         args: tuple[Any, ...] = ()
         if component_type is not None:
@@ -65,6 +70,7 @@ class PgRegistry:
         return [_component(r) for r in self._all(sql + " ORDER BY type, name", args)]
 
     def stacks_using_component(self, component_type: str, name: str) -> list[str]:
+        check_names(component_type=component_type, component_name=name)
         rows = self._all(
             "SELECT stack FROM stack_components WHERE type = %s AND component = %s ORDER BY stack",
             (component_type, name),
@@ -72,6 +78,7 @@ class PgRegistry:
         return [r[0] for r in rows]
 
     def delete_component(self, component_type: str, name: str) -> None:
+        check_names(component_type=component_type, component_name=name)
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_REGISTRY_LOCK,))
             users = [r[0] for r in conn.execute(
@@ -95,6 +102,7 @@ class PgRegistry:
         components: Mapping[str, str],
         new_components: Iterable[ComponentRecord] = (),
     ) -> None:
+        check_names(stack_name=name, **{f"{t} component": c for t, c in components.items()})
         now = time.time()
         with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_REGISTRY_LOCK,))
@@ -113,6 +121,7 @@ class PgRegistry:
                 )
 
     def get_stack(self, name: str) -> StackRecord | None:
+        check_names(stack_name=name)
         stacks = self._stacks("WHERE s.name = %s", (name,))
         return stacks[0] if stacks else None
 
@@ -134,6 +143,7 @@ class PgRegistry:
         return list(stacks.values())
 
     def delete_stack(self, name: str) -> list[tuple[str, str]]:
+        check_names(stack_name=name)
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_REGISTRY_LOCK,))
             if conn.execute("DELETE FROM stacks WHERE name = %s", (name,)).rowcount == 0:

@@ -42,6 +42,7 @@ from kitaru.store.sqlite import (
     _loads,
     new_execution_id,
 )
+from kitaru.validation import check_names
 
 _CALL_VALUES = ", ".join(["%s"] * 14)
 _UPSERT_CALL = (
@@ -140,6 +141,7 @@ class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments
         lease: tuple[str, float] | None = None,
         execution_id: str | None = None,
     ) -> Execution:
+        check_names(flow=flow)
         if execution_id is not None:
             existing = self._existing(execution_id, flow)
             if existing is not None:  # a retried create (e.g. through a server restart)
@@ -174,6 +176,7 @@ class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments
         )  # fmt: skip
 
     def get_execution(self, execution_id: str) -> Execution:
+        check_names(execution_id=execution_id)
         if not execution_id:
             raise UsageError("an execution id is required")
         sql = f"SELECT {_EXEC_COLUMNS} FROM executions WHERE id >= %s"
@@ -200,6 +203,7 @@ class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments
     def list_executions(
         self, *, flow: str | None = None, status: str | None = None, limit: int = 50
     ) -> list[Execution]:
+        check_names(flow=flow, status=status)
         where, args = [], []
         if flow:
             where.append("flow = %s")
@@ -462,6 +466,7 @@ class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments
         return [Attempt(*r) for r in rows]
 
     def find_calls(self, pk: int, name: str, kind: str | None = None) -> list[Call]:
+        check_names(call_name=name, kind=kind)
         sql = (
             f"SELECT {_CALL_COLUMNS} FROM journal WHERE execution_pk = %s "
             "AND (call_id = %s OR (call_id >= %s AND call_id < %s))"
@@ -473,6 +478,7 @@ class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments
         return [_call(r) for r in self._all(sql + " ORDER BY seq", args)]
 
     def get_call(self, pk: int, call_id: str) -> Call | None:
+        check_names(call_id=call_id)
         row = self._one(
             f"SELECT {_CALL_COLUMNS} FROM journal WHERE execution_pk = %s AND call_id = %s",
             (pk, call_id),

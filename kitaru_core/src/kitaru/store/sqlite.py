@@ -37,6 +37,7 @@ from kitaru.store.records import (
 )
 from kitaru.store.sqlite_access import SQLiteAccess
 from kitaru.store.sqlite_deployments import SQLiteDeployments
+from kitaru.validation import check_names
 
 _EXEC_COLUMNS = (
     "pk, id, flow, status, module, qualname, source_file, root, inputs, created_at, started_at, "
@@ -78,6 +79,7 @@ def _call(row: tuple[Any, ...]) -> Call:
 
 
 def _call_row(pk: int, c: Call) -> tuple[Any, ...]:
+    check_names(call_id=c.call_id)  # every journal write of both stores comes through here
     return (
         pk, c.call_id, c.kind, c.status, c.seq, c.fingerprint, c.serializer, c.type_name,
         c.value, c.ref, c.started_at, c.ended_at, c.attempts, _dumps(c.meta),
@@ -202,6 +204,7 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
         lease: tuple[str, float] | None = None,
         execution_id: str | None = None,
     ) -> Execution:
+        check_names(flow=flow)
         if execution_id is not None:
             existing = self._existing(execution_id, flow)
             if existing is not None:  # a retried create (e.g. through a server restart)
@@ -237,6 +240,7 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
         )  # fmt: skip
 
     def get_execution(self, execution_id: str) -> Execution:
+        check_names(execution_id=execution_id)
         if not execution_id:
             raise UsageError("an execution id is required")
         rows = self._all(
@@ -260,6 +264,7 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
     def list_executions(
         self, *, flow: str | None = None, status: str | None = None, limit: int = 50
     ) -> list[Execution]:
+        check_names(flow=flow, status=status)
         where, args = [], []
         if flow:
             where.append("flow = ?")
@@ -495,6 +500,7 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
         return [Attempt(*r) for r in rows]
 
     def find_calls(self, pk: int, name: str, kind: str | None = None) -> list[Call]:
+        check_names(call_name=name, kind=kind)
         sql = (
             f"SELECT {_CALL_COLUMNS} FROM journal WHERE execution_pk = ? "
             "AND (call_id = ? OR (call_id >= ? AND call_id < ?))"
@@ -507,6 +513,7 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
                       key=lambda c: c.seq)  # fmt: skip
 
     def get_call(self, pk: int, call_id: str) -> Call | None:
+        check_names(call_id=call_id)
         row = self._one(
             f"SELECT {_CALL_COLUMNS} FROM journal WHERE execution_pk = ? AND call_id = ?",
             (pk, call_id),
@@ -565,10 +572,13 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
         )
 
     def put_component(self, component: ComponentRecord) -> None:
+        check_names(component_type=component.type, component_name=component.name,
+                    flavor=component.flavor, owner=component.owner)  # fmt: skip
         with self._tx() as conn:
             self._upsert_component(conn, component, time.time())
 
     def get_component(self, component_type: str, name: str) -> ComponentRecord | None:
+        check_names(component_type=component_type, component_name=name)
         row = self._one(
             f"SELECT {self._COMPONENT_COLUMNS} FROM components WHERE type = ? AND name = ?",
             (component_type, name),
@@ -576,6 +586,7 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
         return None if row is None else self._component(row)
 
     def list_components(self, component_type: str | None = None) -> list[ComponentRecord]:
+        check_names(component_type=component_type)
         sql = f"SELECT {self._COMPONENT_COLUMNS} FROM components"
         args: tuple[Any, ...] = ()
         if component_type is not None:
@@ -583,6 +594,7 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
         return [self._component(r) for r in self._all(sql + " ORDER BY type, name", args)]
 
     def stacks_using_component(self, component_type: str, name: str) -> list[str]:
+        check_names(component_type=component_type, component_name=name)
         rows = self._all(
             "SELECT stack FROM stack_components WHERE type = ? AND component = ? ORDER BY stack",
             (component_type, name),
@@ -590,6 +602,7 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
         return [r[0] for r in rows]
 
     def delete_component(self, component_type: str, name: str) -> None:
+        check_names(component_type=component_type, component_name=name)
         with self._tx() as conn:
             users = [r[0] for r in conn.execute(
                 "SELECT stack FROM stack_components WHERE type = ? AND component = ? "
@@ -612,6 +625,7 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
         components: Mapping[str, str],
         new_components: Iterable[ComponentRecord] = (),
     ) -> None:
+        check_names(stack_name=name, **{f"{t} component": c for t, c in components.items()})
         now = time.time()
         with self._tx() as conn:
             for component in new_components:
@@ -632,6 +646,7 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
         return StackRecord(row[0], dict(links), row[1], row[2])
 
     def get_stack(self, name: str) -> StackRecord | None:
+        check_names(stack_name=name)
         row = self._one("SELECT name, created_at, updated_at FROM stacks WHERE name = ?", (name,))
         return None if row is None else self._stack(row)
 
@@ -640,6 +655,7 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
         return [self._stack(r) for r in rows]
 
     def delete_stack(self, name: str) -> list[tuple[str, str]]:
+        check_names(stack_name=name)
         with self._tx() as conn:
             if conn.execute("DELETE FROM stacks WHERE name = ?", (name,)).rowcount == 0:
                 raise NotFound(f"stack {name!r} is not registered",
@@ -680,6 +696,7 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
         call_id: str | None = None,
         if_version: int | None = None,
     ) -> MemoryRecord:
+        check_names(memory_scope=scope, scope_name=scope_key, memory_key=key)
         with self._tx() as conn:
             latest = (
                 conn.execute(
@@ -706,6 +723,7 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
     def memory_get(
         self, scope: str, scope_key: str, key: str, version: int | None = None
     ) -> MemoryRecord | None:
+        check_names(memory_scope=scope, scope_name=scope_key, memory_key=key)
         where = "scope = ? AND scope_key = ? AND key = ?"
         if version is None:
             sql = f"SELECT {self._MEMORY_COLUMNS} FROM memory WHERE {where} "
@@ -716,6 +734,7 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
         return None if row is None else self._memory(row)
 
     def memory_list(self, scope: str, scope_key: str) -> list[MemoryRecord]:
+        check_names(memory_scope=scope, scope_name=scope_key)
         rows = self._all(
             f"SELECT {self._MEMORY_COLUMNS} FROM memory m WHERE scope = ? AND scope_key = ? "
             "AND version = (SELECT MAX(version) FROM memory l WHERE l.scope = m.scope "
@@ -725,6 +744,7 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
         return [self._memory(r) for r in rows]
 
     def memory_history(self, scope: str, scope_key: str, key: str) -> list[MemoryRecord]:
+        check_names(memory_scope=scope, scope_name=scope_key, memory_key=key)
         rows = self._all(
             f"SELECT {self._MEMORY_COLUMNS} FROM memory WHERE scope = ? AND scope_key = ? "
             "AND key = ? ORDER BY version",

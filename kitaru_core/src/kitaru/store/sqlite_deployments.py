@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from kitaru.errors import NotFound
 from kitaru.store.deployments import Deployment, DeploymentStore
+from kitaru.validation import check_names
 
 _D = ("flow, version, module, qualname, source_file, root, stack, image, parameters, options, "
       "code_hash, created_at")  # fmt: skip
@@ -45,12 +46,14 @@ class SqlDeployments(DeploymentStore):
         return out
 
     def get_deployment(self, flow: str, version: int) -> Deployment | None:
+        check_names(flow=flow)
         p = self._ph
         rows = self._all(f"SELECT {_D} FROM deployments WHERE flow = {p} AND version = {p}",
                          (flow, version))  # fmt: skip
         return deployment_from(rows[0], self._tags(flow).get(version, [])) if rows else None
 
     def list_deployments(self, flow: str | None = None) -> list[Deployment]:
+        check_names(flow=flow)
         if flow is None:
             rows = self._all(f"SELECT {_D} FROM deployments ORDER BY flow, version")
         else:
@@ -61,6 +64,7 @@ class SqlDeployments(DeploymentStore):
                 for r in rows]  # fmt: skip
 
     def tag_version(self, flow: str, tag: str) -> int | None:
+        check_names(flow=flow, tag=tag)
         p = self._ph
         rows = self._all(f"SELECT version FROM deployment_tags WHERE flow = {p} AND tag = {p}",
                          (flow, tag))  # fmt: skip
@@ -78,6 +82,7 @@ class SQLiteDeployments(SqlDeployments):
         def _tx(self) -> AbstractContextManager[sqlite3.Connection]: ...
 
     def add_deployment(self, deployment: Deployment, *, tag: str | None) -> Deployment:
+        check_names(flow=deployment.flow, tag=tag)
         with self._tx() as conn:
             row = conn.execute("SELECT MAX(version) FROM deployments WHERE flow = ?",
                                (deployment.flow,)).fetchone()  # fmt: skip
@@ -92,6 +97,7 @@ class SQLiteDeployments(SqlDeployments):
         return found
 
     def set_tag(self, flow: str, tag: str, version: int) -> None:
+        check_names(flow=flow, tag=tag)
         with self._tx() as conn:
             exists = conn.execute("SELECT 1 FROM deployments WHERE flow = ? AND version = ?",
                                   (flow, version)).fetchone()  # fmt: skip
