@@ -8,6 +8,7 @@ from typing import Any
 from kitaru.errors import NotFound, UsageError
 from kitaru.runtime.context import current_execution
 from kitaru.store.records import CHECKPOINT, LLM, SAVE, Call
+from kitaru.validation import check_text
 
 
 def save(name: str, value: Any) -> None:
@@ -16,6 +17,7 @@ def save(name: str, value: Any) -> None:
     ctx = current_execution.get()
     if ctx is None:
         raise UsageError("kitaru.save() must be called inside a @flow or @checkpoint")
+    check_text(name, "artifact name")
     if not name or "#" in name or "/" in name:
         raise UsageError(f"artifact name {name!r} must be non-empty without '#' or '/'")
     call_id = ctx.next_call_id(name)

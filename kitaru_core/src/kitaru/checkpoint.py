@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar, overload
 from kitaru.errors import UsageError
 from kitaru.runtime.context import current_execution, current_frame
 from kitaru.runtime.serialization import fingerprint
+from kitaru.validation import check_text
 
 R = TypeVar("R")
 
@@ -49,7 +50,7 @@ class Checkpoint(Generic[R]):
         if retries < 0:
             raise UsageError("@checkpoint(retries=) must be >= 0")
         self.fn = fn
-        self.name = name or fn.__name__
+        self.name = check_text(name or fn.__name__, "checkpoint name")
         if "#" in self.name or "/" in self.name:
             raise UsageError(f"checkpoint name {self.name!r} may not contain '#' or '/'")
         self.retries = retries

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from kitaru.errors import LLMOutputError, UsageError
+from kitaru.validation import check_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -105,6 +106,7 @@ def llm(
         tools=[_tool_spec(t) for t in tools] if tools else None,
         response_format=_response_format(response_format),
     )
+    check_text(name, "llm name")
     if name is not None and (not name or "/" in name or "#" in name):
         raise UsageError(f"llm name must be non-empty without '/' or '#', not {name!r}")
     result = complete(request, name or "llm", validate=_validator(response_format))

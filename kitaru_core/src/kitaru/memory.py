@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from kitaru.errors import NotFound, UsageError
 from kitaru.runtime.context import ExecutionContext, current_execution
 from kitaru.store.records import MEMORY, Call
+from kitaru.validation import check_text
 
 if TYPE_CHECKING:
     from kitaru.store.base import MemoryRecord, MetadataStore
@@ -61,6 +62,8 @@ def _resolve(
 ) -> tuple[str, str]:
     """``(scope, scope_key)`` for the given arguments and the current execution."""
     given = {"namespace": namespace, "flow": flow, "execution": execution}
+    for where, name in given.items():
+        check_text(name, f"{where} name")
     named = [s for s, v in given.items() if v is not None]
     if len(named) > 1:
         raise UsageError("give at most one of namespace=, flow= and execution=")
@@ -99,6 +102,7 @@ def _context() -> tuple[MetadataStore, ExecutionContext | None]:
 def _check_key(key: str) -> None:
     if not isinstance(key, str) or not key:
         raise UsageError(f"memory key must be a non-empty string, not {key!r}")
+    check_text(key, "memory key")
 
 
 def _encode(value: Any) -> tuple[str, str | None, bytes]:

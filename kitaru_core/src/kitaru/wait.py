@@ -6,6 +6,7 @@ from typing import Any
 
 from kitaru.errors import UsageError
 from kitaru.runtime.context import current_execution, current_frame
+from kitaru.validation import check_text
 
 MISSING: Any = ...
 
@@ -31,6 +32,7 @@ def wait(
     if current_frame.get() is not None:
         raise UsageError("kitaru.wait() cannot be called inside a @checkpoint",
                          hint="call it from the flow body, between checkpoints")  # fmt: skip
+    check_text(name, "wait name")
     if name is not None and ("#" in name or "/" in name):
         raise UsageError(f"wait name {name!r} may not contain '#' or '/'")
     from kitaru.runtime import waits
