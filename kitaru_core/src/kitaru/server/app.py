@@ -8,18 +8,67 @@ differs from the server's is refused with a message naming both versions.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kitaru import __version__
-from kitaru.errors import AuthError, Conflict, KitaruError
+from kitaru.errors import AuthError, Conflict, KitaruError, UsageError
 from kitaru.server import auth, codec
 from kitaru.store.access import Principal
+from kitaru.validation import check_text
 
 API_PREFIX = "/api/v1"
 VERSION_HEADER = "X-Kitaru-Version"
+
+
+class ErrorDetail(BaseModel):
+    type: str = Field(description="UsageError, ConfigError, NotFound, Conflict, AuthError, "
+                      "Forbidden, WaitInputError, ... (InternalError for a 500)")  # fmt: skip
+    message: str = Field(description="one line")
+    hint: str | None = Field(description="what to do about it, when known")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer of the server, 4xx or 5xx."""
+
+    error: ErrorDetail
+
+
+#: documented on every route: any 4xx answer has the one error shape
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorBody, "description": "The request was refused (400 bad arguments, "
+            "401/403 access, 404 not found, 409 conflict, 422 not the schema's shape)"},
+}  # fmt: skip
+
+
+def _error(status: int, type_: str, message: str, hint: str | None = None,
+           headers: dict[str, str] | None = None) -> JSONResponse:  # fmt: skip
+    body = {"error": {"type": type_, "message": " ".join(message.split()), "hint": hint}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class RefuseUnstorableText:
+    """A NUL in the URL (path or query string) is refused before routing, with the same 400
+    UsageError the SDK gives: no store can keep it as text (see :mod:`kitaru.validation`)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            try:
+                check_text(scope["path"], "request path")
+                check_text(unquote_plus(scope["query_string"].decode("latin-1")), "query string")
+            except UsageError as exc:
+                await _error(400, "UsageError", exc.message, exc.hint)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def compatible(client: str, server: str = __version__) -> bool:
@@ -32,7 +81,9 @@ def create_app(store: Any, runner: Any = None) -> FastAPI:
     ``runner`` (``kitaru serve``): executions to run are handed to it, in this process."""
     app = FastAPI(title="Kitaru", version=__version__,
                   description="Executions, waits, artifacts, memory and stacks of a Kitaru "
-                  "workspace. Every route but /health needs an API key.")  # fmt: skip
+                  "workspace. Every route but /health needs an API key.",
+                  responses=ERROR_RESPONSES)  # fmt: skip
+    app.add_middleware(RefuseUnstorableText)
     app.state.store = store
 
     keys = app.state.keys = auth.KeyCache(store)
@@ -56,11 +107,33 @@ def create_app(store: Any, runner: Any = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """FastAPI's own ``{"detail": [...]}`` for a body or parameter that does not match the
+        schema (malformed JSON included), in the one error shape."""
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
-        body = {"error": {"type": "UsageError", "message": f"{where}: {first.get('msg')}",
-                          "hint": "see the OpenAPI spec at /openapi.json"}}  # fmt: skip
-        return JSONResponse(body, status_code=422)
+        msg = first.get("msg")
+        if first.get("type") == "json_invalid":
+            where = "body"
+            msg = f"not valid JSON ({(first.get('ctx') or {}).get('error', msg)})"
+        return _error(422, "UsageError", f"{where}: {msg}", "see the OpenAPI spec at /openapi.json")
+
+    @app.exception_handler(HTTPException)
+    def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        """Starlette's answers (no such route: 404, wrong method: 405) in the one error shape."""
+        if exc.status_code == 404:
+            return _error(404, "NotFound", f"no route {request.url.path}",
+                          "see the OpenAPI spec at /openapi.json")  # fmt: skip
+        return _error(exc.status_code, "UsageError" if exc.status_code < 500 else "InternalError",
+                      f"{request.method} {request.url.path}: {exc.detail}",
+                      "see the OpenAPI spec at /openapi.json",
+                      headers=dict(exc.headers or {}) or None)  # fmt: skip
+
+    @app.exception_handler(Exception)
+    def internal(request: Request, exc: Exception) -> JSONResponse:
+        """A bug or an outage: 500 in the one error shape. The traceback goes to the server's log
+        (not to the client: it may name internals)."""
+        return _error(500, "InternalError", f"internal server error ({type(exc).__name__})",
+                      "the server's log has the details; report it if it persists")  # fmt: skip
 
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, str]:

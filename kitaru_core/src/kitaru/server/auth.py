@@ -14,6 +14,7 @@ import time
 
 from kitaru.errors import AuthError, Conflict, NotFound, UsageError
 from kitaru.store.access import PRINCIPAL_KINDS, ROLES, AccessStore, ApiKey, Principal
+from kitaru.validation import check_text
 
 WORKSPACE = "default"
 PREFIX = "kitaru_"
@@ -85,6 +86,8 @@ def create_principal(
         raise UsageError(f"unknown principal kind {kind!r}", hint="user or service_account")
     if role not in ROLES:
         raise UsageError(f"unknown role {role!r}", hint="roles: " + ", ".join(ROLES))
+    check_text(name, "name")
+    check_text(description, "description")
     if not name or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise UsageError(f"invalid name {name!r}", hint="letters, digits, '-', '_' and '.'")
     principal = Principal(name, kind, role, WORKSPACE, time.time(), description)
@@ -94,6 +97,8 @@ def create_principal(
 
 def issue_key(store: AccessStore, principal: str, *, label: str = "") -> tuple[ApiKey, str]:
     """A new key for ``principal``: its record and the full key (the only time it is shown)."""
+    check_text(principal, "principal")
+    check_text(label, "label")
     if store.get_principal(principal) is None:
         raise NotFound(f"no user or service account {principal!r}",
                        hint="create it with `kitaru auth service-accounts create NAME`")  # fmt: skip

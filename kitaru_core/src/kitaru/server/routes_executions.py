@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from kitaru.store.base import MetadataStore
+from kitaru.validation import check_text, check_unicode
 
 Scope = Literal["namespace", "flow", "execution"]
 
@@ -69,6 +70,8 @@ def add(api: APIRouter, store: MetadataStore, runner: Any = None) -> None:
     @api.post("/executions/{execution_id}/input", tags=["waits"])
     def give_input(execution_id: str, body: WaitInput) -> dict[str, Any]:
         """Answer the pending wait; the execution resumes."""
+        check_text(body.name, "wait name")
+        check_unicode(body.value, "value")
         if runner is None:
             ex.input(execution_id, body.value, name=body.name)
         else:  # kitaru serve: continue it here, warm, unless its own process holds it
@@ -81,6 +84,7 @@ def add(api: APIRouter, store: MetadataStore, runner: Any = None) -> None:
     @api.post("/executions/{execution_id}/abort", tags=["waits"])
     def abort(execution_id: str, body: AbortInput) -> dict[str, Any]:
         """Refuse the pending wait: the execution is cancelled."""
+        check_text(body.name, "wait name")
         ex.abort(execution_id, name=body.name)
         return {"status": "cancelled"}
 
@@ -102,6 +106,8 @@ def add(api: APIRouter, store: MetadataStore, runner: Any = None) -> None:
     @api.post("/executions/{execution_id}/replay", tags=["executions"])
     def replay(execution_id: str, body: ReplayInput) -> dict[str, Any]:
         """A new execution reusing this one's journal (``from``, ``overrides`` as in the CLI)."""
+        check_text(body.from_, "replay's from")
+        check_unicode(body.overrides, "overrides")
         handle = ex.replay(execution_id, from_=body.from_, overrides=body.overrides,
                            detach=True)  # fmt: skip
         return {"id": handle.id}
@@ -154,6 +160,7 @@ def add(api: APIRouter, store: MetadataStore, runner: Any = None) -> None:
 
     @api.put("/memory/{scope}/{name}/{key}", tags=["memory"])
     def memory_set(scope: Scope, name: str, key: str, body: MemoryValue) -> dict[str, Any]:
+        check_unicode(body.value, "value")
         version = memory.set(key, body.value, if_version=body.if_version, **where(scope, name))
         return {"key": key, "version": version}
 
@@ -177,6 +184,7 @@ def add(api: APIRouter, store: MetadataStore, runner: Any = None) -> None:
         """Start an execution of a deployed version; the inputs are checked first."""
         from kitaru.deployments import invoke as start
 
+        check_unicode(body.inputs, "inputs")
         handle = start(flow, body.inputs, tag=body.tag, version=body.version, store=store,
                        start=runner is None)  # fmt: skip
         if runner is not None:
