@@ -87,7 +87,8 @@ def _cli(*args: str) -> str:
 
     from kitaru.cli.main import cli
 
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    # wide enough that the error row is never clipped, whatever COLUMNS this worker has
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False, env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
     return result.stdout + result.stderr
 
