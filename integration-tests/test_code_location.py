@@ -54,7 +54,7 @@ def test_main_script_flow_resumes_elsewhere_and_missing_file_is_named(tmp_path: 
     time.sleep(1.0)  # the worker started by input() fails to import and leaves it alone
     info = client.executions.get(ex_id)
     assert info.status == "waiting" and info.waits[0].status == "completed"
-    assert "is gone" in info.metadata["resume_error"]["message"]
+    assert info.resume_error is not None and "is gone" in info.resume_error.message
     # ... and `kitaru executions resume` says which file is missing, in one line, changing nothing.
     res = cli("executions", "resume", ex_id, cwd=tmp_path)
     assert res.returncode != 0

@@ -107,12 +107,17 @@ def resume_error(execution_id: str, stored: Any) -> ResumeError | None:
 
 
 def cancel_execution(store: MetadataStore, execution_id: str) -> None:
+    """Mark the execution cancelled (its runner stops at its next step), then have its
+    orchestrator stop the backend's work (containers, jobs)."""
+    from kitaru.runtime.launch import orchestrator_of
+
     ex = store.get_execution(execution_id)
     if ex.status in TERMINAL_STATUSES or not store.set_status(
         ex.pk, "cancelled", only_if=("pending", "running", "waiting")
     ):
         ex = store.get_execution(execution_id)
         raise Conflict(f"execution {ex.id} is already {ex.status}")
+    orchestrator_of(ex).cancel(ex.id)
 
 
 def _call_info(c: Call, size: int | None) -> CallInfo:
@@ -262,14 +267,13 @@ class Executions:
         records = read_logs(ex.id, self._store)
         if records or not ex.options.get("stack"):
             return records
-        from kitaru.runtime.stacks import runs_elsewhere, stack_of
+        from kitaru.runtime.stacks import orchestrator_of_stack
 
-        stack = str(ex.options["stack"])
         try:
-            elsewhere = runs_elsewhere(stack)
+            orchestrator = orchestrator_of_stack(str(ex.options["stack"]))
         except KitaruError:  # the stack is gone or its plugin missing: nothing more to read
             return records
-        return stack_of(stack).orchestrator.logs(ex.id) if elsewhere else records
+        return orchestrator.logs(ex.id)
 
     # -- acting ---------------------------------------------------------------------------------
     def input(self, execution_id: str, value: Any, *, name: str | None = None) -> None:
@@ -317,7 +321,7 @@ class Executions:
 
     def resume(self, execution_id: str, *, detach: bool = False) -> FlowHandle[Any]:
         """Finish a crashed or waiting execution in place (completed calls are not re-run)."""
-        return self._continue(execution_id, ("pending", "running", "waiting"), detach)
+        return self._continue(execution_id, "resume", detach)
 
     def retry(
         self, execution_id: str, *, detach: bool = False, max_cost_usd: float | None = None
@@ -332,22 +336,14 @@ class Executions:
             if max_cost_usd < 0:
                 raise UsageError(f"max_cost_usd must be >= 0, not {max_cost_usd}")
             self._store.update_options(ex.pk, {"max_cost_usd": float(max_cost_usd)})
-        return self._continue(ex.id, ("failed",), detach)
+        return self._continue(ex.id, "retry", detach)
 
-    def _continue(
-        self, execution_id: str, statuses: tuple[str, ...], detach: bool
-    ) -> FlowHandle[Any]:
-        from kitaru.runtime.runner import check_resumable, claim, drive, launch_worker, prepare
+    def _continue(self, execution_id: str, reason: str, detach: bool) -> FlowHandle[Any]:
+        from kitaru.runtime.launch import STATUSES, launch
+        from kitaru.runtime.runner import check_resumable
 
-        if detach:
-            ex = check_resumable(self._store, execution_id, statuses)
-            prepare(self._store, ex)  # imports the flow: fails here, before any change
-            launch_worker(ex, statuses)
-            return FlowHandle(self._store, ex.id)
-        ctx = claim(self._store, execution_id, statuses)
-        handle: FlowHandle[Any] = FlowHandle(self._store, ctx.execution.id, flow=ctx.flow)
-        handle._start_thread(lambda: drive(ctx, hold=False))
-        return handle
+        ex = check_resumable(self._store, execution_id, STATUSES[reason])
+        return FlowHandle._launched(launch(self._store, ex, reason, detach=detach))
 
     def replay(
         self,

@@ -172,7 +172,7 @@ def invoke(
     leaves the pending execution to the caller (``kitaru serve`` runs it in-process)."""
     from kitaru.flow import _encode
     from kitaru.handle import FlowHandle
-    from kitaru.runtime.stacks import stack_of
+    from kitaru.runtime.launch import launch
 
     s = _store(store)
     d = resolve(flow, tag=tag, version=version, store=s)
@@ -185,7 +185,7 @@ def invoke(
         options=options,
     )  # fmt: skip
     if start:
-        stack_of(d.stack).orchestrator.resume(execution.id)
+        return FlowHandle._launched(launch(s, execution, "invoke", detach=True))
     return FlowHandle(s, execution.id)
 
 

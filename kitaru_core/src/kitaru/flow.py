@@ -131,9 +131,24 @@ class Flow(Generic[R]):
         """Start an execution and return its handle at once."""
         if codeloc.loading():
             raise codeloc.StopLoading()
-        from kitaru.runtime.runner import start
+        return self._launch(self.bind(args, kwargs))
 
-        return start(self, self.bind(args, kwargs))
+    def _launch(self, arguments: dict[str, Any], **how: Any) -> FlowHandle[R]:
+        """Create the execution and hand it to its stack's orchestrator (``how``: see
+        :class:`kitaru.runtime.launch.Launch`)."""
+        from kitaru.handle import FlowHandle
+        from kitaru.runtime.launch import launch
+        from kitaru.runtime.runner import new_execution
+
+        new = new_execution(self, arguments)
+        return FlowHandle._launched(launch(new.store, new, "run", flow=self, **how))
+
+    def secret_environment(self) -> dict[str, str]:
+        """Environment variable -> secret reference of the flow's image settings, resolved
+        for each unit that runs it elsewhere."""
+        from kitaru.build import secret_environment
+
+        return secret_environment(self)
 
     def deploy(self, *, stack: str | None = None, tag: str | None = "default") -> Any:
         """Record a new immutable deployment version (see :mod:`kitaru.deployments`)."""
@@ -157,9 +172,12 @@ class Flow(Generic[R]):
             return self._acall(*args, **kwargs)  # type: ignore[return-value]
         if codeloc.loading():
             raise codeloc.StopLoading()
-        from kitaru.runtime.runner import run_inline
-
-        return run_inline(self, self.bind(args, kwargs))
+        # driven in the calling thread when the orchestrator runs it here, held through waits
+        handle = self._launch(self.bind(args, kwargs), in_caller=True, hold=True)
+        outcome = handle._outcome
+        if outcome is not None and outcome.kind == "completed":
+            return outcome.value
+        return handle.wait()
 
     async def _acall(self, *args: Any, **kwargs: Any) -> R:
         import asyncio

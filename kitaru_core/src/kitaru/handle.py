@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -15,6 +14,7 @@ from kitaru.store.records import TERMINAL_STATUSES, Execution, display_status, l
 if TYPE_CHECKING:
     from kitaru.flow import Flow
     from kitaru.runtime.engine import Outcome
+    from kitaru.runtime.launch import Launch
 
 R = TypeVar("R")
 
@@ -38,18 +38,28 @@ class FlowHandle(Generic[R]):
         self._store = store
         self.id = execution_id
         self._flow = flow
-        self._thread: threading.Thread | None = None
-        self._outcome: Outcome | None = None
+        #: the latest launch of the execution by this handle (it may drive it in this process)
+        self._launch: Launch | None = None
+
+    @classmethod
+    def _launched(cls, launch: Launch) -> FlowHandle[Any]:
+        """The handle of an execution just handed to its orchestrator."""
+        handle: FlowHandle[Any] = cls(launch.store, launch.execution.id, flow=launch.flow)
+        handle._launch = launch
+        return handle
+
+    @property
+    def _thread(self) -> threading.Thread | None:
+        """The thread of this process driving the execution, if any."""
+        return self._launch.thread if self._launch is not None else None
+
+    @property
+    def _outcome(self) -> Outcome | None:
+        """How this process's last drive of the execution ended, if it drove it."""
+        return self._launch.outcome if self._launch is not None else None
 
     def __repr__(self) -> str:
         return f"<FlowHandle {self.id} {self.status}>"
-
-    def _start_thread(self, fn: Callable[[], Outcome]) -> None:
-        def target() -> None:
-            self._outcome = fn()
-
-        self._thread = threading.Thread(target=target, name=f"kitaru-{self.id}")
-        self._thread.start()
 
     def _execution(self) -> Execution:
         return self._store.get_execution(self.id)
@@ -78,14 +88,12 @@ class FlowHandle(Generic[R]):
             self._resume_in_thread()
 
     def _resume_in_thread(self) -> None:
-        from kitaru.runtime.runner import acquire, drive, prepare
+        from kitaru.runtime.launch import launch
 
         ex = self._execution()
         if ex.status != "waiting" or lease_is_live(ex.lease_owner, ex.lease_expires, time.time()):
             return
-        ctx = prepare(self._store, ex, self._flow)
-        if acquire(ctx, ("waiting",), "running"):
-            self._start_thread(lambda: drive(ctx, hold=False))
+        self._launch = launch(self._store, ex, "input", flow=self._flow)
 
     def cancel(self) -> None:
         """Cancel the execution (in-flight checkpoints finish; nothing new starts)."""
@@ -122,22 +130,17 @@ class FlowHandle(Generic[R]):
             delay = min(delay * 1.5, 0.02)
 
     def _hold(self, ex: Execution, stop_at: float | None) -> bool:
-        from kitaru.runtime.runner import acquire, drive, hold_until_resolved, prepare
+        """Offer the execution's orchestrator to hold it here through its wait (``wait``
+        launch: the local one accepts and resumes it in this process the moment input
+        arrives). True if this process drove it on."""
+        from kitaru.runtime.launch import launch
 
         if lease_is_live(ex.lease_owner, ex.lease_expires, time.time()):
             return False
-        from kitaru.runtime.stacks import stack_of
-
-        if stack_of(ex.options.get("stack")).orchestrator.capabilities.needs_image:
-            return False  # it runs in a container or a job: its orchestrator resumes it there
-        pending = self._store.pending_wait(ex.pk)
-        ctx = prepare(self._store, ex, self._flow)
-        if not acquire(ctx, ("waiting",), None):
+        held = launch(self._store, ex, "wait", flow=self._flow, stop_at=stop_at)
+        if held.outcome is None:
             return False
-        if pending is None or hold_until_resolved(ctx, pending.call_id, stop_at):
-            if pending is None:
-                self._store.set_status(ex.pk, "running", only_if=("waiting",), epoch=ctx.epoch)
-            self._outcome = drive(ctx, hold=True, stop_at=stop_at)
+        self._launch = held
         return True
 
     def _raise_if_lost(self) -> None:

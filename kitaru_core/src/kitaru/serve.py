@@ -40,15 +40,16 @@ class LocalRunner:
         self._pool.submit(self._run, execution_id)
 
     def _run(self, execution_id: str) -> None:
-        from kitaru.runtime.runner import RESUMABLE, claim, drive
+        from kitaru.runtime.launch import launch
 
         try:
             ex = self.store.get_execution(execution_id)
             flow = self.flows.get(ex.flow)
             if flow is not None and flow.location.source_file != ex.source_file:
                 flow = None  # another version of the code: import that one
-            drive(claim(self.store, execution_id, RESUMABLE, flow=flow), hold=False)
-            self.ran.append(execution_id)
+            # in this worker thread when the execution's orchestrator runs it here (local)
+            if launch(self.store, ex, "recover", flow=flow, in_caller=True).took_it:
+                self.ran.append(execution_id)
         except Conflict:
             pass  # someone else holds it, or it is done
         except KitaruError as exc:

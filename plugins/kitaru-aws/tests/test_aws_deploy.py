@@ -147,8 +147,8 @@ def test_seed_flow_deployed_to_the_aws_stack_runs_as_sagemaker_jobs_of_the_pushe
         assert image.startswith(f"{REGISTRY}/review_flow@sha256:")
         (first,) = created
         assert first["AlgorithmSpecification"]["TrainingImage"] == image
-        # an invocation creates the pending execution itself, then has the orchestrator resume it
-        assert first["AlgorithmSpecification"]["ContainerArguments"] == ["resume", handle.id]
+        # an invocation creates the pending execution, then launches it: a job that runs it
+        assert first["AlgorithmSpecification"]["ContainerArguments"] == ["run", handle.id]
         assert server.admin_key not in json.dumps(first) and SECRET not in json.dumps(first)
 
         volumes = {str(shared): {"bind": str(shared), "mode": "rw"}}

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from kitaru.errors import ConfigError
-from kitaru.testing import build_component
+from kitaru.testing import build_component, run_on
 
 if TYPE_CHECKING:
     from aws_moto import Moto
@@ -253,9 +253,9 @@ def make_kit(
             secrets_admin.create_secret(Name=f"kitaru/{doomed}", SecretString="{}")
         if "execution" in seeds or "joblog" in seeds:
             # signed with the identity's keys, which moto does not check in here
-            execution_id = sm.run(tiny, {"x": 1}).id
+            execution_id = run_on(sm, tiny, {"x": 1}).id
         if "joblog" in seeds:  # what SageMaker wrote for the execution's job
-            job = sm.jobs_of(default_store().get_execution(execution_id))[-1]
+            job = sm.units_of(default_store().get_execution(execution_id))[-1]["name"]
             logs = admin(moto, "logs")
             if not logs.describe_log_groups(logGroupNamePrefix=LOG_GROUP)["logGroups"]:
                 logs.create_log_group(logGroupName=LOG_GROUP)
@@ -334,7 +334,7 @@ def authorized(call: Callable[[], object]) -> None:
 
 def sagemaker_stop(kit: Kit) -> None:
     """``cancel`` stops InProgress jobs only and moto's are Completed at once: the call itself."""
-    job = kit.sm.jobs_of(default_store().get_execution(kit.execution_id))[0]
+    job = kit.sm.units_of(default_store().get_execution(kit.execution_id))[0]["name"]
     once = kit.sm._make_client(max_attempts=1)
     authorized(lambda: once.stop_training_job(TrainingJobName=job))
 
@@ -347,7 +347,7 @@ def sagemaker_status_and_cancel(kit: Kit) -> None:
 def sagemaker_run(kit: Kit) -> None:
     from kitaru.testing.flows import tiny
 
-    kit.sm.run(tiny, {"x": 2})
+    run_on(kit.sm, tiny, {"x": 2})
 
 
 def checkpoint_job(kit: Kit) -> None:
@@ -355,16 +355,18 @@ def checkpoint_job(kit: Kit) -> None:
     poll, then the reply through the artifact store. moto runs nothing, so the job ends
     without a reply; the test then writes the reply the checkpoint's job would, with the same
     role, and reads it back as the flow's job does."""
-    from kitaru.runtime.isolated import read_reply, reply_key
+    from kitaru.components.job_orchestrator import UnitReply, read_reply, reply_key
+    from kitaru.store import default_store
 
-    result = kit.sm.run_checkpoint(kit.execution_id, "double", ["json", None, "s3://x/y"])
-    message = (result.get("error") or ["", ""])[1]
+    execution = default_store().get_execution(kit.execution_id)
+    result = kit.sm.run_checkpoint(execution, "double", ["json", None, "s3://x/y"], kit.store)
+    message = (result.error or ("", ""))[1]
     if "completed without writing its reply" not in message:
         raise RuntimeError(message or f"unexpected reply {result}")
-    key = reply_key(result["unit"]["sagemaker_job"])
-    reply = {"output": ["json", "int", kit.blob_uri]}
-    kit.store.put(key, json.dumps(reply).encode())
-    assert read_reply(kit.store, key) == reply
+    key = reply_key(result.unit["unit"])
+    reply = UnitReply(output=("json", "int", kit.blob_uri))
+    kit.store.put(key, reply.to_json())
+    assert read_reply(kit.store, key, {}) == reply
 
 
 def job_shim(kit: Kit) -> None:

@@ -20,7 +20,7 @@ import pytest
 from pydantic import ValidationError
 
 from kitaru.errors import ConfigError
-from kitaru.testing import build_component
+from kitaru.testing import build_component, resume_on, run_on
 
 if TYPE_CHECKING:
     from aws_moto import Moto
@@ -56,14 +56,14 @@ def test_run_submits_one_training_job_as_moto_records_it(
     sm = orchestrator(moto, bucket)
     spec_seen: list[dict[str, Any]] = []
     real = sm.job_spec
-    sm.job_spec = lambda execution, verb: spec_seen.append(real(execution, verb)) or spec_seen[-1]
-    handle = sm.run(tiny, {"x": 20})
+    sm.job_spec = lambda spec: spec_seen.append(real(spec)) or spec_seen[-1]
+    handle = run_on(sm, tiny, {"x": 20})
 
     execution = default_store().get_execution(handle.id)
-    recorded = execution.metadata["sagemaker"]
-    assert recorded["image"] == IMAGE and recorded["jobs"] == [recorded["job_name"]]
+    (recorded,) = execution.metadata["units"]
+    assert (recorded["image"], recorded["role"]) == (IMAGE, "run")
     client: Any = moto.client("sagemaker")
-    job = client.describe_training_job(TrainingJobName=recorded["job_name"])
+    job = client.describe_training_job(TrainingJobName=recorded["name"])
     assert job["TrainingJobName"].startswith("kitaru-run-")
     assert job["AlgorithmSpecification"]["TrainingImage"] == IMAGE
     assert job["RoleArn"] == ROLE
@@ -95,11 +95,11 @@ def test_resume_submits_another_job(home: Path, moto: Moto, bucket: str) -> None
     from kitaru.testing.flows import tiny
 
     sm = orchestrator(moto, bucket)
-    handle = sm.run(tiny, {"x": 1})
-    sm.resume(handle.id)
-    recorded = default_store().get_execution(handle.id).metadata["sagemaker"]
-    assert len(recorded["jobs"]) == 2 and recorded["job_name"] == recorded["jobs"][1]
-    assert recorded["job_name"].startswith("kitaru-resume-")
+    handle = run_on(sm, tiny, {"x": 1})
+    resume_on(sm, handle.id)
+    units = default_store().get_execution(handle.id).metadata["units"]
+    assert [u["role"] for u in units] == ["run", "resume"]
+    assert units[1]["name"].startswith("kitaru-resume-")
 
 
 def test_submit_failure_fails_the_execution_in_one_line(
@@ -110,7 +110,7 @@ def test_submit_failure_fails_the_execution_in_one_line(
 
     sm = orchestrator(moto, bucket, endpoint_url="http://127.0.0.1:9")
     with pytest.raises(ConfigError) as info:
-        sm.run(tiny, {"x": 1})
+        run_on(sm, tiny, {"x": 1})
     assert "cannot submit a SageMaker training job" in str(info.value)
     assert "\n" not in str(info.value)
     (execution,) = default_store().list_executions()
@@ -128,9 +128,11 @@ def test_submit_failure_fails_the_execution_in_one_line(
     ("failed", ["Failed"], "failed"),
 ])  # fmt: skip
 def test_status_mapping(stored: str, jobs: list[str], expected: str) -> None:
-    from kitaru_aws.sagemaker import map_status
+    from kitaru_aws.sagemaker import PHASES
 
-    assert map_status(stored, stored, jobs) == expected
+    from kitaru.components.job_orchestrator import UnitState, map_status
+
+    assert map_status(stored, stored, [UnitState(PHASES[j]) for j in jobs]) == expected
 
 
 class StubClient:
@@ -152,9 +154,9 @@ def test_cancel_stops_the_jobs_in_progress(home: Path, moto: Moto, bucket: str) 
     from kitaru.testing.flows import tiny
 
     sm = orchestrator(moto, bucket)
-    handle = sm.run(tiny, {"x": 1})
-    sm.resume(handle.id)
-    first, second = default_store().get_execution(handle.id).metadata["sagemaker"]["jobs"]
+    handle = run_on(sm, tiny, {"x": 1})
+    resume_on(sm, handle.id)
+    first, second = [u["name"] for u in default_store().get_execution(handle.id).metadata["units"]]
     stub = StubClient({first: "Failed", second: "InProgress"})
     sm._client = stub
     assert sm.status(handle.id) == "pending"
@@ -208,7 +210,7 @@ def test_logs_fall_back_to_the_jobs_output_in_cloudwatch(
     from kitaru.testing.flows import tiny
 
     sm = orchestrator(moto, bucket)
-    handle = sm.run(tiny, {"x": 1})
+    handle = run_on(sm, tiny, {"x": 1})
     assert sm.logs(handle.id) == []  # no log group yet: nothing, no error
     lines = write_job_output(moto, sm, handle.id)
     assert [r["line"] for r in sm.logs(handle.id)] == lines
@@ -220,7 +222,7 @@ def write_job_output(moto: Moto, sm: Any, execution_id: str) -> list[str]:
 
     from kitaru.store import default_store
 
-    job = sm.jobs_of(default_store().get_execution(execution_id))[-1]
+    job = sm.units_of(default_store().get_execution(execution_id))[-1]["name"]
     logs: Any = moto.client("logs")
     try:
         logs.create_log_group(logGroupName=LOG_GROUP)

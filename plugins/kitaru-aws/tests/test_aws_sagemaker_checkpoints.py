@@ -29,7 +29,7 @@ from sagemaker_standin import (
     store_api_key,
 )
 
-from kitaru.testing.contracts.orchestrator import OrchestratorContract
+from kitaru.testing.contracts.orchestrator import OrchestratorContract, run_on
 
 if TYPE_CHECKING:
     from aws_moto import Moto
@@ -85,20 +85,24 @@ def sm(
     reset_default_store()
 
 
-@pytest.mark.parametrize("long_inputs", [False, True], ids=["inputs-as-argument", "inputs-in-env"])
+@pytest.fixture
+def artifacts(tmp_path: Path) -> Any:
+    """An artifact store a checkpoint's unit would write its reply to (nothing does here)."""
+    from kitaru.testing import build_component
+
+    return build_component("artifact_store", "local", path=str(tmp_path / "artifacts"))
+
+
 def test_an_isolated_checkpoint_runs_as_a_job_of_its_own(
-    sm: Any, moto: Moto, bucket: str, tmp_path: Path, long_inputs: bool,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
-    """Inputs longer than SageMaker's 256-character argument travel in the environment."""
-    import kitaru_aws.sagemaker
+    sm: Any, moto: Moto, bucket: str, tmp_path: Path
+) -> None:
+    """The inputs travel in the environment (SageMaker caps an argument at 256 characters),
+    the reply through the artifact store."""
     import sagemaker_flows
 
     from kitaru.entrypoint import main as entrypoint
     from kitaru.store import default_store
 
-    if long_inputs:
-        monkeypatch.setattr(kitaru_aws.sagemaker, "MAX_ARGUMENT", 10)
     create = sm.client.create_training_job
     ran: list[str] = []
 
@@ -109,7 +113,7 @@ def test_an_isolated_checkpoint_runs_as_a_job_of_its_own(
         return answer
 
     sm.client.create_training_job = create_and_run
-    handle = sm.run(sagemaker_flows.with_isolated, {"x": 3})
+    handle = run_on(sm, sagemaker_flows.with_isolated, {"x": 3})
     (flow_job,) = sm.created
     # the flow's job, as SageMaker would start it (in this process: it submits the next job)
     assert entrypoint(flow_job["AlgorithmSpecification"]["ContainerArguments"]) == 0
@@ -126,15 +130,15 @@ def test_an_isolated_checkpoint_runs_as_a_job_of_its_own(
     assert recorded["ResourceConfig"]["InstanceType"] == "ml.c5.xlarge"
     assert recorded["StoppingCondition"]["MaxRuntimeInSeconds"] == 600
     arguments = job["AlgorithmSpecification"]["ContainerArguments"]
-    assert arguments[:3] == ["checkpoint", handle.id, "heavy"]
-    inputs = job["Environment"]["KITARU_CHECKPOINT_INPUT"] if long_inputs else arguments[3]
-    assert arguments[3] == ("-" if long_inputs else inputs)
+    assert arguments == ["checkpoint", handle.id, "heavy", "-"]
+    inputs = job["Environment"]["KITARU_CHECKPOINT_INPUT"]
     assert json.loads(inputs)[2].startswith(f"s3://{bucket}/kitaru/")  # the inputs' blob
     assert "KITARU_API_KEY" not in job["Environment"]
     execution = default_store().get_execution(handle.id)
-    assert execution.metadata["sagemaker"]["checkpoint_jobs"] == [name]
+    units = execution.metadata["units"]
+    assert [u["name"] for u in units if u["role"] == "checkpoint"] == [name]
     (call,) = default_store().find_calls(execution.pk, "heavy")
-    assert (call.meta or {})["sagemaker_job"] == name
+    assert (call.meta or {})["unit"] == name
 
 
 @pytest.mark.parametrize(
@@ -144,18 +148,17 @@ def test_an_isolated_checkpoint_runs_as_a_job_of_its_own(
          "failed: AlgorithmError: boom at line 2"),
         ({"TrainingJobStatus": "Stopped"}, "was stopped"),
         (None, "completed without writing its reply"),  # moto: Completed, nothing ran
-        ({"TrainingJobStatus": "InProgress"}, "ran over 1 s (still InProgress); stopped"),
+        ({"TrainingJobStatus": "InProgress"}, "ran over 1 s; stopped"),
     ],
 )  # fmt: skip
 def test_a_checkpoint_job_that_does_not_reply_is_an_error(
     sm: Any, answer: dict[str, str] | None, message: str, monkeypatch: pytest.MonkeyPatch,
+    artifacts: Any,
 ) -> None:  # fmt: skip
-    import kitaru_aws.sagemaker
-
     from kitaru.store import default_store
     from kitaru.testing.flows import tiny
 
-    monkeypatch.setattr(kitaru_aws.sagemaker, "STOP_GRACE", 0.0)
+    monkeypatch.setattr(sm, "stop_grace", 0.0)
     monkeypatch.setattr(
         sm, "config", sm.config.model_copy(update={"checkpoint_timeout_seconds": 1})
     )
@@ -163,17 +166,19 @@ def test_a_checkpoint_job_that_does_not_reply_is_an_error(
     if answer is not None:
         sm.client.describe_training_job = lambda TrainingJobName: answer
         sm.client.stop_training_job = lambda TrainingJobName: stopped.append(TrainingJobName)
-    handle = sm.run(tiny, {"x": 1})  # a pending execution to hang the call on (nothing runs)
-    reply = sm.run_checkpoint(handle.id, "heavy", ["json", None, "s3://nowhere/x"])
-    kind, text = reply["error"]
+    handle = run_on(sm, tiny, {"x": 1})  # a pending execution to hang the call on
+    reply = sm.run_checkpoint(default_store().get_execution(handle.id), "heavy",
+                              ["json", None, "s3://nowhere/x"], artifacts)  # fmt: skip
+    assert reply.error is not None
+    kind, text = reply.error
     assert kind == "IsolatedUnitFailed" and message in text and "\n" not in text
-    assert reply["unit"]["sagemaker_job"].startswith("kitaru-checkpoint-")
-    assert stopped == ([reply["unit"]["sagemaker_job"]] if "ran over" in message else [])
-    jobs = default_store().get_execution(handle.id).metadata["sagemaker"]["checkpoint_jobs"]
-    assert jobs == [reply["unit"]["sagemaker_job"]]
+    assert reply.unit["unit"].startswith("kitaru-checkpoint-")
+    assert stopped == ([reply.unit["unit"]] if "ran over" in message else [])
+    units = default_store().get_execution(handle.id).metadata["units"]
+    assert [u["name"] for u in units if u["role"] == "checkpoint"] == [reply.unit["unit"]]
 
 
-def test_a_denied_describe_is_a_one_line_error_at_once(sm: Any) -> None:
+def test_a_denied_describe_is_a_one_line_error_at_once(sm: Any, artifacts: Any) -> None:
     from botocore.exceptions import ClientError
 
     from kitaru.errors import ConfigError
@@ -187,9 +192,13 @@ def test_a_denied_describe_is_a_one_line_error_at_once(sm: Any) -> None:
         raise ClientError({"Error": error}, "DescribeTrainingJob")
 
     sm.client.describe_training_job = denied
-    handle = sm.run(tiny, {"x": 1})
-    reply = sm.run_checkpoint(handle.id, "heavy", ["json", None, "s3://nowhere/x"])
-    _, text = reply["error"]
+    from kitaru.store import default_store
+
+    handle = run_on(sm, tiny, {"x": 1})
+    reply = sm.run_checkpoint(default_store().get_execution(handle.id), "heavy",
+                              ["json", None, "s3://nowhere/x"], artifacts)  # fmt: skip
+    assert reply.error is not None
+    _, text = reply.error
     assert "cannot read SageMaker job kitaru-checkpoint-" in text and "AccessDenied" in text
     assert "\n" not in text
     with pytest.raises(ConfigError, match="cannot read SageMaker job kitaru-run-") as info:
@@ -208,7 +217,7 @@ def test_executions_logs_shows_what_a_job_printed_before_kitaru_ran(
 
     from kitaru.testing.flows import tiny
 
-    handle = sm.run(tiny, {"x": 1})
+    handle = run_on(sm, tiny, {"x": 1})
     lines = write_job_output(moto, sm, handle.id)
     env = server.env()
     env.pop("KITARU_STACK", None)

@@ -29,6 +29,8 @@ from sagemaker_standin import (
     store_api_key,
 )
 
+from kitaru.testing import run_on
+
 if TYPE_CHECKING:
     from aws_moto import Moto
 
@@ -85,8 +87,8 @@ def test_the_submitted_job_runs_in_a_container_and_completes(
         sm: Any = stack_of(STACK).orchestrator
         sent: list[dict[str, Any]] = []
         real = sm.job_spec
-        sm.job_spec = lambda execution, verb: sent.append(real(execution, verb)) or sent[-1]
-        handle = sm.run(tiny, {"x": 20})
+        sm.job_spec = lambda spec: sent.append(real(spec)) or sent[-1]
+        handle = run_on(sm, tiny, {"x": 20})
         (spec,) = sent
 
         # the job as moto records it: image and command; the environment as it was sent

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from kitaru.components.orchestrator import Orchestrator
-from kitaru.testing import OrchestratorContract
+from kitaru.testing import OrchestratorContract, resume_on, run_on
 
 if TYPE_CHECKING:
     from conftest import Engine, RuntimeImage
@@ -123,7 +123,7 @@ def test_a_flow_runs_in_a_container_and_its_checkpoint_in_another(connected: Ser
 
     orchestrator = docker_orchestrator()
     started = time.monotonic()
-    handle = orchestrator.run(flows.in_container, {"x": 14})
+    handle = run_on(orchestrator, flows.in_container, {"x": 14})
     result = handle.wait(timeout=180)
     elapsed = time.monotonic() - started
     print(f"flow with one isolated checkpoint, in containers: {elapsed:.1f} s")
@@ -135,17 +135,18 @@ def test_a_flow_runs_in_a_container_and_its_checkpoint_in_another(connected: Ser
 
     store = default_store()
     execution = store.get_execution(handle.id)
-    recorded = execution.metadata["docker"]
+    units = execution.metadata["units"]
+    (recorded,) = [u for u in units if u["role"] == "run"]
     assert recorded["image"] == orchestrator.config.image
-    assert recorded["containers"] == [recorded["container_id"]]
     container = orchestrator.client.containers.get(recorded["container_id"])
     assert container.labels["org.kitaru.execution"] == handle.id
     assert container.wait(timeout=30)["StatusCode"] == 0  # it exits right after the status write
     # the isolated call records the container it ran in (removed once its reply was read)
     calls = [c for c in store.load_journal(execution.pk).values() if c.name == "isolated_triple"]
     assert len(calls) == 1
-    unit_container = (calls[0].meta or {}).get("docker_container_id")
-    assert unit_container and unit_container != recorded["container_id"]
+    unit = (calls[0].meta or {}).get("unit")
+    assert unit and unit != recorded["name"]
+    assert [u["name"] for u in units if u["role"] == "checkpoint"] == [unit]
     assert "in_container got 14" in [r.get("line") for r in orchestrator.logs(handle.id)]
 
 
@@ -154,7 +155,7 @@ def test_an_isolated_failure_names_the_original_error(connected: Server) -> None
 
     import kitaru
 
-    handle = docker_orchestrator().run(flows.failing_isolated, {})
+    handle = run_on(docker_orchestrator(), flows.failing_isolated, {})
     with pytest.raises(kitaru.ExecutionFailed, match="ValueError: bad 2"):
         handle.wait(timeout=180)
 
@@ -165,14 +166,14 @@ def test_input_resumes_in_a_new_container(connected: Server) -> None:
     from kitaru.testing.flows import waiting
 
     orchestrator = docker_orchestrator()
-    handle = orchestrator.run(waiting, {"question": "still there?"})
+    handle = run_on(orchestrator, waiting, {"question": "still there?"})
     until(orchestrator, handle.id, "waiting")
     store = default_store()
     resolve_input(store, handle.id, "yes", name="answer")
-    orchestrator.resume(handle.id)
+    resume_on(orchestrator, handle.id)
     assert handle.wait(timeout=120) == "answered: yes"
-    containers = store.get_execution(handle.id).metadata["docker"]["containers"]
-    assert len(containers) == 2  # the run, then the resume
+    units = store.get_execution(handle.id).metadata["units"]
+    assert [u["role"] for u in units] == ["run", "resume"]
 
 
 def test_a_killed_container_shows_as_crashed_and_resumes(
@@ -189,21 +190,21 @@ def test_a_killed_container_shows_as_crashed_and_resumes(
     monkeypatch.setenv("KITARU_HEARTBEAT_INTERVAL", "0.5")
     marker = docker_stack["artifacts"] / f"marker-{time.monotonic_ns()}"
     orchestrator = docker_orchestrator()
-    handle = orchestrator.run(flows.killable, {"marker": str(marker)})
+    handle = run_on(orchestrator, flows.killable, {"marker": str(marker)})
     deadline = time.monotonic() + 120
     while not marker.exists():
         assert time.monotonic() < deadline, orchestrator.status(handle.id)
         time.sleep(0.1)
     store = default_store()
-    first = store.get_execution(handle.id).metadata["docker"]["container_id"]
+    first = store.get_execution(handle.id).metadata["units"][0]["container_id"]
     orchestrator.client.containers.get(first).kill()
     until(orchestrator, handle.id, "crashed", timeout=30)
     while display_status(store.get_execution(handle.id), time.time()) != "crashed":
         time.sleep(0.2)  # the dead process's lease runs out
-    orchestrator.resume(handle.id)
+    resume_on(orchestrator, handle.id)
     assert handle.wait(timeout=120) == "second attempt"
     assert orchestrator.status(handle.id) == "completed"
-    assert store.get_execution(handle.id).metadata["docker"]["containers"][0] == first
+    assert store.get_execution(handle.id).metadata["units"][0]["container_id"] == first
 
 
 def until(orchestrator: Orchestrator, execution_id: str, status: str, timeout: float = 120) -> None:
@@ -300,7 +301,7 @@ components:
     execution = default_store().get_execution(handle.id)
     image = execution.options["deployment"]["image"]
     assert image.startswith(f"{engine.registry}/kitaru-e2e/shipped@sha256:")
-    assert execution.metadata["docker"]["image"] == image
+    assert execution.metadata["units"][0]["image"] == image
 
     # the same code again: a new version, no new build, the same image
     again = subprocess.run(
@@ -389,5 +390,5 @@ def test_the_seed_review_flow_runs_unchanged_on_the_docker_stack(connected: Serv
     info = KitaruClient().executions.get(approved[0])
     assert info.status == "completed" and info.result_preview.startswith("[offline answer")
     assert [c.call_id for c in info.llm_calls] == ["research/llm", "draft/llm"]
-    containers = info.metadata["docker"]["containers"]
+    containers = [u for u in info.metadata["units"] if u["role"] != "checkpoint"]
     assert len(containers) >= 2  # one ran it to the wait, another finished it after the input

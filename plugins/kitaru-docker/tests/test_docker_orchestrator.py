@@ -15,7 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from kitaru.errors import ConfigError
-from kitaru.testing import build_component
+from kitaru.testing import build_component, run_on
 
 if TYPE_CHECKING:
     from conftest import Engine
@@ -79,16 +79,30 @@ def execution(**extra: Any) -> Any:
     ],
 )
 def test_status_mapping(stored: str, shown: str, states: list[str] | None, expected: str) -> None:
-    from kitaru_docker.orchestrator import map_status
+    from kitaru_docker.orchestrator import unit_state
 
-    assert map_status(stored, shown, states) == expected
+    from kitaru.components.job_orchestrator import map_status
+
+    units = None if states is None else [unit_state(s, 1, None) for s in states]
+    assert map_status(stored, shown, units) == expected
+
+
+def test_unit_states_of_containers() -> None:
+    from kitaru_docker.orchestrator import unit_state
+
+    assert unit_state("created", None, None).phase == "pending"
+    assert unit_state("running", None, None).phase == "running"
+    assert unit_state("exited", 0, None).phase == "succeeded"
+    failed = unit_state("exited", 137, "OOM\nkilled")
+    assert (failed.phase, failed.reason) == ("failed", "exit code 137: OOM killed")
 
 
 # -- the container spec -----------------------------------------------------------------------
 def test_container_spec_runs_the_entrypoint_connected_to_the_server(connected: None) -> None:
     o = orchestrator(image="reg/app:1", environment={"A": "1"}, labels={"team": "x"},
                      code_map={"/home/me/proj": "/app"}, base_url="unix:///run/e.sock")  # fmt: skip
-    spec = o.container_spec(execution(), ["run", "ex-1"], "run")
+    spec = o.container_spec(o.unit_spec(execution(), "run"), execution())
+    assert spec["name"].startswith("kitaru-run-")
     assert spec["image"] == "reg/app:1"
     assert spec["entrypoint"] == ["python3", "-m", "kitaru.entrypoint"]
     assert spec["command"] == ["run", "ex-1"]
@@ -106,7 +120,7 @@ def test_container_spec_runs_the_entrypoint_connected_to_the_server(connected: N
 def test_container_spec_mounts(connected: None) -> None:
     o = orchestrator(image="i", volumes=["/data:/data:ro", "/a:/b"], mount_code=True,
                      share_engine=False, network_mode=None, python="/opt/venv/bin/python")  # fmt: skip
-    spec = o.container_spec(execution(), ["resume", "ex-1"], "resume")
+    spec = o.container_spec(o.unit_spec(execution(), "resume"), execution())
     assert spec["volumes"] == {
         "/data": {"bind": "/data", "mode": "ro"},
         "/a": {"bind": "/b", "mode": "rw"},
@@ -120,17 +134,19 @@ def test_runtime_settings_of_this_process_are_passed(
     connected: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KITARU_LEASE_TTL", "3")
-    env = orchestrator(image="i").container_spec(execution(), ["run", "x"], "run")["environment"]
+    o = orchestrator(image="i")
+    env = o.container_spec(o.unit_spec(execution(), "run"), execution())["environment"]
     assert env["KITARU_LEASE_TTL"] == "3"
 
 
 def test_image_precedence(connected: None) -> None:
     o = orchestrator(image="config:1")
     assert o.image_for(execution()) == "config:1"
-    started = execution(metadata={"docker": {"image": "started:1"}})
+    ran = {"units": [{"name": "kitaru-run-1", "role": "run", "image": "started:1"}]}
+    started = execution(metadata=ran)
     assert o.image_for(started) == "started:1"  # a resume keeps the execution's image
     deployed = execution(options={"deployment": {"version": 3, "image": "deployed:3"}},
-                         metadata={"docker": {"image": "started:1"}})  # fmt: skip
+                         metadata=ran)  # fmt: skip
     assert o.image_for(deployed) == "deployed:3"
     with pytest.raises(ConfigError, match="no image"):
         orchestrator().image_for(execution())
@@ -158,9 +174,9 @@ def test_run_checks_its_settings_before_creating_anything(isolated_kitaru_home: 
     from kitaru.testing.flows import tiny
 
     with pytest.raises(ConfigError, match="no image"):
-        orchestrator().run(tiny, {"x": 1})
+        run_on(orchestrator(), tiny, {"x": 1})
     with pytest.raises(ConfigError, match="needs a Kitaru server"):
-        orchestrator(image="i").run(tiny, {"x": 1})
+        run_on(orchestrator(image="i"), tiny, {"x": 1})
     assert default_store().list_executions() == []
 
 
@@ -216,10 +232,11 @@ def test_status_and_cancel_follow_real_containers(
     ex = store.create_execution(flow="f", module="m", qualname="f", source_file=None, root=None,
                                 inputs={}, status="running", lease=("elsewhere", 60.0))  # fmt: skip
     labels = {"org.kitaru.role": "run", "org.kitaru.test": "1", "org.kitaru.execution": ex.id}
-    alive = o.client.containers.run(engine.busybox, ["sleep", "300"], detach=True, labels=labels)
+    name = f"kitaru-run-{ex.id}"
+    alive = o.client.containers.run(engine.busybox, ["sleep", "300"], detach=True, labels=labels,
+                                    name=name)  # fmt: skip
     try:
-        store.update_metadata(ex.pk, {"docker": {"container_id": alive.id,
-                                                 "containers": [alive.id]}})  # fmt: skip
+        store.update_metadata(ex.pk, {"units": [{"name": name, "role": "run"}]})
         assert o.status(ex.id) == "running"
         started = time.monotonic()
         o.cancel(ex.id)  # stops it (SIGTERM, then SIGKILL after stop_timeout)
@@ -245,9 +262,8 @@ def test_secret_environment_is_resolved_for_the_container_only(
     store.set("svc", {"token": "s3cr3t-value"})
     o = build_component("orchestrator", "docker", name="dock", secrets=store.resolve, image="i")
     ex = execution(options={"secret_environment": {"SVC_TOKEN": "{{secret:svc.token}}"}})
-    assert o.container_spec(ex, ["run", "ex-1"], "run")["environment"]["SVC_TOKEN"] == (
-        "s3cr3t-value"
-    )
+    spec = o.container_spec(o.unit_spec(ex, "run"), ex)
+    assert spec["environment"]["SVC_TOKEN"] == "s3cr3t-value"
     assert "s3cr3t-value" not in json.dumps(ex.options)
     with pytest.raises(ValidationError, match="SVC_TOKEN: write"):
         ImageSettings(secret_environment={"SVC_TOKEN": "plain"})

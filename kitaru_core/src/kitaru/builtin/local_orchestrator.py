@@ -1,7 +1,8 @@
 """``local`` orchestrator: executions run in this machine's processes.
 
-``run`` drives the execution in a thread of the calling process; ``resume`` starts a detached
-worker process (``python -m kitaru.runtime.worker``).
+A launch the caller waits for is driven in the calling process (a thread); a detached one
+(``--detach``, a wait's input from another process, a recovery) in a worker process started for
+it (``python -m kitaru.runtime.worker``).
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from kitaru.components.base import ComponentConfig
-from kitaru.components.orchestrator import Capabilities, Orchestrator
+from kitaru.components.orchestrator import Capabilities, Launch, Orchestrator
 
 if TYPE_CHECKING:
-    from kitaru.flow import Flow
-    from kitaru.handle import FlowHandle
+    from kitaru.components.job_orchestrator import UnitReply
+    from kitaru.store.records import Execution
 
 
 class LocalOrchestratorConfig(ComponentConfig):
@@ -24,43 +25,46 @@ class LocalOrchestratorConfig(ComponentConfig):
 class LocalOrchestrator(Orchestrator):
     capabilities = Capabilities(needs_image=False, isolated_checkpoints=True)
 
-    def run(self, flow: Flow[Any], arguments: dict[str, Any]) -> FlowHandle[Any]:
-        from kitaru.runtime.runner import start
-
-        return start(flow, arguments)
-
-    def resume(self, execution_id: str) -> None:
-        from kitaru.runtime.runner import launch_worker
-        from kitaru.store import default_store
-
-        launch_worker(default_store().get_execution(execution_id))
+    def launch(self, launch: Launch) -> None:
+        if launch.detach:
+            launch.in_worker()
+        else:
+            launch.here()
 
     def cancel(self, execution_id: str) -> None:
         """Nothing to kill: the worker sees the cancelled status at its next heartbeat."""
 
     def run_checkpoint(
-        self, execution_id: str, checkpoint: str, inputs: list[Any]
-    ) -> dict[str, Any]:
-        """Run one isolated checkpoint call as a subprocess of this machine."""
+        self, execution: Execution, checkpoint: str, inputs: list[Any], artifacts: Any
+    ) -> UnitReply:
+        """Run one isolated checkpoint call as a subprocess of this machine; its reply comes
+        through the artifact store, as from every orchestrator's units."""
         import json
         import subprocess
         import sys
+        import uuid
 
+        from kitaru.components.job_orchestrator import (
+            INPUT_ENV,
+            REPLY_KEY_ENV,
+            UnitReply,
+            read_reply,
+            reply_key,
+        )
         from kitaru.config import settings
 
-        cmd = [sys.executable, "-m", "kitaru.runtime.isolated", execution_id, checkpoint,
-               json.dumps(inputs)]  # fmt: skip
-        env = settings().child_env()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        key = reply_key(f"local-{uuid.uuid4().hex}")
+        env = {**settings().child_env(), INPUT_ENV: json.dumps(inputs), REPLY_KEY_ENV: key}
+        cmd = [sys.executable, "-m", "kitaru.runtime.isolated", execution.id, checkpoint, "-"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
                                 text=True)  # fmt: skip
-        out, err = proc.communicate()
-        lines = [line for line in out.splitlines() if line.startswith("{")]
-        if proc.returncode != 0 or not lines:
-            tail = (err.strip().splitlines() or ["no output"])[-1]
-            return {"error": ["IsolatedUnitFailed", f"exit {proc.returncode}: {tail}"]}
-        reply: dict[str, Any] = json.loads(lines[-1])
-        reply["unit"] = {"isolated_pid": proc.pid}
-        return reply
+        _, err = proc.communicate()
+        unit = {"isolated_pid": proc.pid}
+        reply = read_reply(artifacts, key, unit)
+        if reply is not None:
+            return reply
+        tail = (err.strip().splitlines() or ["no output"])[-1]
+        return UnitReply.failed(f"exit {proc.returncode}: {tail}", unit)
 
     def status(self, execution_id: str) -> str:
         from kitaru.store import default_store

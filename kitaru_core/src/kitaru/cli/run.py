@@ -75,16 +75,17 @@ def run(target: str, input_json: str | None, detach: bool) -> None:
 
     kwargs = parse_object("--input", input_json)
     flow_obj = resolve_flow(target)
+    from kitaru.handle import FlowHandle
+    from kitaru.runtime.launch import launch
+    from kitaru.runtime.runner import new_execution
+    from kitaru.store.sqlite import new_execution_id
+
+    # The id is chosen here, so "started" is printed before the flow can print anything.
+    execution_id = new_execution_id()
+    new = new_execution(flow_obj, flow_obj.bind((), kwargs), execution_id=execution_id)
     if detach:
-        from kitaru.runtime.runner import start_detached
-
-        execution = start_detached(flow_obj, flow_obj.bind((), kwargs))
-        click.echo(execution.id)
+        launch(new.store, new, "run", detach=True, flow=flow_obj)
+        click.echo(execution_id)
         return
-    from kitaru.runtime.runner import create, run_in_thread
-
-    # Announce before the flow starts printing, so "started" is always the first line.
-    ctx = create(flow_obj, flow_obj.bind((), kwargs))
-    click.echo(f"execution {ctx.execution.id} started")
-    handle = run_in_thread(ctx)
-    follow(handle)
+    click.echo(f"execution {execution_id} started")
+    follow(FlowHandle._launched(launch(new.store, new, "run", flow=flow_obj)))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from abc import ABC
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 ORCHESTRATOR = "orchestrator"
 ARTIFACT_STORE = "artifact_store"
@@ -18,6 +18,8 @@ COMPONENT_TYPES = (ORCHESTRATOR, ARTIFACT_STORE, SECRET_STORE, CONTAINER_BUILDER
 REQUIRED_TYPES = (ORCHESTRATOR, ARTIFACT_STORE)
 
 SecretResolver = Callable[[str], str]
+#: a config string where empty means unset (a template's ``${REGION:-}``)
+OptionalStr = Annotated[str | None, BeforeValidator(lambda value: value or None)]
 
 
 class ComponentConfig(BaseModel):

@@ -6,15 +6,40 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kitaru.components.base import ORCHESTRATOR, StackComponent
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from kitaru.components.job_orchestrator import UnitReply
+    from kitaru.store.records import Execution
 
-    from kitaru.flow import Flow
-    from kitaru.handle import FlowHandle
+
+class Launch(Protocol):
+    """What the core hands an orchestrator: one execution to run, and why.
+
+    ``reason``: ``run`` (a new execution), ``resume``, ``retry``, ``replay``, ``invoke`` (a
+    deployment's), ``input`` (its wait was answered and nobody holds it), ``recover`` (found
+    crashed at a server's or ``kitaru serve``'s start) or ``wait`` (a process waiting for the
+    result offers to hold the execution through its waits: only orchestrators that drive
+    executions on the caller's machine accept). The execution is created and recorded before
+    the launch; its ``options["stack"]`` names the stack.
+    """
+
+    reason: str
+    #: the caller will not wait in this process for the result
+    detach: bool
+
+    @property
+    def execution(self) -> Execution:
+        """The execution; a new one (``run``, ``replay``) is created when first asked for,
+        unless :meth:`here` creates it already running in this process."""
+
+    def here(self) -> None:
+        """Drive the execution in this process (what the ``local`` orchestrator does)."""
+
+    def in_worker(self) -> None:
+        """Drive it in a detached worker process of this machine."""
 
 
 @dataclass(frozen=True)
@@ -30,12 +55,9 @@ class Orchestrator(StackComponent):
     capabilities = Capabilities()
 
     @abstractmethod
-    def run(self, flow: Flow[Any], arguments: dict[str, Any]) -> FlowHandle[Any]:
-        """Start an execution; return its handle at once."""
-
-    @abstractmethod
-    def resume(self, execution_id: str) -> None:
-        """Continue a waiting or crashed execution (after input, or to recover it)."""
+    def launch(self, launch: Launch) -> None:
+        """Start running ``launch.execution`` (see :class:`Launch`); return at once. Every
+        execution reaches its orchestrator this way, for every reason."""
 
     @abstractmethod
     def cancel(self, execution_id: str) -> None:
@@ -45,48 +67,27 @@ class Orchestrator(StackComponent):
     def status(self, execution_id: str) -> str:
         """The backend's view of the execution (``running``, ``crashed``, ...)."""
 
+    def execution_options(self, flow: Any) -> dict[str, Any]:
+        """What a new execution of ``flow`` on this orchestrator records in its run options
+        (a job orchestrator keeps the image's secret environment, as references)."""
+        return {}
+
+    def failure(self, execution_id: str) -> str | None:
+        """Why the backend's unit of a ``crashed`` execution ended, when it knows more than
+        the store (a job that failed before Kitaru started in it); None otherwise."""
+        return None
+
     def run_checkpoint(
-        self, execution_id: str, checkpoint: str, inputs: list[Any]
-    ) -> dict[str, Any]:
-        """Run one ``runtime="isolated"`` checkpoint call as its own unit (subprocess, container,
-        pod or job). ``inputs`` is ``[serializer, type, uri]`` of the arguments in the artifact
-        store; the reply is ``{"output": [serializer, type, uri]}`` or ``{"error": [type, msg]}``
-        plus ``{"unit": {...}}`` identifying what ran it (recorded on the call)."""
+        self, execution: Execution, checkpoint: str, inputs: list[Any], artifacts: Any
+    ) -> UnitReply:
+        """Run one ``runtime="isolated"`` checkpoint call of ``execution`` as its own unit
+        (subprocess, container, pod or job): ``python -m kitaru.entrypoint checkpoint ID NAME -``
+        with ``KITARU_CHECKPOINT_INPUT`` = ``inputs`` (``[serializer, type, uri]`` of the
+        arguments in ``artifacts``, the stack's artifact store) and ``KITARU_REPLY_KEY``, the
+        key the unit writes its :class:`UnitReply` under in ``artifacts``."""
         from kitaru.errors import ConfigError
 
         raise ConfigError(f"orchestrator {self.name!r} cannot run isolated checkpoints")
-
-    def submit(
-        self, flow: Flow[Any], arguments: dict[str, Any], launch: Callable[[Any, Any], Any]
-    ) -> FlowHandle[Any]:
-        """For orchestrators that run executions elsewhere: create the pending execution (its
-        run options, and the image's secret environment as references) and ``launch(store,
-        execution)`` it; a launch that fails leaves the execution failed (origin ``backend``),
-        not pending forever."""
-        from kitaru.build import secret_environment
-        from kitaru.handle import FlowHandle
-        from kitaru.runtime.engine import error_record
-        from kitaru.runtime.runner import run_options
-        from kitaru.runtime.stacks import stack_name_for
-        from kitaru.store import default_store
-
-        store = default_store()
-        loc = flow.location
-        options = run_options(flow, stack_name_for(flow.stack))
-        if secrets := secret_environment(flow):
-            options["secret_environment"] = secrets
-        execution = store.create_execution(
-            flow=flow.name, module=loc.module, qualname=loc.qualname, source_file=loc.source_file,
-            root=loc.root, inputs=flow.inputs_record(arguments), status="pending",
-            options=options,
-        )  # fmt: skip
-        try:
-            launch(store, execution)
-        except Exception as exc:
-            store.set_status(execution.pk, "failed", only_if=("pending",),
-                             error=error_record(exc, origin="backend"))  # fmt: skip
-            raise
-        return FlowHandle(store, execution.id, flow=flow)
 
     def logs(self, execution_id: str) -> list[dict[str, Any]]:
         from kitaru.runtime.logs import read_logs

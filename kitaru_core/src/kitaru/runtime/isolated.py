@@ -1,13 +1,11 @@
 """``@checkpoint(runtime="isolated")``: the call runs as its own unit on the orchestrator.
 
 Inputs and output travel through the stack's artifact store as content-addressed blobs; the
-unit is ``python -m kitaru.runtime.isolated EXECUTION_ID CHECKPOINT INPUT_URI``, which imports
-the flow's code (so the checkpoint is defined), runs the body once and prints one JSON line:
-``{"output": [serializer, type, uri]}`` or ``{"error": [type, message]}``.
-
-Where an orchestrator cannot read a unit's output (a cloud job's stdout goes to the cloud's log
-service), it sets ``KITARU_REPLY_KEY`` (:func:`reply_key` of the unit's name) and reads the same
-JSON from the artifact store with :func:`read_reply` once the unit ended.
+unit is ``python -m kitaru.entrypoint checkpoint EXECUTION_ID CHECKPOINT -`` (or
+``python -m kitaru.runtime.isolated ...``), which imports the flow's code (so the checkpoint is
+defined), runs the body once and writes its reply
+(:class:`~kitaru.components.job_orchestrator.UnitReply`) to the artifact store under
+``KITARU_REPLY_KEY``: one channel for every orchestrator.
 """
 
 from __future__ import annotations
@@ -47,10 +45,9 @@ def run_isolated(
     ctx: ExecutionContext, cp: Checkpoint[Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
     """Run one call of ``cp`` through the execution's orchestrator; return its value."""
-    from kitaru.runtime.stacks import stack_of
+    from kitaru.runtime.launch import orchestrator_of
 
-    stack = stack_of(ctx.execution.options.get("stack"))
-    orchestrator = stack.orchestrator
+    orchestrator = orchestrator_of(ctx.execution)
     if not orchestrator.capabilities.isolated_checkpoints:
         from kitaru.errors import ConfigError
 
@@ -59,43 +56,32 @@ def run_isolated(
             hint=f'use runtime="inline" for {cp.name!r} or a stack whose orchestrator can',
         )
     artifacts = ctx.values.artifacts
-    serializer, type_name, uri = put_value(artifacts, {"args": list(args), "kwargs": kwargs})
-    reply = orchestrator.run_checkpoint(ctx.execution.id, cp.name, [serializer, type_name, uri])
-    if "error" in reply:
-        kind, message = reply["error"]
+    inputs = list(put_value(artifacts, {"args": list(args), "kwargs": kwargs}))
+    reply = orchestrator.run_checkpoint(ctx.execution, cp.name, inputs, artifacts)
+    if reply.error is not None:
+        kind, message = reply.error
         raise IsolatedCheckpointError(f"{kind}: {message}")
     from kitaru.runtime.context import current_frame
 
     frame = current_frame.get()
     if frame is not None:
-        frame.metadata.update(reply.get("unit", {}))
-    return get_value(artifacts, *reply["output"])
-
-
-REPLY_KEY_ENV = "KITARU_REPLY_KEY"
-
-
-def reply_key(unit: str) -> str:
-    """The artifact-store key a unit named ``unit`` (a job name) writes its reply under."""
-    return hashlib.sha256(f"kitaru-reply:{unit}".encode()).hexdigest()
-
-
-def read_reply(artifacts: Any, key: str) -> dict[str, Any] | None:
-    """The reply a unit wrote under ``key``; None if it wrote none."""
-    uri = artifacts.uri_for(key)
-    if not artifacts.exists(uri):
-        return None
-    reply: dict[str, Any] = json.loads(artifacts.get(uri))
-    return reply
+        frame.metadata.update(reply.unit)
+    assert reply.output is not None
+    return get_value(artifacts, *reply.output)
 
 
 def main(argv: list[str]) -> int:
-    """The isolated unit: run one checkpoint body and report through the artifact store."""
+    """The isolated unit: run one checkpoint body and write its :class:`UnitReply` to the
+    artifact store (``KITARU_REPLY_KEY``); inputs from the argument, or from
+    ``KITARU_CHECKPOINT_INPUT`` when the argument is ``-``."""
     from kitaru.checkpoint import registry
+    from kitaru.components.job_orchestrator import INPUT_ENV, REPLY_KEY_ENV, UnitReply
     from kitaru.runtime.runner import load_flow, value_io
     from kitaru.store import default_store
 
     execution_id, name, input_json = argv
+    if input_json == "-":
+        input_json = os.environ.get(INPUT_ENV, "")
     store = default_store()
     execution = store.get_execution(execution_id)
     artifacts = value_io(store, execution.options.get("stack")).artifacts
@@ -108,12 +94,12 @@ def main(argv: list[str]) -> int:
             import asyncio
 
             value = asyncio.run(value)
-        reply: dict[str, Any] = {"output": list(put_value(artifacts, value))}
+        reply = UnitReply(output=put_value(artifacts, value))
     except Exception as exc:
-        reply = {"error": [type(exc).__name__, str(exc)]}
-    print(json.dumps(reply), flush=True)
+        reply = UnitReply(error=(type(exc).__name__, str(exc)))
+    print(reply.to_json().decode(), flush=True)
     if key := os.environ.get(REPLY_KEY_ENV):
-        artifacts.put(key, json.dumps(reply).encode())
+        artifacts.put(key, reply.to_json())
     return 0
 
 

@@ -35,7 +35,8 @@ def start_replay(
 ) -> FlowHandle[Any]:
     from kitaru.checkpoint import registry
     from kitaru.client import to_jsonable
-    from kitaru.runtime.runner import create, launch_worker, load_flow, run_in_thread
+    from kitaru.runtime.launch import launch
+    from kitaru.runtime.runner import load_flow, new_execution
 
     source = store.get_execution(execution_id)
     journal = store.load_journal(source.pk)
@@ -70,15 +71,5 @@ def start_replay(
         "replay_from": from_,
         "overrides": stored or None,
     }
-    if detach:
-        from kitaru.runtime import codeloc
-
-        loc = codeloc.locate(flow.fn)
-        ex = store.create_execution(
-            flow=flow.name, module=loc.module, qualname=loc.qualname,
-            source_file=loc.source_file, root=loc.root,
-            inputs=flow.inputs_record(arguments), options=source.options, **extra,
-        )  # fmt: skip
-        launch_worker(ex)
-        return FlowHandle(store, ex.id)
-    return run_in_thread(create(flow, arguments, store=store, **extra))
+    new = new_execution(flow, arguments, store=store, stack=source.options.get("stack"), **extra)
+    return FlowHandle._launched(launch(store, new, "replay", detach=detach, flow=flow))

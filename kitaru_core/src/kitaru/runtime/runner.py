@@ -23,11 +23,12 @@ from kitaru.runtime.leases import keeper
 from kitaru.runtime.values import ValueIO
 from kitaru.store import default_store
 from kitaru.store.base import MetadataStore
-from kitaru.store.records import Execution, display_status
+from kitaru.store.records import Call, Execution, display_status
 
 if TYPE_CHECKING:
+    from kitaru.components.orchestrator import Orchestrator
     from kitaru.flow import Flow
-    from kitaru.handle import FlowHandle
+    from kitaru.runtime.launch import NewExecution
 
 RESUMABLE = ("pending", "running", "waiting")
 
@@ -68,8 +69,13 @@ def replay_source(store: MetadataStore, execution: Execution) -> ReplaySource | 
 
 
 def prepare(
-    store: MetadataStore, execution: Execution, flow: Flow[Any] | None = None
+    store: MetadataStore,
+    execution: Execution,
+    flow: Flow[Any] | None = None,
+    journal: dict[str, Call] | None = None,
 ) -> ExecutionContext:
+    """A context to run ``execution`` in this process (its flow imported unless given;
+    ``journal``: its journal when the caller knows it, e.g. ``{}`` for a new one)."""
     flow = flow or load_flow(execution)
     return ExecutionContext(
         store,
@@ -77,6 +83,7 @@ def prepare(
         flow,
         value_io(store, execution.options.get("stack")),
         replay_source(store, execution),
+        journal=journal,
     )
 
 
@@ -89,99 +96,26 @@ def run_options(flow: Flow[Any], stack: str) -> dict[str, Any]:
     return options
 
 
-def create(
+def new_execution(
     flow: Flow[Any],
     arguments: dict[str, Any],
     *,
     store: MetadataStore | None = None,
     stack: str | None = None,
-    **extra: Any,
-) -> ExecutionContext:
-    """Create a running execution leased to this process (on ``stack``, default: the flow's)."""
-    from kitaru.runtime.stacks import stack_name_for
+    orchestrator: Orchestrator | None = None,
+    **fields: Any,
+) -> NewExecution:
+    """A new execution of ``flow`` on ``stack`` (default: the flow's), to be created by its
+    launch, with what its orchestrator (default: the stack's) keeps of it
+    (``execution_options``, which also checks it can run it before anything is created)."""
+    from kitaru.runtime.launch import NewExecution
+    from kitaru.runtime.stacks import orchestrator_of_stack, stack_name_for
 
-    store = store or default_store()
-    loc = flow.location
-    owner = keeper().owner
     stack = stack or stack_name_for(flow.stack)
-    s = settings()
-    taken_at = time.monotonic()
-    execution = store.create_execution(
-        flow=flow.name, module=loc.module, qualname=loc.qualname, source_file=loc.source_file,
-        root=loc.root, inputs=flow.inputs_record(arguments), status="running",
-        options=run_options(flow, stack),
-        lease=(owner, s.lease_ttl), **extra,
-    )  # fmt: skip
-    fresh = not extra.get("replay_of")
-    values = ValueIO(store, None, s.inline_limit, stack=stack)
-    ctx = ExecutionContext(store, execution, flow, values,
-                           None if fresh else replay_source(store, execution),
-                           journal={} if fresh else None)  # fmt: skip
-    keeper().adopt(store, execution.pk, ctx.cancelled.set, ctx.taken_over.set, taken_at=taken_at)
-    return ctx
-
-
-def remote_orchestrator(flow: Flow[Any]) -> tuple[Any, str]:
-    """``(orchestrator, stack)``: the stack's orchestrator when it runs executions elsewhere
-    (containers, jobs: it needs an image), else None (this process runs them)."""
-    from kitaru.runtime.stacks import runs_elsewhere, stack_name_for, stack_of
-
-    name = stack_name_for(flow.stack)
-    return (stack_of(name).orchestrator if runs_elsewhere(name) else None), name
-
-
-def start(flow: Flow[Any], arguments: dict[str, Any], **extra: Any) -> FlowHandle[Any]:
-    """``flow.run()``: create the execution and drive it in a background thread (or hand it
-    to the stack's orchestrator when that runs executions elsewhere)."""
-    if extra:  # a replay: always here
-        return run_in_thread(create(flow, arguments, **extra))
-    remote, stack = remote_orchestrator(flow)
-    if remote is not None:
-        handle: FlowHandle[Any] = remote.run(flow, arguments)
-        return handle
-    return run_in_thread(create(flow, arguments, stack=stack))
-
-
-def run_inline(flow: Flow[Any], arguments: dict[str, Any]) -> Any:
-    """A direct ``flow(...)`` call: drive in the calling thread (holding through waits)."""
-    from kitaru.handle import FlowHandle
-
-    remote, stack = remote_orchestrator(flow)
-    if remote is not None:
-        return remote.run(flow, arguments).wait()
-    ctx = create(flow, arguments, stack=stack)
-    handle: FlowHandle[Any] = FlowHandle(ctx.store, ctx.execution.id, flow=flow)
-    outcome = drive(ctx, hold=True)
-    if outcome.kind == "completed":
-        return outcome.value
-    if outcome.kind == "lost":
-        assert outcome.error is not None
-        raise outcome.error
-    handle._outcome = outcome
-    return handle.wait()
-
-
-def start_detached(flow: Flow[Any], arguments: dict[str, Any]) -> Execution:
-    """Create a pending execution and hand it to a detached worker process."""
-    from kitaru.runtime.stacks import stack_name_for
-
-    store = default_store()
-    loc = flow.location
-    execution = store.create_execution(
-        flow=flow.name, module=loc.module, qualname=loc.qualname, source_file=loc.source_file,
-        root=loc.root, inputs=flow.inputs_record(arguments), status="pending",
-        options=run_options(flow, stack_name_for(flow.stack)),
-    )  # fmt: skip
-    launch_worker(execution)
-    return execution
-
-
-def run_in_thread(ctx: ExecutionContext) -> FlowHandle[Any]:
-    from kitaru.handle import FlowHandle
-
-    handle: FlowHandle[Any] = FlowHandle(ctx.store, ctx.execution.id, flow=ctx.flow)
-    handle._start_thread(lambda: drive(ctx, hold=False))
-    return handle
+    orchestrator = orchestrator or orchestrator_of_stack(stack)
+    options = {**run_options(flow, stack), **orchestrator.execution_options(flow)}
+    return NewExecution(store or default_store(), flow, stack, options,
+                        {"inputs": flow.inputs_record(arguments), **fields})  # fmt: skip
 
 
 # -- driving ----------------------------------------------------------------------------------
@@ -298,13 +232,13 @@ def launch_worker(execution: Execution, statuses: tuple[str, ...] = RESUMABLE) -
 
 
 def ensure_progress(store: MetadataStore, execution_id: str) -> None:
-    """After input was stored: if no live process holds the execution, start a worker."""
-    from kitaru.runtime.stacks import stack_of
+    """After input was stored: if no live process holds the execution, launch it (``input``)."""
+    from kitaru.runtime.launch import launch
     from kitaru.store.records import lease_is_live
 
     ex = store.get_execution(execution_id)
     if ex.status == "waiting" and not lease_is_live(ex.lease_owner, ex.lease_expires, time.time()):
-        stack_of(ex.options.get("stack")).orchestrator.resume(ex.id)
+        launch(store, ex, "input", detach=True)
 
 
 def check_resumable(

@@ -13,6 +13,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from kitaru.components.orchestrator import Orchestrator
     from kitaru.stack.model import Stack
 
 _names: dict[tuple[Any, ...], str] = {}
@@ -40,19 +41,17 @@ def stack_name_for(explicit: str | None) -> str:
     return name
 
 
-_remote: dict[tuple[Any, ...], bool] = {}
+_orchestrators: dict[tuple[Any, ...], Any] = {}
 
 
-def runs_elsewhere(name: str) -> bool:
-    """True when stack ``name``'s orchestrator runs executions outside this process (it needs
-    an image). Cached like :func:`stack_name_for`: ``flow.run()`` asks it every time."""
-    import os
-
+def orchestrator_of_stack(name: str) -> Orchestrator:
+    """Stack ``name``'s orchestrator. Cached like :func:`stack_name_for`: every new
+    execution asks for it."""
     key = (name, os.environ.get("KITARU_SERVER_URL"), os.environ.get("KITARU_DB_URL"),
            os.environ.get("KITARU_HOME"), _generation[0])  # fmt: skip
-    found = _remote.get(key)
+    found = _orchestrators.get(key)
     if found is None:
-        found = _remote[key] = bool(stack_of(name).orchestrator.capabilities.needs_image)
+        found = _orchestrators[key] = stack_of(name).orchestrator
     return found
 
 
@@ -62,7 +61,7 @@ _generation = [0]
 
 def forget() -> None:
     _generation[0] += 1
-    _remote.clear()
+    _orchestrators.clear()
 
 
 def stack_of(name: str | None) -> Stack:

@@ -29,7 +29,7 @@ def holder_is_gone(ex: Execution) -> bool:
 def recover(store: MetadataStore, *, may_take: Callable[[Execution], bool]) -> list[str]:
     """Hand crashed executions (and waiting ones whose input arrived while nobody held them)
     that ``may_take`` allows to workers on this machine. Returns their ids."""
-    from kitaru.runtime.runner import launch_worker
+    from kitaru.runtime.launch import launch
     from kitaru.store.records import display_status, lease_is_live
 
     now = time.time()
@@ -44,30 +44,24 @@ def recover(store: MetadataStore, *, may_take: Callable[[Execution], bool]) -> l
                     continue
             elif display_status(ex, now) != "crashed":
                 continue
-            launch_worker(ex)
+            launch(store, ex, "recover", detach=True)  # on the execution's own orchestrator
             started.append(ex.id)
     return started
-
-
-#: artifact-store flavor by URL scheme, for ``--artifact-store`` (the flavor's config takes ``path``)
-SCHEME_FLAVORS = {"": "local", "file": "local", "s3": "s3", "gs": "gcs", "gcs": "gcs",
-                  "az": "azure", "abfs": "azure"}  # fmt: skip
 
 
 def use_artifact_store(url: str) -> str:
     """Make ``url`` the artifact store of the ``local`` stack as this server's clients see it
     (registered in the server's store), so every connected process writes large values to the
-    same place. Returns the flavor used."""
-    from kitaru.errors import ConfigError
+    same place. The flavor is the installed one that declares ``url``'s scheme
+    (``Flavor.schemes``; its config takes ``path``). Returns the flavor used."""
+    from kitaru.components.base import ARTIFACT_STORE
+    from kitaru.plugins.manager import plugin_manager
     from kitaru.stack.model import StackSpec
     from kitaru.stack.registry import builtin_stack, register_stack
 
     scheme = url.partition("://")[0].lower() if "://" in url else ""
-    flavor = SCHEME_FLAVORS.get(scheme)
-    if flavor is None:
-        raise ConfigError(f"no artifact store flavor for {scheme}:// URLs",
-                          hint="schemes: " + ", ".join(s for s in SCHEME_FLAVORS if s))  # fmt: skip
-    if flavor == "local" and not scheme:  # clients resolve it, from their own directories
+    flavor = plugin_manager().flavor_for_scheme(ARTIFACT_STORE, scheme).name
+    if not scheme:  # a bare path: clients resolve it, from their own directories
         from pathlib import Path
 
         url = str(Path(url).expanduser().resolve())

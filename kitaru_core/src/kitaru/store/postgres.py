@@ -333,10 +333,13 @@ class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments
         args = [owner, now + ttl, set_status, set_status, now, pk]
         with self._pool.connection() as conn:
             # Fast path, one statement: the lease is free, expired or already ours.
+            # (the same owner asking again after it took effect: an answer lost on the way
+            # back through a server; taken, as asked)
             row = conn.execute(
-                take + " AND status = ANY(%s) AND (lease_owner IS NULL OR lease_owner = %s "
+                take + " AND (status = ANY(%s) OR (lease_owner = %s AND status = %s::text)) "
+                "AND (lease_owner IS NULL OR lease_owner = %s "
                 "OR lease_expires IS NULL OR lease_expires < %s) RETURNING epoch",
-                [*args, wanted, owner, now],
+                [*args, wanted, owner, set_status, owner, now],
             ).fetchone()
             if row is not None:
                 return int(row[0])
@@ -347,7 +350,8 @@ class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments
                     "FOR UPDATE",
                     (pk,),
                 ).fetchone()
-                if row is None or row[0] not in wanted:
+                again = row is not None and row[1] == owner and row[0] == set_status
+                if row is None or (row[0] not in wanted and not again):
                     return None
                 if row[1] not in (None, owner) and lease_is_live(row[1], row[2], now):
                     return None

@@ -373,21 +373,38 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
         self, pk: int, owner: str, ttl: float, *, statuses: Iterable[str], set_status: str | None
     ) -> int | None:
         now = time.time()
+        wanted = list(statuses)
+        take = (
+            "UPDATE executions SET lease_owner = ?, lease_expires = ?, epoch = epoch + 1, "
+            "status = COALESCE(?, status), "
+            "started_at = CASE WHEN ? = 'running' THEN COALESCE(started_at, ?) "
+            "ELSE started_at END WHERE pk = ?"
+        )
+        args = [owner, now + ttl, set_status, set_status, now, pk]
+        # Fast path, one statement: the lease is free, expired or already ours.
+        with self._lock:
+            row = self._conn.execute(
+                take + f" AND status IN ({', '.join('?' * len(wanted))}) AND (lease_owner IS "
+                "NULL OR lease_owner = ? OR lease_expires IS NULL OR lease_expires < ?) "
+                "RETURNING epoch",
+                [*args, *wanted, owner, now],
+            ).fetchone()
+        if row is not None:
+            return int(row[0])
+        # Held by someone else and unexpired (free only if its holder is a dead local process),
+        # or asked again by its owner after it took effect.
         with self._tx() as conn:
             row = conn.execute(
                 "SELECT status, lease_owner, lease_expires FROM executions WHERE pk = ?", (pk,)
             ).fetchone()
-            if row is None or row[0] not in set(statuses):
+            # the same owner asking again after it took effect (an answer lost on the way
+            # back through a server): taken, as asked
+            again = row is not None and row[1] == owner and row[0] == set_status
+            if row is None or (row[0] not in set(statuses) and not again):
                 return None
             if row[1] not in (None, owner) and lease_is_live(row[1], row[2], now):
                 return None
-            epoch: int = conn.execute(
-                "UPDATE executions SET lease_owner = ?, lease_expires = ?, epoch = epoch + 1, "
-                "status = COALESCE(?, status), "
-                "started_at = CASE WHEN ? = 'running' THEN COALESCE(started_at, ?) "
-                "ELSE started_at END WHERE pk = ? RETURNING epoch",
-                (owner, now + ttl, set_status, set_status, now, pk),
-            ).fetchone()[0]
+            epoch: int = conn.execute(take + " RETURNING epoch", args).fetchone()[0]
             return epoch
 
     def renew_leases(self, owner: str, ttl: float) -> dict[int, str]:

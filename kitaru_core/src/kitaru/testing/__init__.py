@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from kitaru.testing.contracts.container_builder import ContainerBuilderContract
     from kitaru.testing.contracts.llm_gateway import LLMGatewayContract
     from kitaru.testing.contracts.metadata_store import MetadataStoreContract
-    from kitaru.testing.contracts.orchestrator import OrchestratorContract
+    from kitaru.testing.contracts.orchestrator import OrchestratorContract, resume_on, run_on
     from kitaru.testing.contracts.secret_store import SecretStoreContract
     from kitaru.testing.services import free_port, stop_process
 
@@ -45,6 +45,8 @@ _EXPORTS: dict[str, str] = {
     "ArtifactStoreContract": "kitaru.testing.contracts.artifact_store",
     "SecretStoreContract": "kitaru.testing.contracts.secret_store",
     "OrchestratorContract": "kitaru.testing.contracts.orchestrator",
+    "run_on": "kitaru.testing.contracts.orchestrator",
+    "resume_on": "kitaru.testing.contracts.orchestrator",
     "LLMGatewayContract": "kitaru.testing.contracts.llm_gateway",
     "ContainerBuilderContract": "kitaru.testing.contracts.container_builder",
     "MetadataStoreContract": "kitaru.testing.contracts.metadata_store",
@@ -62,6 +64,8 @@ __all__ = [
     "SecretStoreContract",
     "build_component",
     "free_port",
+    "resume_on",
+    "run_on",
     "stop_process",
 ]
 

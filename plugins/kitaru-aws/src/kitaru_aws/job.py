@@ -30,8 +30,6 @@ def load_api_key() -> None:
 
 def main(argv: list[str]) -> int:
     load_api_key()
-    if argv[:1] == ["checkpoint"] and argv[-1:] == ["-"]:  # inputs too long for an argument
-        argv = [*argv[:-1], os.environ.get("KITARU_CHECKPOINT_INPUT", "")]
     from kitaru.entrypoint import main as entrypoint
 
     return entrypoint(argv)

@@ -1,76 +1,56 @@
-"""The ``docker`` orchestrator: one container per execution on a Docker engine.
+"""The ``docker`` orchestrator: each unit of work is a container on a Docker engine.
 
-``run`` creates a pending execution and starts ``python -m kitaru.entrypoint run ID`` in a
-container; ``resume`` starts ``... resume ID`` in a new one (after input, to recover a crash, or
-for a deployment's invocation); an isolated checkpoint call runs as ``... checkpoint ID NAME
-INPUTS`` in its own container. The containers reach the Kitaru server through
-``KITARU_SERVER_URL`` / ``KITARU_API_KEY``. The execution's metadata records the containers
-(``docker.container_id``: the latest, ``docker.containers``: all) and the image.
+A :class:`~kitaru.components.job_orchestrator.JobOrchestrator`: the core decides what runs
+(``python -m kitaru.entrypoint run|resume ID``, or ``checkpoint ID NAME -`` for an isolated
+checkpoint call) and records the units on the execution; this module starts, inspects, stops
+and reads the output of containers. They reach the Kitaru server through
+``KITARU_SERVER_URL`` / ``KITARU_API_KEY``.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import time
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 
-from kitaru.components.base import ComponentConfig
-from kitaru.components.orchestrator import Capabilities, Orchestrator
+from kitaru.components.job_orchestrator import (
+    JobOrchestrator,
+    JobOrchestratorConfig,
+    UnitSpec,
+    UnitState,
+)
 from kitaru.errors import ConfigError
 from kitaru_docker.engine import DockerError, UsesEngine, engine_url, one_line
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
 
-    from kitaru.flow import Flow
-    from kitaru.handle import FlowHandle
-    from kitaru.store.base import MetadataStore
     from kitaru.store.records import Execution
 
-#: the label every container of an execution carries (value: the execution id)
+#: labels every container carries
 EXECUTION_LABEL = "org.kitaru.execution"
 ROLE_LABEL = "org.kitaru.role"
 ORCHESTRATOR_LABEL = "org.kitaru.orchestrator"
-#: runtime settings a container inherits from this process when they are set here
-PASSED_SETTINGS = ("KITARU_INLINE_LIMIT", "KITARU_LEASE_TTL", "KITARU_HEARTBEAT_INTERVAL",
-                   "KITARU_ALLOW_PICKLE")  # fmt: skip
-
-TERMINAL = ("completed", "failed", "cancelled")
+#: container states (``State.Status``) while its process may still run
 ALIVE = ("created", "restarting", "running", "paused")
 
 
-def map_status(stored: str, shown: str, container_states: list[str] | None) -> str:
-    """The execution's status from the store's record and the states of its containers.
-
-    ``stored``: the store's status; ``shown``: the store's display status (``crashed`` for a dead
-    lease); ``container_states``: ``State.Status`` of each container that runs or resumes the
-    execution (None: none recorded; empty: all gone). Read the containers first, then the store:
-    a process writes its final status before its container exits.
-    """
-    if stored in TERMINAL or stored == "waiting":
-        return stored  # the container exits after releasing a waiting execution
-    if container_states is None:
-        return shown
-    if any(state in ALIVE for state in container_states):
-        return "pending" if stored == "pending" else "running"
-    # exited / dead / removing / gone: no process is left and none finished the execution
-    return "crashed"
+def unit_state(status: str, exit_code: int | None, error: str | None) -> UnitState:
+    """A container's state as a unit's."""
+    if status in ALIVE:
+        return UnitState("pending" if status == "created" else "running")
+    if exit_code == 0:
+        return UnitState("succeeded")
+    why = f"exit code {exit_code}" + (f": {one_line(error)}" if error else "")
+    return UnitState("failed", why)
 
 
-class DockerOrchestratorConfig(ComponentConfig):
-    #: the image executions run in (a deployment's image takes precedence)
-    image: str | None = None
+class DockerOrchestratorConfig(JobOrchestratorConfig):
     #: the engine, e.g. ``unix:///var/run/docker.sock`` (default: ``DOCKER_HOST``)
     base_url: str | None = None
-    #: the Kitaru server the containers report to (default: the one this client uses)
-    server_url: str | None = None
     #: its API key, a ``{{secret:name.key}}`` reference (default: this client's key)
     api_key: str | None = None
-    #: extra environment of every container
-    environment: dict[str, str] = Field(default_factory=dict)
     #: ``host``: containers reach services on this machine's 127.0.0.1 (e.g. the server)
     network_mode: str | None = "host"
     #: bind mounts, ``/host/path:/container/path[:ro]``
@@ -118,9 +98,9 @@ class DockerOrchestratorConfig(ComponentConfig):
         return value
 
 
-class DockerOrchestrator(Orchestrator, UsesEngine):
-    capabilities = Capabilities(needs_image=True, isolated_checkpoints=True)
+class DockerOrchestrator(JobOrchestrator, UsesEngine):
     config: DockerOrchestratorConfig
+    poll_longest = 0.5  # a local engine answers in milliseconds
 
     # -- what a container gets ------------------------------------------------------------------
     def server(self) -> tuple[str, str]:
@@ -128,13 +108,7 @@ class DockerOrchestrator(Orchestrator, UsesEngine):
         from kitaru.connection import configured
 
         here = configured()
-        url = self.config.server_url or (here[0] if here else None)
-        if not url:
-            raise ConfigError(
-                f"orchestrator {self.name!r} needs a Kitaru server its containers can reach",
-                hint="set server_url and api_key on the orchestrator, or connect this client "
-                "(`kitaru login`, or KITARU_SERVER_URL and KITARU_API_KEY)",
-            )
+        url = self.server_url()
         same = here is not None and here[0].rstrip("/") == url.rstrip("/")
         if self.config.api_key:
             try:
@@ -147,33 +121,23 @@ class DockerOrchestrator(Orchestrator, UsesEngine):
         raise ConfigError(f"orchestrator {self.name!r} has server_url {url} but no api_key",
                           hint='set api_key: "{{secret:NAME.KEY}}"')  # fmt: skip
 
-    def image_for(self, execution: Execution) -> str:
-        """The deployment's image, else the one the execution started with, else ``image``."""
-        deployment = execution.options.get("deployment") or {}
-        recorded = (execution.metadata or {}).get("docker") or {}
-        image = deployment.get("image") or recorded.get("image") or self.config.image
-        if not image:
-            raise ConfigError(
-                f"orchestrator {self.name!r} has no image to run execution {execution.id} in",
-                hint="set `image` on the orchestrator (an image with kitaru and the flow's code)",
-            )
-        return str(image)
+    def check_server_access(self) -> None:
+        self.server()
 
-    def environment(self, execution: Execution | None = None) -> dict[str, str]:
-        url, key = self.server()
-        env = {k: os.environ[k] for k in PASSED_SETTINGS if k in os.environ}
-        env.update(self.config.environment)
-        env.update({"KITARU_SERVER_URL": url, "KITARU_API_KEY": key, "PYTHONUNBUFFERED": "1"})
+    def unit_environment(self, execution: Execution) -> dict[str, str]:
+        env = {"KITARU_API_KEY": self.server()[1]}
         if self.config.code_map:
             env["KITARU_CODE_MAP"] = ",".join(f"{k}={v}" for k, v in self.config.code_map.items())
         if self.config.share_engine:
             env["DOCKER_HOST"] = engine_url(self.config.base_url)
         # ImageSettings.secret_environment: references recorded on the execution, resolved
         # through the stack's secret store for this container only
-        secrets = (execution.options.get("secret_environment") if execution else None) or {}
-        for name, reference in secrets.items():
+        for name, reference in (execution.options.get("secret_environment") or {}).items():
             env[name] = self.secret(reference)
         return env
+
+    def checkpoint_time_limit(self) -> float:
+        return self.config.checkpoint_timeout
 
     def volumes(self, execution: Execution) -> dict[str, dict[str, str]]:
         mounts: dict[str, dict[str, str]] = {}
@@ -192,29 +156,25 @@ class DockerOrchestrator(Orchestrator, UsesEngine):
                 mounts[root] = {"bind": root, "mode": "ro"}
         return mounts
 
-    def container_spec(self, execution: Execution, command: list[str], role: str) -> dict[str, Any]:
-        """Keyword arguments of ``client.containers.run`` for one unit of ``execution``."""
-        spec: dict[str, Any] = {
-            "image": self.image_for(execution),
+    def container_spec(self, spec: UnitSpec, execution: Execution) -> dict[str, Any]:
+        """Keyword arguments of ``client.containers.run`` for one unit."""
+        kwargs: dict[str, Any] = {
+            "name": spec.name,
+            "image": spec.image,
             # the entrypoint is set, not appended to: images from `kitaru build` have
             # ENTRYPOINT ["python3", "-m", "kitaru.entrypoint"], other images may have another
             "entrypoint": [self.config.python, "-m", "kitaru.entrypoint"],
-            "command": command,
-            "environment": self.environment(execution),
-            "labels": {
-                **self.config.labels,
-                EXECUTION_LABEL: execution.id,
-                ROLE_LABEL: role,
-                ORCHESTRATOR_LABEL: self.name,
-            },
+            "command": spec.arguments,
+            "environment": dict(spec.environment),
+            "labels": {**self.config.labels, EXECUTION_LABEL: spec.execution_id,
+                       ROLE_LABEL: spec.role, ORCHESTRATOR_LABEL: self.name},
             "detach": True,
-        }
+        }  # fmt: skip
         if self.config.network_mode:
-            spec["network_mode"] = self.config.network_mode
-        volumes = self.volumes(execution)
-        if volumes:
-            spec["volumes"] = volumes
-        return spec
+            kwargs["network_mode"] = self.config.network_mode
+        if volumes := self.volumes(execution):
+            kwargs["volumes"] = volumes
+        return kwargs
 
     def _with_image_code_map(self, spec: dict[str, Any]) -> dict[str, Any]:
         """``code_map`` comes first, the image's own ``KITARU_CODE_MAP`` (``kitaru build``
@@ -234,148 +194,77 @@ class DockerOrchestrator(Orchestrator, UsesEngine):
                 spec["environment"]["KITARU_CODE_MAP"] = f"{ours},{value}"
         return spec
 
-    def _launch(self, store: MetadataStore, execution: Execution, verb: str) -> Container:
-        """Start ``entrypoint VERB ID`` and record the container on the execution."""
+    # -- units ------------------------------------------------------------------------------------
+    def submit_unit(self, spec: UnitSpec) -> dict[str, Any]:
         from docker.errors import DockerException
 
-        spec = self._with_image_code_map(self.container_spec(execution, [verb, execution.id], verb))
+        kwargs = self._with_image_code_map(
+            self.container_spec(spec, self._execution(spec.execution_id))
+        )
         try:
-            container = self.client.containers.run(**spec)
+            container = self.client.containers.run(**kwargs)
         except DockerException as exc:
             explanation = getattr(exc, "explanation", None) or exc
             raise DockerError(
-                f"cannot start a container for execution {execution.id} from {spec['image']}: "
-                f"{one_line(explanation)}",
+                f"cannot start a container for execution {spec.execution_id} from "
+                f"{spec.image}: {one_line(explanation)}",
                 hint="is the image built and reachable by the engine? (`kitaru build`)",
             ) from exc
-        recorded = dict((store.get_execution(execution.id).metadata or {}).get("docker") or {})
-        containers = [*recorded.get("containers", []), container.id]
-        store.update_metadata(execution.pk, {"docker": {
-            **recorded, "container_id": container.id, "containers": containers,
-            "image": spec["image"],
-        }})  # fmt: skip
-        return container
+        return {"container_id": container.id}
 
-    # -- the interface --------------------------------------------------------------------------
-    def run(self, flow: Flow[Any], arguments: dict[str, Any]) -> FlowHandle[Any]:
-        """Create a pending execution and start its container; return its handle at once."""
-        if not self.config.image:  # before anything is created
-            raise ConfigError(f"orchestrator {self.name!r} has no image",
-                              hint="set `image` (an image with kitaru and the flow's code)")  # fmt: skip
-        self.server()
-        return self.submit(flow, arguments, lambda store, ex: self._launch(store, ex, "run"))
+    def _container(self, name: str) -> Container | None:
+        from docker.errors import NotFound
 
-    def resume(self, execution_id: str) -> None:
-        """Continue the execution (pending, waiting or crashed) in a new container."""
-        from kitaru.store import default_store
+        try:
+            return self.client.containers.get(name)
+        except NotFound:
+            return None
 
-        store = default_store()
-        self._launch(store, store.get_execution(execution_id), "resume")
+    def unit_state(self, name: str) -> UnitState:
+        container = self._container(name)
+        if container is None:
+            return UnitState("gone", "the container was removed")
+        state = container.attrs.get("State") or {}
+        return unit_state(str(state.get("Status") or container.status).lower(),
+                          state.get("ExitCode"), state.get("Error") or None)  # fmt: skip
 
-    def containers_of(self, execution_id: str, *, running: bool = False) -> list[Container]:
-        filters: dict[str, Any] = {"label": f"{EXECUTION_LABEL}={execution_id}"}
-        if running:
-            filters["status"] = "running"
-        return list(self.client.containers.list(all=not running, filters=filters))
-
-    def cancel(self, execution_id: str) -> None:
-        """Stop the execution's running containers (the store already says cancelled)."""
+    def stop_unit(self, name: str) -> None:
         from docker.errors import APIError, NotFound
 
-        for container in self.containers_of(execution_id, running=True):
-            try:
-                container.stop(timeout=self.config.stop_timeout)
-            except NotFound:
-                pass  # it ended meanwhile
-            except APIError as exc:
-                if "not running" not in str(exc).lower():
-                    raise
+        container = self._container(name)
+        if container is None:
+            return
+        try:
+            container.stop(timeout=self.config.stop_timeout)
+        except NotFound:
+            pass  # it ended meanwhile
+        except APIError as exc:
+            if "not running" not in str(exc).lower():
+                raise
 
-    def status(self, execution_id: str) -> str:
-        from kitaru.store import default_store
-        from kitaru.store.records import display_status
-
-        store = default_store()
-        execution = store.get_execution(execution_id)
-        if execution.status in TERMINAL or execution.status == "waiting":
-            return execution.status
-        if not ((execution.metadata or {}).get("docker") or {}).get("containers"):
-            return display_status(execution, time.time())
-        states = [
-            str(c.status).lower()
-            for c in self.containers_of(execution_id)
-            if c.labels.get(ROLE_LABEL) in ("run", "resume")
-        ]
-        execution = store.get_execution(execution_id)  # after the containers: see map_status
-        return map_status(execution.status, display_status(execution, time.time()), states)
-
-    def run_checkpoint(
-        self, execution_id: str, checkpoint: str, inputs: list[Any]
-    ) -> dict[str, Any]:
-        """Run one isolated checkpoint call in its own container and read its JSON reply."""
+    def unit_logs(self, name: str) -> list[dict[str, Any]]:
         from docker.errors import DockerException
 
-        from kitaru.store import default_store
-
-        execution = default_store().get_execution(execution_id)
-        spec = self._with_image_code_map(
-            self.container_spec(
-                execution,
-                ["checkpoint", execution_id, checkpoint, json.dumps(inputs)],
-                "checkpoint",
-            )
-        )
-        unit: dict[str, Any] = {"docker_image": spec["image"]}
-        try:
-            container = self.client.containers.run(**spec)
-        except DockerException as exc:
-            return {"error": ["IsolatedUnitFailed", f"cannot start a container from "
-                              f"{spec['image']}: {one_line(getattr(exc, 'explanation', None) or exc)}"],
-                    "unit": unit}  # fmt: skip
-        unit["docker_container_id"] = container.id
-        try:
-            try:
-                code = int(container.wait(timeout=self.config.checkpoint_timeout)["StatusCode"])
-            except Exception:  # the wait timed out (requests raises its own types)
-                container.stop(timeout=self.config.stop_timeout)
-                return {"error": ["IsolatedUnitFailed", f"container {container.short_id} ran over "
-                                  f"{self.config.checkpoint_timeout:g} s"], "unit": unit}  # fmt: skip
-            out = container.logs(stdout=True, stderr=False).decode(errors="replace")
-            lines = [line for line in out.splitlines() if line.startswith("{")]
-            if code != 0 or not lines:
-                err = container.logs(stdout=False, stderr=True).decode(errors="replace")
-                tail = (err.strip().splitlines() or ["no output"])[-1]
-                return {"error": ["IsolatedUnitFailed", f"exit {code}: {tail}"], "unit": unit}
-            reply: dict[str, Any] = json.loads(lines[-1])
-            reply["unit"] = unit
-            return reply
-        finally:
-            if self.config.remove_checkpoint_containers:
-                try:
-                    container.remove(force=True)
-                except DockerException:
-                    pass
-
-    def logs(self, execution_id: str) -> list[dict[str, Any]]:
-        """The execution's captured logs; if none reached the store (e.g. the container could
-        not import the flow), the latest container's output instead."""
-        records = super().logs(execution_id)
-        if records:
-            return records
-        from docker.errors import DockerException
-
-        from kitaru.store import default_store
-
-        execution = default_store().get_execution(execution_id)
-        container_id = ((execution.metadata or {}).get("docker") or {}).get("container_id")
-        if not container_id:
+        container = self._container(name)
+        if container is None:
             return []
         try:
-            raw = self.client.containers.get(container_id).logs(timestamps=False)
+            raw = container.logs(timestamps=False)
         except DockerException:
             return []
         return [{"stream": "container", "line": line}
                 for line in raw.decode(errors="replace").splitlines()]  # fmt: skip
+
+    def release_unit(self, name: str) -> None:
+        """A checkpoint's container, once its reply is read, unless kept for inspection."""
+        from docker.errors import DockerException
+
+        container = self._container(name)
+        if container is not None and self.config.remove_checkpoint_containers:
+            try:
+                container.remove(force=True)
+            except DockerException:
+                pass
 
     def verify(self) -> None:
         """The engine answers a ping."""

@@ -76,6 +76,21 @@ class MetadataStoreFencingContract:
                                    set_status=None) is None  # fmt: skip
         assert store.get_execution(ex.id).epoch == 3  # a refused take-over bumps nothing
 
+    def test_an_acquire_asked_again_by_its_owner_after_it_took_effect_succeeds(
+        self, store: MetadataStore
+    ) -> None:
+        """Through a server, the answer to an acquire can be lost after it took effect; the
+        client asks again and must get the execution, not a refusal."""
+        ex = store.create_execution(flow="f", module="m", qualname="q", source_file=None,
+                                    root=None, inputs={})  # fmt: skip
+        first = store.acquire_lease(ex.pk, "me:1:x", 30.0, statuses=("pending",),
+                                    set_status="running")  # fmt: skip
+        again = store.acquire_lease(ex.pk, "me:1:x", 30.0, statuses=("pending",),
+                                    set_status="running")  # fmt: skip
+        assert first is not None and again == first + 1
+        assert store.acquire_lease(ex.pk, "other:1:x", 30.0, statuses=("pending",),
+                                   set_status="running") is None  # fmt: skip
+
     @pytest.mark.skipif(not os.path.isdir("/proc"), reason="zombies are read from /proc")
     def test_lease_of_an_unreaped_dead_local_process_is_free_at_once(
         self, store: MetadataStore

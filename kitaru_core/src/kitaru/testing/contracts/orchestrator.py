@@ -13,6 +13,29 @@ import pytest
 
 from kitaru.components.orchestrator import Capabilities, Orchestrator
 from kitaru.errors import ExecutionCancelled, ExecutionFailed
+from kitaru.handle import FlowHandle
+
+
+def run_on(orchestrator: Orchestrator, flow: Any, arguments: dict[str, Any]) -> FlowHandle[Any]:
+    """Start an execution of ``flow`` (on the active stack) launched on ``orchestrator``, as
+    ``flow.run()`` launches on the stack's own."""
+    from kitaru.runtime.launch import launch
+    from kitaru.runtime.runner import new_execution
+
+    new = new_execution(flow, arguments, orchestrator=orchestrator)
+    return FlowHandle._launched(launch(new.store, new, "run", flow=flow,
+                                       orchestrator=orchestrator))  # fmt: skip
+
+
+def resume_on(orchestrator: Orchestrator, execution_id: str) -> None:
+    """Launch a waiting or crashed execution on ``orchestrator`` again, as the input to its
+    wait from another process does."""
+    from kitaru.runtime.launch import launch
+    from kitaru.store import default_store
+
+    store = default_store()
+    launch(store, store.get_execution(execution_id), "input", detach=True,
+           orchestrator=orchestrator)  # fmt: skip
 
 
 class OrchestratorContract:
@@ -42,21 +65,21 @@ class OrchestratorContract:
     def test_run_returns_a_handle_with_the_result(self, orchestrator: Orchestrator) -> None:
         from kitaru.testing.flows import tiny
 
-        handle = orchestrator.run(tiny, {"x": 20})
+        handle = run_on(orchestrator, tiny, {"x": 20})
         assert isinstance(handle.id, str) and handle.id
         assert handle.wait(timeout=self.execution_timeout) == 41
 
     def test_status_of_a_completed_execution(self, orchestrator: Orchestrator) -> None:
         from kitaru.testing.flows import tiny
 
-        handle = orchestrator.run(tiny, {"x": 1})
+        handle = run_on(orchestrator, tiny, {"x": 1})
         handle.wait(timeout=self.execution_timeout)
         assert orchestrator.status(handle.id) == "completed"
 
     def test_failing_flow_reports_its_error(self, orchestrator: Orchestrator) -> None:
         from kitaru.testing.flows import failing
 
-        handle = orchestrator.run(failing, {"message": "on purpose"})
+        handle = run_on(orchestrator, failing, {"message": "on purpose"})
         with pytest.raises(ExecutionFailed) as info:
             handle.wait(timeout=self.execution_timeout)
         assert info.value.error_type == "ValueError"
@@ -66,7 +89,7 @@ class OrchestratorContract:
     def test_logs_hold_the_flow_output(self, orchestrator: Orchestrator) -> None:
         from kitaru.testing.flows import tiny
 
-        handle = orchestrator.run(tiny, {"x": 7})
+        handle = run_on(orchestrator, tiny, {"x": 7})
         handle.wait(timeout=self.execution_timeout)
         records: list[dict[str, Any]] = orchestrator.logs(handle.id)
         assert "tiny flow got 7" in [r.get("line") for r in records]
@@ -76,17 +99,17 @@ class OrchestratorContract:
         from kitaru.store import default_store
         from kitaru.testing.flows import waiting
 
-        handle = orchestrator.run(waiting, {"question": "go on?"})
+        handle = run_on(orchestrator, waiting, {"question": "go on?"})
         self.until_status(orchestrator, handle.id, "waiting")
         resolve_input(default_store(), handle.id, "yes", name="answer")
-        orchestrator.resume(handle.id)
+        resume_on(orchestrator, handle.id)
         self.until_status(orchestrator, handle.id, "completed")
         assert handle.wait(timeout=self.execution_timeout) == "answered: yes"
 
     def test_cancel_a_waiting_execution(self, orchestrator: Orchestrator) -> None:
         from kitaru.testing.flows import waiting
 
-        handle = orchestrator.run(waiting, {"question": "cancel me?"})
+        handle = run_on(orchestrator, waiting, {"question": "cancel me?"})
         self.until_status(orchestrator, handle.id, "waiting")
         handle.cancel()
         orchestrator.cancel(handle.id)
@@ -97,7 +120,7 @@ class OrchestratorContract:
     def test_cancel_a_finished_execution_does_not_raise(self, orchestrator: Orchestrator) -> None:
         from kitaru.testing.flows import tiny
 
-        handle = orchestrator.run(tiny, {"x": 2})
+        handle = run_on(orchestrator, tiny, {"x": 2})
         handle.wait(timeout=self.execution_timeout)
         orchestrator.cancel(handle.id)
         assert orchestrator.status(handle.id) == "completed"
