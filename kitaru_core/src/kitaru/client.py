@@ -106,6 +106,17 @@ def resume_error(execution_id: str, stored: Any) -> ResumeError | None:
     )  # fmt: skip
 
 
+def _crash_reason(ex: Execution) -> str | None:
+    """What the execution's orchestrator knows of why its unit ended (a job that failed
+    before Kitaru started in it); None when it knows nothing more, or cannot be asked."""
+    from kitaru.runtime.launch import orchestrator_of
+
+    try:
+        return orchestrator_of(ex).failure(ex.id)
+    except KitaruError as exc:  # the stack is gone, the backend unreachable: say so, briefly
+        return f"(its orchestrator could not be asked: {exc})"
+
+
 def cancel_execution(store: MetadataStore, execution_id: str) -> None:
     """Mark the execution cancelled (its runner stops at its next step), then have its
     orchestrator stop the backend's work (containers, jobs)."""
@@ -211,6 +222,8 @@ class Executions:
         """An execution with its checkpoints, waits, attempts, metadata and artifacts."""
         ex = self._store.get_execution(execution_id)
         info = self._summary(ex, time.time())
+        if info.status == "crashed":
+            info.crash_reason = _crash_reason(ex)
         calls = sorted(self._store.load_journal(ex.pk).values(), key=lambda c: c.seq)
         for c in calls:
             size = self._size(c)

@@ -129,6 +129,8 @@ class ExecutionInfo(_Model):
     usage: LLMUsage | None = None
     #: the last resume attempt failed (and none succeeded since)
     resume_error: ResumeError | None = None
+    #: a crashed execution: why its orchestrator's unit ended, when the backend says
+    crash_reason: str | None = None
 
 
 # -- artifacts browsing and cross-run diff ----------------------------------------------------

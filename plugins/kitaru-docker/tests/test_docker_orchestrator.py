@@ -244,6 +244,8 @@ def test_status_and_cancel_follow_real_containers(
         alive.reload()
         assert alive.status == "exited"
         assert o.status(ex.id) == "crashed"  # the store still says running: nobody finished it
+        reason = o.failure(ex.id)  # what `executions show` prints for the crash
+        assert reason is not None and reason.startswith(f"{name} failed: exit code 1"), reason
         store.set_status(ex.pk, "cancelled")
         assert o.status(ex.id) == "cancelled"
         o.cancel(ex.id)  # nothing left to stop: no error

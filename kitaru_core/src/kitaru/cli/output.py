@@ -268,6 +268,8 @@ def render_execution(info: ExecutionInfo) -> None:
         if err.get("origin"):
             text += f"  (origin: {err['origin']})"
         head.add_row("error", Text(_squash(text), style="red"))
+    if info.crash_reason:
+        head.add_row("crashed", Text(_squash(info.crash_reason), style="red"))
     if info.resume_error is not None:
         failed = info.resume_error
         head.add_row(
