@@ -9,6 +9,23 @@ from __future__ import annotations
 from typing import Any
 
 
+def one_line(text: object, limit: int | None = None) -> str:
+    """Any message — an SDK's multi-line error, a traceback's last words — as one readable
+    line: its lines stripped and joined with ``; ``, runs of spaces collapsed, cut to
+    ``limit`` characters with ``...``. Flavors use it for the errors they raise."""
+    lines = (" ".join(line.split()) for line in str(text).splitlines())
+    joined = "; ".join(line for line in lines if line)
+    if limit is not None and len(joined) > limit:
+        return joined[: limit - 3] + "..."
+    return joined
+
+
+def describe(exc: BaseException, limit: int | None = None) -> str:
+    """``Type: message`` of an exception on one line (just ``Type`` when it has no message)."""
+    text = one_line(exc, limit)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 class KitaruError(Exception):
     """Root of every error Kitaru raises on purpose."""
 

@@ -94,7 +94,7 @@ def test_unit_states_of_containers() -> None:
     assert unit_state("running", None, None).phase == "running"
     assert unit_state("exited", 0, None).phase == "succeeded"
     failed = unit_state("exited", 137, "OOM\nkilled")
-    assert (failed.phase, failed.reason) == ("failed", "exit code 137: OOM killed")
+    assert (failed.phase, failed.reason) == ("failed", "exit code 137: OOM; killed")
 
 
 # -- the container spec -----------------------------------------------------------------------

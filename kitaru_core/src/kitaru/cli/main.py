@@ -19,6 +19,8 @@ from typing import Any, NoReturn
 
 import click
 
+from kitaru.errors import one_line
+
 #: name -> (module, attribute, one-line help shown by ``kitaru --help``)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("kitaru.cli.run", "run", "Run a flow from a Python file (FILE.py:FLOW)."),
@@ -53,12 +55,6 @@ class _State:
 
 
 state = _State()
-
-
-def one_line(text: object) -> str:
-    """Collapse a possibly multi-line message into one readable line."""
-    parts = [line.strip() for line in str(text).splitlines()]
-    return "; ".join(p for p in parts if p)
 
 
 def _fail(message: str, hint: str | None, code: int, exc: BaseException | None) -> NoReturn:

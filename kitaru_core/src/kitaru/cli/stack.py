@@ -363,7 +363,7 @@ def verify(ctx: click.Context, name: str | None, output: str) -> None:
     import sys
 
     from kitaru.cli import output as out
-    from kitaru.cli.main import one_line
+    from kitaru.errors import one_line
     from kitaru.stack.active import active_stack
 
     if name:

@@ -30,9 +30,9 @@ from abc import abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from kitaru.components.base import ComponentConfig
+from kitaru.components.base import ComponentConfig, OptionalStr
 from kitaru.components.orchestrator import Capabilities, Launch, Orchestrator
 from kitaru.errors import ConfigError, KitaruError
 
@@ -139,17 +139,12 @@ class JobOrchestratorConfig(ComponentConfig):
     """What every job orchestrator's config has; a flavor's config subclasses it."""
 
     #: the image units run in (a deployment's image takes precedence)
-    image: str | None = None
+    image: OptionalStr = None
     #: the Kitaru server the units report to (default: the one this client uses)
-    server_url: str | None = None
+    server_url: OptionalStr = None
     #: extra environment of every unit (visible in the unit's spec: no secret values); an
     #: empty value is left out
     environment: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("image", "server_url")
-    @classmethod
-    def _empty_is_none(cls, value: str | None) -> str | None:
-        return value or None
 
 
 class JobOrchestrator(Orchestrator):

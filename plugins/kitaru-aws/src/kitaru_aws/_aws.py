@@ -68,9 +68,10 @@ def unreachable(
 
 
 def describe_error(exc: BaseException) -> str:
-    """``Type: message`` on one line, without the request ids botocore appends."""
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    """``Type: message`` on one line (:func:`kitaru.errors.describe`)."""
+    from kitaru.errors import describe
+
+    return describe(exc)
 
 
 def where(region: str | None, endpoint_url: str | None) -> str:

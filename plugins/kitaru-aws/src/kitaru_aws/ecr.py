@@ -21,8 +21,9 @@ from urllib.parse import urlparse
 
 from kitaru_docker.builder import DockerContainerBuilder, DockerContainerBuilderConfig
 from kitaru_docker.engine import DockerError, one_line, parse_image
-from pydantic import field_validator, model_validator
+from pydantic import model_validator
 
+from kitaru.components.base import OptionalStr
 from kitaru.errors import ConfigError
 from kitaru_aws._aws import client, describe_error, where
 
@@ -57,20 +58,15 @@ class ECRContainerBuilderConfig(DockerContainerBuilderConfig):
     """``registry`` (required): ``<account>.dkr.ecr.<region>.amazonaws.com[/prefix]``."""
 
     #: the ECR API's region (default: the registry host's region, else the AWS default)
-    region: str | None = None
+    region: OptionalStr = None
     #: another ECR API endpoint (moto, a VPC endpoint)
-    endpoint_url: str | None = None
+    endpoint_url: OptionalStr = None
     #: the account whose registry to log in to (default: the registry host's, else the caller's)
-    registry_id: str | None = None
+    registry_id: OptionalStr = None
     #: create an image's repository before its first push (ecr:CreateRepository)
     create_repository: bool = True
     #: for repositories this builder creates (tags are content hashes: IMMUTABLE is safe)
     tag_mutability: Literal["MUTABLE", "IMMUTABLE"] = "MUTABLE"
-
-    @field_validator("region", "endpoint_url", "registry_id", "registry")
-    @classmethod
-    def _empty_is_none(cls, value: str | None) -> str | None:
-        return value or None
 
     @model_validator(mode="after")
     def _ecr_gives_the_credentials(self) -> ECRContainerBuilderConfig:

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import field_validator
 
 from kitaru.components.artifact_store import ArtifactStore, ArtifactStoreConfig
+from kitaru.components.base import OptionalStr
 from kitaru.errors import ConfigError
 from kitaru_aws._aws import CONNECT_TIMEOUT, MAX_ATTEMPTS, READ_TIMEOUT, describe_error, where
 
@@ -22,11 +23,11 @@ class S3ArtifactStoreConfig(ArtifactStoreConfig):
     """``path`` (inherited): ``s3://bucket`` or ``s3://bucket/prefix``."""
 
     #: the bucket's region; empty: the default chain's (AWS_REGION, AWS_DEFAULT_REGION, profile)
-    region: str | None = None
+    region: OptionalStr = None
     #: another S3 endpoint (moto, MinIO, a VPC endpoint); empty: AWS's
-    endpoint_url: str | None = None
+    endpoint_url: OptionalStr = None
     #: access key id, plain or a ``{{secret:name.key}}`` reference; empty: the default chain
-    access_key_id: str | None = None
+    access_key_id: OptionalStr = None
     #: must be a ``{{secret:name.key}}`` reference
     secret_access_key: str | None = None
     #: must be a ``{{secret:name.key}}`` reference
@@ -38,12 +39,6 @@ class S3ArtifactStoreConfig(ArtifactStoreConfig):
         if not value.startswith("s3://") or not value[5:].strip("/"):
             raise ValueError("must be an s3:// URL: s3://bucket or s3://bucket/prefix")
         return value
-
-    @field_validator("region", "endpoint_url", "access_key_id")
-    @classmethod
-    def _empty_is_none(cls, value: str | None) -> str | None:
-        # `${AWS_ENDPOINT_URL:-}` in a stack file expands to "": the same as not set
-        return value or None
 
     @field_validator("secret_access_key", "session_token")
     @classmethod

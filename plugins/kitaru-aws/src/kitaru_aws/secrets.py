@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 
-from pydantic import field_validator
-
-from kitaru.components.base import ComponentConfig
+from kitaru.components.base import ComponentConfig, OptionalStr
 from kitaru.components.secret_store import SecretStore
 from kitaru.errors import ConfigError, NotFound
 from kitaru_aws._aws import UsesAWSClient, describe_error, unreachable, where
@@ -19,16 +17,11 @@ from kitaru_aws._aws import UsesAWSClient, describe_error, unreachable, where
 
 class AWSSecretStoreConfig(ComponentConfig):
     #: empty: the default chain's (AWS_REGION, AWS_DEFAULT_REGION, profile)
-    region: str | None = None
+    region: OptionalStr = None
     #: prepended to every Kitaru secret name; only secrets under it are listed
     prefix: str = "kitaru/"
     #: another endpoint (moto, a VPC endpoint); empty: AWS's
-    endpoint_url: str | None = None
-
-    @field_validator("region", "endpoint_url")
-    @classmethod
-    def _empty_is_none(cls, value: str | None) -> str | None:
-        return value or None
+    endpoint_url: OptionalStr = None
 
 
 class AWSSecretStore(UsesAWSClient, SecretStore):

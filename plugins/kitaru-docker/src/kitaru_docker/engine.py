@@ -16,6 +16,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kitaru import errors
 from kitaru.errors import ConfigError, KitaruError
 
 if TYPE_CHECKING:
@@ -38,8 +39,8 @@ class DockerError(KitaruError):
 
 
 def one_line(exc: BaseException | str, limit: int = 300) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    """:func:`kitaru.errors.one_line`, at most 300 characters by default."""
+    return errors.one_line(exc, limit)
 
 
 def engine_url(base_url: str | None) -> str:
