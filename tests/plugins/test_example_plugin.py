@@ -71,19 +71,20 @@ LIST_FLAVORS = """\
 import json, sys
 from kitaru.plugins.manager import plugin_manager
 flavors = [f.to_dict() for f in plugin_manager().flavors()]
-print(json.dumps({"flavors": flavors,
-                  "implementation_imported": "kitaru_plugin_example.prefixed_store" in sys.modules}))
+imported = [m for m in ("kitaru_plugin_example.prefixed_store",
+                        "kitaru_plugin_example.subprocess_job") if m in sys.modules]
+print(json.dumps({"flavors": flavors, "implementations_imported": imported}))
 """
 
 
-def test_the_flavor_is_listed_without_importing_it(venv: Path, tmp_path: Path) -> None:
+def test_the_flavors_are_listed_without_importing_them(venv: Path, tmp_path: Path) -> None:
     out = run_in(venv, "-c", LIST_FLAVORS, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     listed = json.loads(out.stdout)
-    [prefixed] = [f for f in listed["flavors"] if f["name"] == "prefixed"]
-    assert prefixed["type"] == "artifact_store"
-    assert prefixed["provider"] == "kitaru-plugin-example"
-    assert listed["implementation_imported"] is False
+    ours = {f["name"]: f for f in listed["flavors"] if f["provider"] == "kitaru-plugin-example"}
+    assert {n: f["type"] for n, f in ours.items()} == {
+        "prefixed": "artifact_store", "subprocess-job": "orchestrator"}  # fmt: skip
+    assert listed["implementations_imported"] == []
 
 
 def test_kitaru_flavor_list_shows_it(venv: Path, tmp_path: Path) -> None:
@@ -94,6 +95,7 @@ def test_kitaru_flavor_list_shows_it(venv: Path, tmp_path: Path) -> None:
     out = run_in(venv, "-m", "kitaru.cli", "flavor", "list", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "prefixed" in out.stdout and "kitaru-plugin-example" in out.stdout
+    assert "subprocess-job" in out.stdout
 
 
 def test_the_contract_suite_passes(venv: Path, tmp_path: Path) -> None:
@@ -129,3 +131,18 @@ def test_a_stack_from_yaml_keeps_the_flow_artifacts_in_its_store(
     blobs = [p for p in (store / "kx").rglob("*") if p.is_file()]
     assert blobs, f"no artifact under {store / 'kx'}"
     assert any(p.stat().st_size >= 300000 for p in blobs)
+
+
+def test_kitaru_run_on_the_subprocess_job_stack(venv: Path, tmp_path: Path) -> None:
+    """``kitaru run`` hands the execution to the plugin's orchestrator: a detached process runs
+    it, the command waits for the result through the store."""
+    (tmp_path / "big_flow.py").write_text(BIG_FLOW)
+    register = run_in(venv, "-m", "kitaru.cli", "stack", "register", "jobs",
+                      "--file", str(EXAMPLE / "jobs-stack.yaml"), cwd=tmp_path)  # fmt: skip
+    assert register.returncode == 0, register.stderr
+    run = run_in(venv, "-m", "kitaru.cli", "run", "big_flow.py:report", "--input", '{"n": 5}',
+                 cwd=tmp_path, KITARU_STACK="jobs")  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "5"
+    (unit,) = (tmp_path / "home" / "units").iterdir()
+    assert unit.name.startswith("kitaru-run-") and (unit / "exit").read_text() == "0\n"

@@ -10,6 +10,7 @@ from kitaru.components.flavor import Flavor
 from kitaru.plugins import hookimpl
 
 _MODULE = "kitaru_plugin_example.prefixed_store"
+_JOBS = "kitaru_plugin_example.subprocess_job"
 
 
 @hookimpl
@@ -21,5 +22,12 @@ def kitaru_flavors() -> list[Flavor]:
             config_class=f"{_MODULE}:PrefixedArtifactStoreConfig",
             implementation=f"{_MODULE}:PrefixedArtifactStore",
             description="a folder or fsspec URL; blobs under <path>/<prefix>/",
-        )
+        ),
+        Flavor(
+            name="subprocess-job",
+            type="orchestrator",
+            config_class=f"{_JOBS}:SubprocessJobOrchestratorConfig",
+            implementation=f"{_JOBS}:SubprocessJobOrchestrator",
+            description="each execution and isolated checkpoint a detached process here",
+        ),
     ]
