@@ -9,14 +9,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
 # These share their names with their modules: bind them eagerly, otherwise importing the
 # submodule anywhere would shadow the function with the module. They are light (stdlib only).
 from kitaru.checkpoint import Checkpoint, checkpoint
 from kitaru.flow import Flow, flow
 from kitaru.llm import LLMResponse, ToolCall, llm
 from kitaru.log import log
+from kitaru.version import __version__ as __version__
 from kitaru.wait import wait
 
 _EXPORTS: dict[str, str] = {

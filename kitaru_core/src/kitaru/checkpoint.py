@@ -11,6 +11,7 @@ from concurrent.futures import Future
 from typing import Any, Generic, TypeVar, overload
 
 from kitaru.errors import UsageError
+from kitaru.runtime.checkpoints import registry as _registry
 from kitaru.runtime.context import current_execution, current_frame
 from kitaru.runtime.serialization import fingerprint
 from kitaru.validation import check_text
@@ -19,7 +20,7 @@ R = TypeVar("R")
 
 _warned: set[str] = set()
 #: checkpoints by name, so replay can validate an override against the return annotation.
-registry: dict[str, Checkpoint[Any]] = {}
+registry: dict[str, Checkpoint[Any]] = _registry
 
 
 def _warn_once(key: str, message: str) -> None:

@@ -371,7 +371,7 @@ class Executions:
         ``from_`` forces that call and all after it to re-execute; ``overrides`` maps
         ``checkpoint.<call id>`` to a replacement output and ``flow.<param>`` to a new input.
         """
-        from kitaru.runtime.replay import start_replay
+        from kitaru.replay import start_replay
 
         return start_replay(self._store, execution_id, from_=from_, overrides=overrides or {},
                             detach=detach)  # fmt: skip

@@ -79,7 +79,7 @@ def server_info(store: RemoteStore) -> dict[str, Any]:
 
 def api(store: RemoteStore, method: str, path: str, body: Any = None) -> Any:
     """One REST call under ``/api/v1``: its JSON answer, or the server's error raised."""
-    from kitaru.server import codec
+    from kitaru.store import codec
 
     payload = None if body is None else json.dumps(body).encode()
     status, data = store.request(method, "/api/v1" + path, payload)

@@ -49,6 +49,9 @@ def _typed(flow: Flow[Any], name: str, value: dict[str, Any]) -> Any:
 class Flow(Generic[R]):
     """A function wrapped by ``@flow``."""
 
+    #: how the runtime tells a flow from another object found at a recorded location
+    is_kitaru_flow = True
+
     def __init__(
         self,
         fn: Callable[..., R],

@@ -147,7 +147,10 @@ def test_a_flow_runs_in_a_container_and_its_checkpoint_in_another(connected: Ser
     unit = (calls[0].meta or {}).get("unit")
     assert unit and unit != recorded["name"]
     assert [u["name"] for u in units if u["role"] == "checkpoint"] == [unit]
-    assert "in_container got 14" in [r.get("line") for r in orchestrator.logs(handle.id)]
+    from kitaru.client import KitaruClient
+
+    lines = [r.get("line") for r in KitaruClient().executions.logs(handle.id)]
+    assert "in_container got 14" in lines
 
 
 def test_an_isolated_failure_names_the_original_error(connected: Server) -> None:

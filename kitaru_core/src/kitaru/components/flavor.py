@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kitaru.errors import ConfigError
-from kitaru.runtime.serialization import import_type
+from kitaru.imports import import_object as import_type
 
 
 @dataclass(frozen=True)

@@ -74,8 +74,8 @@ def main(argv: list[str]) -> int:
     """The isolated unit: run one checkpoint body and write its :class:`UnitReply` to the
     artifact store (``KITARU_REPLY_KEY``); inputs from the argument, or from
     ``KITARU_CHECKPOINT_INPUT`` when the argument is ``-``."""
-    from kitaru.checkpoint import registry
     from kitaru.components.job_orchestrator import INPUT_ENV, REPLY_KEY_ENV, UnitReply
+    from kitaru.runtime.checkpoints import registry
     from kitaru.runtime.runner import load_flow, value_io
     from kitaru.store import default_store
 

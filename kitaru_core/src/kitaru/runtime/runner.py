@@ -39,14 +39,12 @@ def value_io(store: MetadataStore, stack: str | None = None) -> ValueIO:
 
 
 def load_flow(execution: Execution) -> Flow[Any]:
-    from kitaru.flow import Flow
-
     obj = codeloc.load(
         codeloc.CodeLocation(
             execution.module, execution.qualname, execution.source_file, execution.root
         )
     )
-    if not isinstance(obj, Flow):
+    if not getattr(obj, "is_kitaru_flow", False):  # the runtime does not import the surface
         raise UsageError(f"{execution.qualname} in {execution.source_file} is not a @flow")
     return obj
 

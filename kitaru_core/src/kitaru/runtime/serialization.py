@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
 import json
 import pickle
 import sys
@@ -22,6 +21,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from kitaru.errors import UsageError
+from kitaru.imports import import_object
 
 
 class Serialized(NamedTuple):
@@ -68,11 +68,7 @@ def type_path(cls: type) -> str:
 
 
 def import_type(path: str) -> Any:
-    module_name, _, qualname = path.partition(":")
-    obj: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    return obj
+    return import_object(path)
 
 
 def is_json_native(value: Any) -> bool:

@@ -17,11 +17,12 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from kitaru import __version__
 from kitaru.errors import AuthError, Conflict, KitaruError, UsageError
-from kitaru.server import auth, codec
+from kitaru.server import auth
+from kitaru.store import codec
 from kitaru.store.access import Principal
 from kitaru.validation import check_text
+from kitaru.version import __version__
 
 API_PREFIX = "/api/v1"
 VERSION_HEADER = "X-Kitaru-Version"

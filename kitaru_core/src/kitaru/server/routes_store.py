@@ -3,7 +3,7 @@
 This is how a process connected to a server (``kitaru.connect``) runs flows: its runtime calls
 the same store methods as with the embedded store, and :class:`~kitaru.store.remote.RemoteStore`
 sends each call here. Only the methods of :class:`~kitaru.store.base.MetadataStore` can be
-called; arguments and results are encoded by :mod:`kitaru.server.codec`.
+called; arguments and results are encoded by :mod:`kitaru.store.codec`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from kitaru.errors import NotFound, UsageError
-from kitaru.server import codec
+from kitaru.store import codec
 from kitaru.store.base import MetadataStore
 from kitaru.store.remote import REMOTE_METHODS
 from kitaru.validation import check_text

@@ -21,10 +21,10 @@ import time
 import urllib.parse
 from typing import Any
 
-from kitaru import __version__
 from kitaru.errors import ConfigError
 from kitaru.store.base import MetadataStore
 from kitaru.store.deployments import DeploymentStore
+from kitaru.version import __version__
 
 # IncompleteRead: the server died while sending its answer (SIGKILL mid-response); the request
 # is sent again like after any lost answer (writes are idempotent, creates carry their id)
@@ -117,7 +117,7 @@ class RemoteStore(MetadataStore, DeploymentStore):
                 delay = min(delay * 2, 1.0)
 
     def _call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        from kitaru.server import codec
+        from kitaru.store import codec
 
         if method == "create_execution" and kwargs.get("execution_id") is None:
             import secrets

@@ -91,7 +91,9 @@ class OrchestratorContract:
 
         handle = run_on(orchestrator, tiny, {"x": 7})
         handle.wait(timeout=self.execution_timeout)
-        records: list[dict[str, Any]] = orchestrator.logs(handle.id)
+        from kitaru.client import KitaruClient
+
+        records: list[dict[str, Any]] = KitaruClient().executions.logs(handle.id)
         assert "tiny flow got 7" in [r.get("line") for r in records]
 
     def test_resume_after_input(self, orchestrator: Orchestrator) -> None:

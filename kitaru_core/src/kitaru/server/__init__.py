@@ -1,0 +1,1 @@
+"""The Kitaru server: FastAPI app, auth, REST routes (imported only by `kitaru server`)."""
