@@ -1,5 +1,5 @@
 """``docs/plugins.md`` documents every hook with its signature, and its copies of the example
-plugin's files are the files themselves."""
+plugin's files (and excerpts of them) are the files themselves."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from tests.conftest import REPO
 DOC = (REPO / "docs" / "plugins.md").read_text()
 #: fenced blocks whose first line is a comment naming a file of the repository
 FILE_BLOCKS = re.findall(r"```\w+\n# (examples/\S+)\n(.*?)```", DOC, re.S)
+#: fenced blocks whose first line is ``# examples/... (excerpt)``: a part of that file
+EXCERPTS = re.findall(r"```\w+\n# (examples/\S+) \(excerpt\)\n(.*?)```", DOC, re.S)
 
 
 def hooks() -> dict[str, Callable[..., Any]]:
@@ -51,7 +53,13 @@ def test_example_files_are_quoted_verbatim(path: str, text: str) -> None:
     assert text == (REPO / path).read_text(), f"docs/plugins.md is out of date for {path}"
 
 
+@pytest.mark.parametrize("path, text", EXCERPTS, ids=[p for p, _ in EXCERPTS])
+def test_example_excerpts_are_quoted_verbatim(path: str, text: str) -> None:
+    assert text in (REPO / path).read_text(), f"docs/plugins.md is out of date for {path}"
+
+
 def test_the_example_is_quoted() -> None:
     quoted = {p.rsplit("/", 1)[-1] for p, _ in FILE_BLOCKS}
     assert {"pyproject.toml", "plugin.py", "prefixed_store.py", "stack.yaml",
-            "test_prefixed_store.py"} <= quoted  # fmt: skip
+            "test_prefixed_store.py", "subprocess_job.py", "jobs-stack.yaml"} <= quoted  # fmt: skip
+    assert {p.rsplit("/", 1)[-1] for p, _ in EXCERPTS} == {"test_subprocess_job.py"}
