@@ -136,3 +136,39 @@ def test_check_text() -> None:
     with pytest.raises(kitaru.UsageError) as exc:
         check_text(long, "name")
     assert len(exc.value.message) < 120
+
+
+@kitaru.checkpoint(retries=1)
+def raises_text(text: str) -> None:
+    print(f"about to fail: {text}")
+    raise ValueError(f"bad {text}")
+
+
+@flow
+def fails_with(text: str) -> None:
+    raises_text(text)
+
+
+def test_free_text_a_store_cannot_hold_is_stored_escaped(backend: str) -> None:
+    """A user's error message or printed line may hold anything: it is stored with the NUL as
+    ``\\x00`` on every store, and the execution fails with the user's ValueError, never a
+    DataError."""
+    with pytest.raises(kitaru.ExecutionFailed) as exc:
+        fails_with(NUL)
+    assert exc.value.error_type == "ValueError", exc.value
+    info = KitaruClient().executions.list()[0]
+    detail = KitaruClient().executions.get(info.id)
+    assert [a.error.startswith("ValueError: bad a") for a in detail.attempts] == [True, True]
+    assert all("\x00" not in a.error for a in detail.attempts)
+    lines = [r["line"] for r in KitaruClient().executions.logs(info.id)]
+    assert any(line.startswith("about to fail: a") for line in lines), lines
+    assert all("\x00" not in line for line in lines)
+
+
+def test_a_value_with_an_unpaired_surrogate_is_one_usage_error(backend: str) -> None:
+    """UTF-8 cannot hold it: a flow input or a memory value with one is refused in one line,
+    not a raw UnicodeEncodeError."""
+    with pytest.raises(kitaru.UsageError, match="unpaired surrogate"):
+        fails_with(SURROGATE)
+    with pytest.raises(kitaru.UsageError, match="unpaired surrogate"):
+        kitaru.memory.set("k", SURROGATE)

@@ -69,3 +69,16 @@ def check_unicode(value: Any, what: str) -> Any:
         elif isinstance(item, list):
             stack.extend(item)
     return value
+
+
+def storable(text: str) -> str:
+    """Free text (an error message, a captured line) as every store can hold it: a NUL is
+    written ``\\x00`` and an unpaired surrogate ``\\ufffd``, so SQLite and PostgreSQL store
+    the same thing (PostgreSQL refuses both)."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text

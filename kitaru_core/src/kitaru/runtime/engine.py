@@ -17,6 +17,7 @@ from kitaru.errors import LeaseLost
 from kitaru.redact import scrub
 from kitaru.runtime.context import CallFrame, ExecutionContext, current_frame
 from kitaru.store.records import CHECKPOINT, Attempt, Call
+from kitaru.validation import storable
 
 if TYPE_CHECKING:
     from kitaru.checkpoint import Checkpoint
@@ -84,7 +85,7 @@ def _failed_attempt(
 ) -> None:
     ctx.store.add_attempt(
         ctx.pk,
-        Attempt(call_id, n, started, time.time(), scrub(f"{type(exc).__name__}: {exc}")),
+        Attempt(call_id, n, started, time.time(), storable(scrub(f"{type(exc).__name__}: {exc}"))),
         epoch=ctx.epoch,
     )
 

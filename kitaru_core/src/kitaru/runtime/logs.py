@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from kitaru.redact import scrub
 from kitaru.runtime.context import current_execution, current_frame
+from kitaru.validation import storable
 
 
 def log_path(execution_id: str) -> Path:
@@ -57,7 +58,7 @@ class LogSink:
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
-        line = scrub(line)  # no piece of a known secret value in a stored log line
+        line = storable(scrub(line))  # no piece of a known secret value, no NUL
         record = {"t": round(time.time(), 6), "call": call_id, "stream": stream, "line": line}
         self._file.write(json.dumps(record) + "\n")
         self._file.flush()

@@ -92,11 +92,22 @@ def _is_dataclass_instance(value: Any) -> bool:
     return dataclasses.is_dataclass(value) and not isinstance(value, type)
 
 
+def _unstorable(exc: UnicodeEncodeError) -> UsageError:
+    bad = exc.object[exc.start : exc.end]
+    return UsageError(
+        f"a value holds {bad!r}, an unpaired surrogate: no store can keep it",
+        hint="clean the text first (e.g. text.encode('utf-8', 'replace').decode())",
+    )
+
+
 def serialize(value: Any) -> Serialized:
     """Turn ``value`` into bytes plus what is needed to read it back."""
     t = type(value)
     if t is str:
-        return Serialized("str", None, value.encode())
+        try:
+            return Serialized("str", None, value.encode())
+        except UnicodeEncodeError as exc:
+            raise _unstorable(exc) from None
     if t is bytes:
         return Serialized("bytes", None, value)
     if t in _JSON_SCALARS or ((t is list or t is dict) and is_json_native(value)):
