@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from typing import Any
 
 import pytest
 
@@ -209,3 +210,19 @@ def test_logs_follow_a_detached_run_until_it_ends(flows: Flows) -> None:
     from kitaru.client import KitaruClient
 
     assert KitaruClient().executions.get(execution_id).status == "completed"
+
+
+def test_inputs_that_do_not_validate_fail_the_run_instead_of_hanging(tmp_path: Any) -> None:
+    """A typed (pydantic) parameter given the wrong value: the execution fails and the command
+    exits 1 with one line (its driving thread used to die on the validation error, so the
+    command waited forever)."""
+    script = tmp_path / "typed.py"
+    script.write_text(
+        "from pydantic import BaseModel\nfrom kitaru import flow\n\n"
+        "class P(BaseModel):\n    n: int\n\n@flow\ndef typed(p: P) -> int:\n    return p.n\n"
+    )
+    proc = kitaru("run", f"{script}:typed", "--input", '{"p": {"n": "abc"}}', timeout=60)
+    line = assert_one_line_error(proc, code=1)
+    assert "ValidationError" in line and "valid integer" in line
+    [info] = executions()
+    assert info.status == "failed"

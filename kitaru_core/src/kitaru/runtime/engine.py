@@ -219,9 +219,10 @@ def run_body(ctx: ExecutionContext) -> Outcome:
     from kitaru.runtime.logs import install
 
     install()
-    args, kwargs = ctx.flow.inputs_from_record(ctx.execution.inputs)
     token = current_execution.set(ctx)
     try:
+        # inside the try: inputs that do not validate fail the execution, never its thread
+        args, kwargs = ctx.flow.inputs_from_record(ctx.execution.inputs)
         result = ctx.flow.fn(*args, **kwargs)
         if ctx.flow.is_async:
             import asyncio  # only async flows pay for it
