@@ -34,7 +34,7 @@ def test_an_isolated_checkpoint_runs_as_a_unit_of_its_own(
     from kitaru.stack.registry import register_stack
     from kitaru.store import default_store
 
-    register_stack(load_stack_file(EXAMPLE / "jobs-stack.yaml"))
+    register_stack(load_stack_file(EXAMPLE / "jobs-stack.yaml"), replace=True)  # a server keeps it
     monkeypatch.setenv("KITARU_STACK", "jobs")
     handle = jobs_flows.with_isolated.run(3)
     result = handle.wait(timeout=60)
@@ -59,25 +59,26 @@ def test_an_isolated_checkpoint_runs_as_a_unit_of_its_own(
 
 
 def test_a_unit_that_fails_before_kitaru_starts_leaves_the_execution_crashed(
-    isolated_kitaru_home: Path, monkeypatch: pytest.MonkeyPatch
+    isolated_kitaru_home: Path, tmp_path: Path
 ) -> None:
-    """A server but no API key: Kitaru refuses at once in the unit (exit code 1), before it
-    can reach any store; only the backend knows why."""
+    """An "image" without kitaru: the unit exits 1 before it can reach any store, which still
+    says pending; only the backend knows why."""
+    import venv
+
     from kitaru.testing.flows import tiny
 
-    monkeypatch.delenv("KITARU_API_KEY", raising=False)
+    venv.create(tmp_path / "bare", with_pip=False)
     orchestrator = build_component("orchestrator", "subprocess-job",
-                                   environment={"KITARU_SERVER_URL": "http://127.0.0.1:9"})  # fmt: skip
+                                   image=str(tmp_path / "bare" / "bin" / "python"))  # fmt: skip
     handle = run_on(orchestrator, tiny, {"x": 1})
     deadline = time.monotonic() + 30
     while orchestrator.status(handle.id) != "crashed":
         assert time.monotonic() < deadline, orchestrator.status(handle.id)
         time.sleep(0.05)
     reason = orchestrator.failure(handle.id)
-    assert reason is not None
-    assert "failed: exit code 1: " in reason
-    assert "KITARU_API_KEY is not" in reason
-    assert any("KITARU_API_KEY is not" in r["line"] for r in orchestrator.logs(handle.id))
+    assert reason is not None and " failed: exit code 1: " in reason
+    assert "No module named 'kitaru'" in reason
+    assert any("No module named 'kitaru'" in r["line"] for r in orchestrator.logs(handle.id))
 
 
 def test_stop_unit_ends_a_running_unit(tmp_path: Path) -> None:
