@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from kitaru.components.base import OptionalStr
 from kitaru.components.job_orchestrator import (
     JobOrchestrator,
     JobOrchestratorConfig,
@@ -46,9 +47,9 @@ class SubprocessJobOrchestratorConfig(JobOrchestratorConfig):
     """``environment`` is inherited; ``server_url`` is not used (see ``environment()``)."""
 
     #: the Python that runs the units (it needs kitaru and the flow's code)
-    image: str | None = Field(default_factory=lambda: sys.executable)
+    image: OptionalStr = Field(default_factory=lambda: sys.executable)
     #: where the units' folders go (default: ``$KITARU_HOME/units``)
-    folder: str | None = None
+    folder: OptionalStr = None
     #: seconds a unit gets to end after SIGTERM, before SIGKILL
     stop_timeout: float = Field(default=10.0, ge=0)
 
