@@ -191,7 +191,7 @@ def test_run_checks_its_settings_before_creating_anything(isolated_kitaru_home: 
     ],
 )
 def test_config_rejects(config: dict[str, Any]) -> None:
-    from kitaru_docker.orchestrator import DockerOrchestratorConfig
+    from kitaru_docker.orchestrator_config import DockerOrchestratorConfig
 
     with pytest.raises(ValidationError):
         DockerOrchestratorConfig(**config)

@@ -31,7 +31,7 @@ def kitaru_flavors() -> list[Flavor]:
         Flavor(
             name="sagemaker",
             type="orchestrator",
-            config_class="kitaru_aws.sagemaker:SageMakerOrchestratorConfig",
+            config_class="kitaru_aws.sagemaker_config:SageMakerOrchestratorConfig",
             implementation="kitaru_aws.sagemaker:SageMakerOrchestrator",
             install_hint=_HINT,
             description="one SageMaker training job per execution, from `image`",

@@ -12,16 +12,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator
-
-from kitaru.components.job_orchestrator import (
-    JobOrchestrator,
-    JobOrchestratorConfig,
-    UnitSpec,
-    UnitState,
-)
+from kitaru.components.job_orchestrator import JobOrchestrator, UnitSpec, UnitState
 from kitaru.errors import ConfigError
 from kitaru_docker.engine import DockerError, UsesEngine, engine_url, one_line
+from kitaru_docker.orchestrator_config import DockerOrchestratorConfig
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -44,58 +38,6 @@ def unit_state(status: str, exit_code: int | None, error: str | None) -> UnitSta
         return UnitState("succeeded")
     why = f"exit code {exit_code}" + (f": {one_line(error)}" if error else "")
     return UnitState("failed", why)
-
-
-class DockerOrchestratorConfig(JobOrchestratorConfig):
-    #: the engine, e.g. ``unix:///var/run/docker.sock`` (default: ``DOCKER_HOST``)
-    base_url: str | None = None
-    #: its API key, a ``{{secret:name.key}}`` reference (default: this client's key)
-    api_key: str | None = None
-    #: ``host``: containers reach services on this machine's 127.0.0.1 (e.g. the server)
-    network_mode: str | None = "host"
-    #: bind mounts, ``/host/path:/container/path[:ro]``
-    volumes: list[str] = Field(default_factory=list)
-    #: bind-mount the flow's code (its import root) read-only at the same path
-    mount_code: bool = False
-    #: recorded code path -> path inside the image (``KITARU_CODE_MAP``)
-    code_map: dict[str, str] = Field(default_factory=dict)
-    #: the Python that has kitaru installed, inside the image
-    python: str = "python3"
-    #: seconds a container gets to stop after SIGTERM when an execution is cancelled
-    stop_timeout: int = Field(default=10, ge=0)
-    #: seconds one isolated checkpoint container may run
-    checkpoint_timeout: float = Field(default=3600.0, gt=0)
-    #: remove a checkpoint's container once its reply is read
-    remove_checkpoint_containers: bool = True
-    #: extra labels on every container
-    labels: dict[str, str] = Field(default_factory=dict)
-    #: seconds one engine API call may take
-    timeout: float = Field(default=120.0, gt=0)
-    #: give containers this engine (its unix socket mounted, DOCKER_HOST set): an execution
-    #: starts its isolated checkpoints' containers from inside its own
-    share_engine: bool = True
-
-    @field_validator("api_key")
-    @classmethod
-    def _api_key_is_a_reference(cls, value: str | None) -> str | None:
-        from kitaru.stack.references import is_secret_reference
-
-        if value is not None and not is_secret_reference(value):
-            raise ValueError("api_key must be a {{secret:name.key}} reference, not the key")
-        return value
-
-    @field_validator("volumes")
-    @classmethod
-    def _volumes_have_two_paths(cls, value: list[str]) -> list[str]:
-        for v in value:
-            parts = v.split(":")
-            if (
-                len(parts) not in (2, 3)
-                or not all(parts[:2])
-                or parts[2:] not in ([], ["ro"], ["rw"])
-            ):
-                raise ValueError(f"volume {v!r}: write /host/path:/container/path[:ro|:rw]")
-        return value
 
 
 class DockerOrchestrator(JobOrchestrator, UsesEngine):
@@ -139,23 +81,6 @@ class DockerOrchestrator(JobOrchestrator, UsesEngine):
     def checkpoint_time_limit(self) -> float:
         return self.config.checkpoint_timeout
 
-    def volumes(self, execution: Execution) -> dict[str, dict[str, str]]:
-        mounts: dict[str, dict[str, str]] = {}
-        for v in self.config.volumes:
-            host, inside, *mode = v.split(":")
-            mounts[host] = {"bind": inside, "mode": mode[0] if mode else "rw"}
-        engine = engine_url(self.config.base_url)
-        if self.config.share_engine and engine.startswith("unix://"):
-            socket_path = engine.removeprefix("unix://")
-            mounts[socket_path] = {"bind": socket_path, "mode": "rw"}
-        if self.config.mount_code:
-            root = execution.root or (
-                os.path.dirname(execution.source_file) if execution.source_file else None
-            )
-            if root:
-                mounts[root] = {"bind": root, "mode": "ro"}
-        return mounts
-
     def container_spec(self, spec: UnitSpec, execution: Execution) -> dict[str, Any]:
         """Keyword arguments of ``client.containers.run`` for one unit."""
         kwargs: dict[str, Any] = {
@@ -172,7 +97,10 @@ class DockerOrchestrator(JobOrchestrator, UsesEngine):
         }  # fmt: skip
         if self.config.network_mode:
             kwargs["network_mode"] = self.config.network_mode
-        if volumes := self.volumes(execution):
+        code = execution.root or (
+            os.path.dirname(execution.source_file) if execution.source_file else None
+        )
+        if volumes := self.config.mounts(engine_url(self.config.base_url), code):
             kwargs["volumes"] = volumes
         return kwargs
 

@@ -22,7 +22,7 @@ def kitaru_flavors() -> list[Flavor]:
         Flavor(
             name="docker",
             type="orchestrator",
-            config_class="kitaru_docker.orchestrator:DockerOrchestratorConfig",
+            config_class="kitaru_docker.orchestrator_config:DockerOrchestratorConfig",
             implementation="kitaru_docker.orchestrator:DockerOrchestrator",
             install_hint=_HINT,
             description="one container per execution on a Docker engine, from `image`",
