@@ -86,3 +86,24 @@ def create_pending_with_flow(
         options={"stack": "local", "retries": 0},
     )  # fmt: skip
     return ex.id
+
+
+def test_retry_runs_a_failed_execution_again_in_place(tmp_path: Path) -> None:
+    """What a job orchestrator's unit runs for `kitaru executions retry` (a `resume` unit
+    refused a failed execution: the retry did nothing)."""
+    script = tmp_path / "flaky.py"
+    script.write_text(
+        "import os\nfrom kitaru import flow\n\n@flow\ndef flaky() -> str:\n"
+        "    if os.environ.get('FAIL'):\n        raise ValueError('not yet')\n    return 'ok'\n"
+    )
+    env = subprocess_env(FAIL="1")
+    ran = subprocess.run([sys.executable, "-m", "kitaru.cli", "run", f"{script}:flaky"],
+                         env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert ran.returncode == 1, ran.stderr
+    (execution,) = KitaruClient().executions.list()
+    assert execution.status == "failed"
+    env.pop("FAIL")
+    out = entrypoint("retry", execution.id, env=env)
+    assert out.returncode == 0, out.stderr
+    assert KitaruClient().executions.get(execution.id).status == "completed"
+    assert entrypoint("retry", execution.id, env=env).returncode == 0  # nothing to retry now

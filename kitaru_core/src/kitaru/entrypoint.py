@@ -2,6 +2,7 @@
 
     python -m kitaru.entrypoint run EXECUTION_ID          # drive a created (pending) execution
     python -m kitaru.entrypoint resume EXECUTION_ID       # continue a crashed/waiting one
+    python -m kitaru.entrypoint retry EXECUTION_ID        # run a failed one again in place
     python -m kitaru.entrypoint checkpoint EXECUTION_ID CHECKPOINT INPUT_JSON
                                                           # one runtime="isolated" call
 
@@ -22,7 +23,7 @@ USAGE = __doc__.split("\n\n")[1] if __doc__ else ""
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("run", "resume", "checkpoint"):
+    if not argv or argv[0] not in ("run", "resume", "retry", "checkpoint"):
         print("usage:\n" + USAGE, file=sys.stderr)
         return 2
     command, rest = argv[0], argv[1:]
@@ -44,7 +45,7 @@ def main(argv: list[str]) -> int:
     from kitaru.runtime.runner import RESUMABLE
     from kitaru.runtime.worker import main as worker
 
-    statuses = ("pending",) if command == "run" else RESUMABLE
+    statuses = {"run": ("pending",), "retry": ("failed",)}.get(command, RESUMABLE)
     return worker([rest[0], ",".join(statuses)])
 
 

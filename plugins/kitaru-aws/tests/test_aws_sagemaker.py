@@ -100,6 +100,12 @@ def test_resume_submits_another_job(home: Path, moto: Moto, bucket: str) -> None
     units = default_store().get_execution(handle.id).metadata["units"]
     assert [u["role"] for u in units] == ["run", "resume"]
     assert units[1]["name"].startswith("kitaru-resume-")
+    # `kitaru executions retry`: a unit that runs the failed execution again
+    from kitaru.runtime.launch import launch
+
+    launch(default_store(), default_store().get_execution(handle.id), "retry", orchestrator=sm)
+    units = default_store().get_execution(handle.id).metadata["units"]
+    assert units[-1]["role"] == "retry" and units[-1]["name"].startswith("kitaru-retry-")
 
 
 def test_submit_failure_fails_the_execution_in_one_line(
@@ -176,7 +182,7 @@ def test_verify(moto: Moto, bucket: str) -> None:
     {"job_name_prefix": "k" * 36},
 ])  # fmt: skip
 def test_config_is_checked(bad: dict[str, str]) -> None:
-    from kitaru_aws.sagemaker import SageMakerOrchestratorConfig
+    from kitaru_aws.sagemaker_config import SageMakerOrchestratorConfig
 
     good = {"role_arn": ROLE, "output_path": "s3://b/p", "api_key_secret_id": "kitaru/k"}
     with pytest.raises(ValidationError):

@@ -268,12 +268,15 @@ class JobOrchestrator(Orchestrator):
 
     # -- the orchestrator interface --------------------------------------------------------------
     def launch(self, launch: Launch) -> None:
-        """One unit: ``run`` for a new execution, ``resume`` otherwise. A process waiting for
-        the result does not hold it (``wait``): the unit resumes once input arrives."""
+        """One unit: ``run`` for a new execution, ``retry`` for a failed one, ``resume``
+        otherwise. A process waiting for the result does not hold it (``wait``): the unit
+        resumes once input arrives."""
         if launch.reason == "wait":
             return
         execution = launch.execution
-        role = "run" if launch.reason in ("run", "replay", "invoke") else "resume"
+        role = {"run": "run", "replay": "run", "invoke": "run", "retry": "retry"}.get(
+            launch.reason, "resume"
+        )
         try:
             self._submit(self.unit_spec(execution, role), execution)
         except Exception as exc:
