@@ -33,6 +33,14 @@ class RecordingOrchestrator(LocalOrchestrator):
     def failure(self, execution_id: str) -> str | None:
         return "kitaru-run-0001 failed: exit code 3: no module named kitaru"
 
+    def status(self, execution_id: str) -> str:
+        if execution_id in DEAD_UNITS:  # its unit died before it took the lease
+            return "crashed"
+        return super().status(execution_id)
+
+
+DEAD_UNITS: set[str] = set()
+
 
 @hookimpl
 def kitaru_flavors() -> list[Flavor]:
@@ -224,3 +232,20 @@ def test_show_gives_the_backends_reason_for_a_crash() -> None:
     assert info.crash_reason == "kitaru-run-0001 failed: exit code 3: no module named kitaru"
     shown = CliRunner().invoke(cli, ["executions", "show", execution_id], env={"COLUMNS": "200"})
     assert "exit code 3: no module named kitaru" in shown.output
+
+
+def test_show_asks_the_backend_about_a_pending_execution() -> None:
+    """A unit that died before taking the lease: the store still says pending (for a minute),
+    the orchestrator knows at once."""
+    from kitaru.store import default_store
+    from kitaru.testing.flows import tiny
+
+    loc = tiny.location
+    pending = default_store().create_execution(
+        flow=tiny.name, module=loc.module, qualname=loc.qualname, source_file=loc.source_file,
+        root=loc.root, inputs=tiny.inputs_record({"x": 1}), options={"stack": "routed"},
+    )  # fmt: skip
+    assert kitaru.KitaruClient().executions.get(pending.id).status == "pending"
+    DEAD_UNITS.add(pending.id)
+    info = kitaru.KitaruClient().executions.get(pending.id)
+    assert info.status == "crashed" and info.crash_reason and "exit code 3" in info.crash_reason

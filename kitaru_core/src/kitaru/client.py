@@ -106,6 +106,18 @@ def resume_error(execution_id: str, stored: Any) -> ResumeError | None:
     )  # fmt: skip
 
 
+def _backend_status(ex: Execution, shown: str) -> str:
+    """The orchestrator's view of a pending or running execution (a job orchestrator asks
+    its backend: a unit that died before taking the lease is crashed at once, not after the
+    pending grace); the store's when it cannot be asked."""
+    from kitaru.runtime.launch import orchestrator_of
+
+    try:
+        return orchestrator_of(ex).status(ex.id)
+    except KitaruError:
+        return shown
+
+
 def _crash_reason(ex: Execution) -> str | None:
     """What the execution's orchestrator knows of why its unit ended (a job that failed
     before Kitaru started in it); None when it knows nothing more, or cannot be asked."""
@@ -222,6 +234,8 @@ class Executions:
         """An execution with its checkpoints, waits, attempts, metadata and artifacts."""
         ex = self._store.get_execution(execution_id)
         info = self._summary(ex, time.time())
+        if info.status in ("pending", "running"):  # the backend may know its unit is gone
+            info.status = _backend_status(ex, info.status)
         if info.status == "crashed":
             info.crash_reason = _crash_reason(ex)
         calls = sorted(self._store.load_journal(ex.pk).values(), key=lambda c: c.seq)
