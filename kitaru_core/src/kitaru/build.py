@@ -143,15 +143,15 @@ def kitaru_wheel(into: Path) -> Path:
     checkout gets a new one): a prebuilt ``kitaru-<version>-*.whl`` there (e.g. from ``pip
     download kitaru``) is used as is; otherwise it is built from these sources with uv (or
     pip)."""
-    import kitaru
+    from kitaru import version
 
     cache = wheel_cache()
-    prebuilt = sorted(cache.glob(f"kitaru-{kitaru.__version__}-*.whl"))
-    source = Path(kitaru.__file__).resolve().parents[2]  # .../kitaru_core when run from sources
+    prebuilt = sorted(cache.glob(f"kitaru-{version.__version__}-*.whl"))
+    source = Path(version.__file__).resolve().parents[2]  # .../kitaru_core when run from sources
     if prebuilt or not (source / "pyproject.toml").exists():
         if not prebuilt:
             raise ConfigError("cannot find Kitaru's sources to build a wheel for the image",
-                              hint=f"put a kitaru-{kitaru.__version__} wheel in {cache}")  # fmt: skip
+                              hint=f"put a kitaru-{version.__version__} wheel in {cache}")  # fmt: skip
         return _copy(prebuilt[-1], into)
     return _copy(source_wheel("kitaru", source), into)
 

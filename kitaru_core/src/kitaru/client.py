@@ -110,7 +110,7 @@ def _backend_status(ex: Execution, shown: str) -> str:
     """The orchestrator's view of a pending or running execution (a job orchestrator asks
     its backend: a unit that died before taking the lease is crashed at once, not after the
     pending grace); the store's when it cannot be asked."""
-    from kitaru.runtime.launch import orchestrator_of
+    from kitaru.runtime.stacks import orchestrator_of
 
     try:
         return orchestrator_of(ex).status(ex.id)
@@ -121,7 +121,7 @@ def _backend_status(ex: Execution, shown: str) -> str:
 def _crash_reason(ex: Execution) -> str | None:
     """What the execution's orchestrator knows of why its unit ended (a job that failed
     before Kitaru started in it); None when it knows nothing more, or cannot be asked."""
-    from kitaru.runtime.launch import orchestrator_of
+    from kitaru.runtime.stacks import orchestrator_of
 
     try:
         return orchestrator_of(ex).failure(ex.id)
@@ -132,7 +132,7 @@ def _crash_reason(ex: Execution) -> str | None:
 def cancel_execution(store: MetadataStore, execution_id: str) -> None:
     """Mark the execution cancelled (its runner stops at its next step), then have its
     orchestrator stop the backend's work (containers, jobs)."""
-    from kitaru.runtime.launch import orchestrator_of
+    from kitaru.runtime.stacks import orchestrator_of
 
     ex = store.get_execution(execution_id)
     if ex.status in TERMINAL_STATUSES or not store.set_status(
@@ -305,7 +305,7 @@ class Executions:
     # -- acting ---------------------------------------------------------------------------------
     def input(self, execution_id: str, value: Any, *, name: str | None = None) -> None:
         """Answer the pending wait; the execution resumes (a worker starts if none holds it)."""
-        from kitaru.runtime.runner import ensure_progress
+        from kitaru.runtime.launch import ensure_progress
 
         if resolve_input(self._store, execution_id, value, name=name):
             ensure_progress(self._store, execution_id)

@@ -36,7 +36,7 @@ def main(argv: list[str]) -> int:
             print("usage: python -m kitaru.entrypoint checkpoint ID CHECKPOINT INPUT_JSON",
                   file=sys.stderr)  # fmt: skip
             return 2
-        from kitaru.runtime.isolated import main as isolated
+        from kitaru.runtime.checkpoint_unit import main as isolated
 
         return isolated(rest)
     if len(rest) != 1:

@@ -140,8 +140,7 @@ class Flow(Generic[R]):
         """Create the execution and hand it to its stack's orchestrator (``how``: see
         :class:`kitaru.runtime.launch.Launch`)."""
         from kitaru.handle import FlowHandle
-        from kitaru.runtime.launch import launch
-        from kitaru.runtime.runner import new_execution
+        from kitaru.runtime.launch import launch, new_execution
 
         new = new_execution(self, arguments)
         return FlowHandle._launched(launch(new.store, new, "run", flow=self, **how))

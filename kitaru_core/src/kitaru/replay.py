@@ -35,8 +35,8 @@ def start_replay(
 ) -> FlowHandle[Any]:
     from kitaru.checkpoint import registry
     from kitaru.client import to_jsonable
-    from kitaru.runtime.launch import launch
-    from kitaru.runtime.runner import load_flow, new_execution
+    from kitaru.runtime.launch import launch, new_execution
+    from kitaru.runtime.runner import load_flow
 
     source = store.get_execution(execution_id)
     journal = store.load_journal(source.pk)

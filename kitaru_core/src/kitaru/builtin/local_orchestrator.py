@@ -55,7 +55,8 @@ class LocalOrchestrator(Orchestrator):
 
         key = reply_key(f"local-{uuid.uuid4().hex}")
         env = {**settings().child_env(), INPUT_ENV: json.dumps(inputs), REPLY_KEY_ENV: key}
-        cmd = [sys.executable, "-m", "kitaru.runtime.isolated", execution.id, checkpoint, "-"]
+        module = "kitaru.runtime.checkpoint_unit"
+        cmd = [sys.executable, "-m", module, execution.id, checkpoint, "-"]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
                                 text=True)  # fmt: skip
         _, err = proc.communicate()

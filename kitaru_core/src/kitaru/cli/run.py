@@ -76,8 +76,7 @@ def run(target: str, input_json: str | None, detach: bool) -> None:
     kwargs = parse_object("--input", input_json)
     flow_obj = resolve_flow(target)
     from kitaru.handle import FlowHandle
-    from kitaru.runtime.launch import launch
-    from kitaru.runtime.runner import new_execution
+    from kitaru.runtime.launch import launch, new_execution
     from kitaru.store.sqlite import new_execution_id
 
     # The id is chosen here, so "started" is printed before the flow can print anything.

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kitaru.errors import ExecutionCancelled, LeaseLost
+from kitaru.runtime.current import current_execution, current_frame
 from kitaru.runtime.values import ValueIO
 from kitaru.store.base import MetadataStore
 from kitaru.store.records import Call, Execution
@@ -165,7 +165,4 @@ class ExecutionContext:
             pool.shutdown(wait=True)
 
 
-current_execution: ContextVar[ExecutionContext | None] = ContextVar(
-    "kitaru_execution", default=None
-)
-current_frame: ContextVar[CallFrame | None] = ContextVar("kitaru_frame", default=None)
+__all__ = ["CallFrame", "ExecutionContext", "ReplaySource", "current_execution", "current_frame"]

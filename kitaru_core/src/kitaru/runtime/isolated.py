@@ -2,7 +2,7 @@
 
 Inputs and output travel through the stack's artifact store as content-addressed blobs; the
 unit is ``python -m kitaru.entrypoint checkpoint EXECUTION_ID CHECKPOINT -`` (or
-``python -m kitaru.runtime.isolated ...``), which imports the flow's code (so the checkpoint is
+``python -m kitaru.runtime.checkpoint_unit ...``), which imports the flow's code (so the checkpoint is
 defined), runs the body once and writes its reply
 (:class:`~kitaru.components.job_orchestrator.UnitReply`) to the artifact store under
 ``KITARU_REPLY_KEY``: one channel for every orchestrator.
@@ -11,9 +11,6 @@ defined), runs the body once and writes its reply
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import sys
 from typing import TYPE_CHECKING, Any
 
 from kitaru.errors import KitaruError
@@ -45,7 +42,7 @@ def run_isolated(
     ctx: ExecutionContext, cp: Checkpoint[Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
     """Run one call of ``cp`` through the execution's orchestrator; return its value."""
-    from kitaru.runtime.launch import orchestrator_of
+    from kitaru.runtime.stacks import orchestrator_of
 
     orchestrator = orchestrator_of(ctx.execution)
     if not orchestrator.capabilities.isolated_checkpoints:
@@ -68,40 +65,3 @@ def run_isolated(
         frame.metadata.update(reply.unit)
     assert reply.output is not None
     return get_value(artifacts, *reply.output)
-
-
-def main(argv: list[str]) -> int:
-    """The isolated unit: run one checkpoint body and write its :class:`UnitReply` to the
-    artifact store (``KITARU_REPLY_KEY``); inputs from the argument, or from
-    ``KITARU_CHECKPOINT_INPUT`` when the argument is ``-``."""
-    from kitaru.components.job_orchestrator import INPUT_ENV, REPLY_KEY_ENV, UnitReply
-    from kitaru.runtime.checkpoints import registry
-    from kitaru.runtime.runner import load_flow, value_io
-    from kitaru.store import default_store
-
-    execution_id, name, input_json = argv
-    if input_json == "-":
-        input_json = os.environ.get(INPUT_ENV, "")
-    store = default_store()
-    execution = store.get_execution(execution_id)
-    artifacts = value_io(store, execution.options.get("stack")).artifacts
-    try:
-        load_flow(execution)  # defines the checkpoint in this process
-        cp = registry[name]
-        payload = get_value(artifacts, *json.loads(input_json))
-        value = cp.fn(*payload["args"], **payload["kwargs"])
-        if cp.is_async:
-            import asyncio
-
-            value = asyncio.run(value)
-        reply = UnitReply(output=put_value(artifacts, value))
-    except Exception as exc:
-        reply = UnitReply(error=(type(exc).__name__, str(exc)))
-    print(reply.to_json().decode(), flush=True)
-    if key := os.environ.get(REPLY_KEY_ENV):
-        artifacts.put(key, reply.to_json())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -182,13 +182,6 @@ class Launch:
         return drive(ctx, hold=True, stop_at=self.stop_at)
 
 
-def orchestrator_of(execution: Execution) -> Orchestrator:
-    """The orchestrator of the stack the execution was created on."""
-    from kitaru.runtime.stacks import orchestrator_of_stack
-
-    return orchestrator_of_stack(execution.options.get("stack") or "local")
-
-
 def launch(
     store: MetadataStore, execution: Execution | NewExecution, reason: str, *,
     detach: bool = False,
@@ -206,3 +199,37 @@ def launch(
         orchestrator = orchestrator_of_stack(stack or "local")
     orchestrator.launch(request)
     return request
+
+
+def new_execution(
+    flow: Flow[Any],
+    arguments: dict[str, Any],
+    *,
+    store: MetadataStore | None = None,
+    stack: str | None = None,
+    orchestrator: Orchestrator | None = None,
+    **fields: Any,
+) -> NewExecution:
+    """A new execution of ``flow`` on ``stack`` (default: the flow's), to be created by its
+    launch, with what its orchestrator (default: the stack's) keeps of it
+    (``execution_options``, which also checks it can run it before anything is created)."""
+    from kitaru.runtime.runner import run_options
+    from kitaru.runtime.stacks import orchestrator_of_stack, stack_name_for
+    from kitaru.store import default_store
+
+    stack = stack or stack_name_for(flow.stack)
+    orchestrator = orchestrator or orchestrator_of_stack(stack)
+    options = {**run_options(flow, stack), **orchestrator.execution_options(flow)}
+    return NewExecution(store or default_store(), flow, stack, options,
+                        {"inputs": flow.inputs_record(arguments), **fields})  # fmt: skip
+
+
+def ensure_progress(store: MetadataStore, execution_id: str) -> None:
+    """After input was stored: if no live process holds the execution, launch it (``input``)."""
+    import time
+
+    from kitaru.store.records import lease_is_live
+
+    ex = store.get_execution(execution_id)
+    if ex.status == "waiting" and not lease_is_live(ex.lease_owner, ex.lease_expires, time.time()):
+        launch(store, ex, "input", detach=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from kitaru.redact import scrub
-from kitaru.runtime.context import current_execution, current_frame
+from kitaru.runtime.current import current_execution, current_frame
 from kitaru.validation import storable
 
 

@@ -21,14 +21,11 @@ from kitaru.runtime.context import ExecutionContext, ReplaySource
 from kitaru.runtime.engine import Outcome, error_record, run_body
 from kitaru.runtime.leases import keeper
 from kitaru.runtime.values import ValueIO
-from kitaru.store import default_store
 from kitaru.store.base import MetadataStore
 from kitaru.store.records import Call, Execution, display_status
 
 if TYPE_CHECKING:
-    from kitaru.components.orchestrator import Orchestrator
     from kitaru.flow import Flow
-    from kitaru.runtime.launch import NewExecution
 
 RESUMABLE = ("pending", "running", "waiting")
 
@@ -92,28 +89,6 @@ def run_options(flow: Flow[Any], stack: str) -> dict[str, Any]:
     if flow.max_cost_usd is not None:
         options["max_cost_usd"] = flow.max_cost_usd
     return options
-
-
-def new_execution(
-    flow: Flow[Any],
-    arguments: dict[str, Any],
-    *,
-    store: MetadataStore | None = None,
-    stack: str | None = None,
-    orchestrator: Orchestrator | None = None,
-    **fields: Any,
-) -> NewExecution:
-    """A new execution of ``flow`` on ``stack`` (default: the flow's), to be created by its
-    launch, with what its orchestrator (default: the stack's) keeps of it
-    (``execution_options``, which also checks it can run it before anything is created)."""
-    from kitaru.runtime.launch import NewExecution
-    from kitaru.runtime.stacks import orchestrator_of_stack, stack_name_for
-
-    stack = stack or stack_name_for(flow.stack)
-    orchestrator = orchestrator or orchestrator_of_stack(stack)
-    options = {**run_options(flow, stack), **orchestrator.execution_options(flow)}
-    return NewExecution(store or default_store(), flow, stack, options,
-                        {"inputs": flow.inputs_record(arguments), **fields})  # fmt: skip
 
 
 # -- driving ----------------------------------------------------------------------------------
@@ -227,16 +202,6 @@ def launch_worker(execution: Execution, statuses: tuple[str, ...] = RESUMABLE) -
     )  # fmt: skip
     log.close()
     return proc.pid
-
-
-def ensure_progress(store: MetadataStore, execution_id: str) -> None:
-    """After input was stored: if no live process holds the execution, launch it (``input``)."""
-    from kitaru.runtime.launch import launch
-    from kitaru.store.records import lease_is_live
-
-    ex = store.get_execution(execution_id)
-    if ex.status == "waiting" and not lease_is_live(ex.lease_owner, ex.lease_expires, time.time()):
-        launch(store, ex, "input", detach=True)
 
 
 def check_resumable(

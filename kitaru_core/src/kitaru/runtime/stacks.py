@@ -12,9 +12,12 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from kitaru.stack import active
+
 if TYPE_CHECKING:
     from kitaru.components.orchestrator import Orchestrator
     from kitaru.stack.model import Stack
+    from kitaru.store.records import Execution
 
 _names: dict[tuple[Any, ...], str] = {}
 
@@ -48,19 +51,15 @@ def orchestrator_of_stack(name: str) -> Orchestrator:
     """Stack ``name``'s orchestrator. Cached like :func:`stack_name_for`: every new
     execution asks for it."""
     key = (name, os.environ.get("KITARU_SERVER_URL"), os.environ.get("KITARU_DB_URL"),
-           os.environ.get("KITARU_HOME"), _generation[0])  # fmt: skip
+           os.environ.get("KITARU_HOME"), active.generation[0])  # fmt: skip
     found = _orchestrators.get(key)
     if found is None:
         found = _orchestrators[key] = stack_of(name).orchestrator
     return found
 
 
-#: bumped when stacks change in this process (registry writes), to drop cached answers
-_generation = [0]
-
-
 def forget() -> None:
-    _generation[0] += 1
+    """Drop the cached orchestrators (also dropped whenever built stacks are forgotten)."""
     _orchestrators.clear()
 
 
@@ -69,3 +68,8 @@ def stack_of(name: str | None) -> Stack:
     from kitaru.stack.active import active_stack
 
     return active_stack(name or "local")
+
+
+def orchestrator_of(execution: Execution) -> Orchestrator:
+    """The orchestrator of the stack the execution was created on."""
+    return orchestrator_of_stack(execution.options.get("stack") or "local")

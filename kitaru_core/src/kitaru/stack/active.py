@@ -208,8 +208,14 @@ def active_stack(explicit: str | None = None) -> Stack:
     return stack
 
 
+#: bumped whenever built stacks are forgotten, so caches of answers about them (the runtime's
+#: orchestrators by stack) know to drop theirs
+generation = [0]
+
+
 def reset_stack_cache() -> None:
     """Forget built stacks (tests, or after a component's config changed)."""
     with _lock:
         _stacks.clear()
         _settings_cls.clear()
+        generation[0] += 1

@@ -370,8 +370,6 @@ def use_stack(name: str) -> StackSpec:
 
 
 def _forget() -> None:
-    from kitaru.runtime.stacks import forget
     from kitaru.stack.active import reset_stack_cache
 
-    reset_stack_cache()
-    forget()
+    reset_stack_cache()  # bumps the generation: the runtime's cached answers go too

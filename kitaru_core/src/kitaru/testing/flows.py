@@ -32,3 +32,13 @@ def failing(message: str) -> None:
 def waiting(question: str) -> str:
     answer: str = kitaru.wait(name="answer", question=question, schema=str)
     return f"answered: {answer}"
+
+
+@checkpoint(runtime="isolated")
+def triple_apart(x: int) -> int:
+    return 3 * x
+
+
+@flow
+def apart(x: int) -> int:
+    return triple_apart(x) + 1

@@ -238,9 +238,8 @@ class MetadataStoreMoreContract:
     def test_logs_are_appended_in_order_and_read_in_pages(
         self, store: MetadataStore, open_store: OpenStore
     ) -> None:
-        from kitaru.testing.contracts.metadata_store import new_execution
-
-        a, b = new_execution(store), new_execution(store)
+        a, b = (store.create_execution(flow="f", module="m", qualname="q", source_file=None,
+                                       root=None, inputs={}) for _ in range(2))  # fmt: skip
         store.append_logs(a.pk, [{"t": 1.0, "call": None, "stream": "stdout", "line": "one"}])
         open_store().append_logs(a.pk, [
             {"t": 2.0, "call": "step", "stream": "stderr", "line": "two ✓"},

@@ -19,8 +19,7 @@ from kitaru.handle import FlowHandle
 def run_on(orchestrator: Orchestrator, flow: Any, arguments: dict[str, Any]) -> FlowHandle[Any]:
     """Start an execution of ``flow`` (on the active stack) launched on ``orchestrator``, as
     ``flow.run()`` launches on the stack's own."""
-    from kitaru.runtime.launch import launch
-    from kitaru.runtime.runner import new_execution
+    from kitaru.runtime.launch import launch, new_execution
 
     new = new_execution(flow, arguments, orchestrator=orchestrator)
     return FlowHandle._launched(launch(new.store, new, "run", flow=flow,
@@ -107,6 +106,22 @@ class OrchestratorContract:
         resume_on(orchestrator, handle.id)
         self.until_status(orchestrator, handle.id, "completed")
         assert handle.wait(timeout=self.execution_timeout) == "answered: yes"
+
+    def test_an_isolated_checkpoint_runs_as_a_unit_of_its_own(
+        self, orchestrator: Orchestrator
+    ) -> None:
+        """Its inputs and its reply travel through the artifact store; the call records what
+        ran it."""
+        from kitaru.client import KitaruClient
+        from kitaru.testing.flows import apart
+
+        if not orchestrator.capabilities.isolated_checkpoints:
+            pytest.skip(f"orchestrator {orchestrator.name!r} runs no isolated checkpoints")
+        handle = run_on(orchestrator, apart, {"x": 5})
+        assert handle.wait(timeout=self.execution_timeout) == 16
+        (call,) = [c for c in KitaruClient().executions.get(handle.id).checkpoints
+                   if c.name == "triple_apart"]  # fmt: skip
+        assert call.status == "completed" and call.metadata, call
 
     def test_cancel_a_waiting_execution(self, orchestrator: Orchestrator) -> None:
         from kitaru.testing.flows import waiting
