@@ -300,7 +300,7 @@ class Executions:
             orchestrator = orchestrator_of_stack(str(ex.options["stack"]))
         except KitaruError:  # the stack is gone or its plugin missing: nothing more to read
             return records
-        return orchestrator.logs(ex.id)
+        return [dict(line) for line in orchestrator.logs(ex.id)]
 
     # -- acting ---------------------------------------------------------------------------------
     def input(self, execution_id: str, value: Any, *, name: str | None = None) -> None:

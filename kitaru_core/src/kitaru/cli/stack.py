@@ -376,18 +376,17 @@ def verify(ctx: click.Context, name: str | None, output: str) -> None:
     results = target.verify()
     if output == "json":
         items = [
-            {"type": kind, "name": component, "flavor": target.spec.components[kind].flavor,  # type: ignore[index]
-             "ok": ok, "message": message}
-            for kind, component, ok, message in results
+            {"type": r.type, "name": r.name, "flavor": target.spec.components[r.type].flavor,  # type: ignore[index]
+             "ok": r.ok, "message": r.message}
+            for r in results
         ]  # fmt: skip
         out.print_json(command_name(ctx), items)
     else:
         click.echo(f"stack {target.name}")
-        for kind, component, ok, message in results:
-            flavor = target.spec.components[kind].flavor  # type: ignore[index]
-            label = f"{kind} {component} ({flavor})"
-            click.echo(
-                f"  {'ok  ' if ok else 'FAIL'}  {label}" + ("" if ok else f": {one_line(message)}")
-            )
-    if not all(ok for _, _, ok, _ in results):
+        for r in results:
+            flavor = target.spec.components[r.type].flavor  # type: ignore[index]
+            label = f"{r.type} {r.name} ({flavor})"
+            click.echo(f"  {'ok  ' if r.ok else 'FAIL'}  {label}"
+                       + ("" if r.ok else f": {one_line(r.message)}"))  # fmt: skip
+    if not all(r.ok for r in results):
         sys.exit(1)

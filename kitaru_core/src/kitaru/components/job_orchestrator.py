@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from kitaru.components.base import ComponentConfig, OptionalStr
-from kitaru.components.orchestrator import Capabilities, Launch, Orchestrator
+from kitaru.components.orchestrator import Capabilities, Launch, LogLine, Orchestrator
 from kitaru.errors import ConfigError, KitaruError
 
 if TYPE_CHECKING:
@@ -179,7 +179,7 @@ class JobOrchestrator(Orchestrator):
     def stop_unit(self, name: str) -> None:
         """Stop the unit (nothing if it ended meanwhile)."""
 
-    def unit_logs(self, name: str) -> list[dict[str, Any]]:
+    def unit_logs(self, name: str) -> list[LogLine]:
         """What the unit printed (``{"t"?, "stream", "line"}``), when the backend keeps it."""
         return []
 
@@ -317,7 +317,7 @@ class JobOrchestrator(Orchestrator):
             return f"{drivers[-1]['name']} {state.phase}: {state.reason}"
         return None
 
-    def logs(self, execution_id: str) -> list[dict[str, Any]]:
+    def logs(self, execution_id: str) -> list[LogLine]:
         """What the execution's last unit printed (asked when nothing reached Kitaru's log
         store: a unit that could not import the flow, say)."""
         units = self.units_of(self._execution(execution_id))

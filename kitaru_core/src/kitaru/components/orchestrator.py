@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from kitaru.components.base import ORCHESTRATOR, StackComponent
 
@@ -40,6 +40,16 @@ class Launch(Protocol):
 
     def in_worker(self) -> None:
         """Drive it in a detached worker process of this machine."""
+
+
+class LogLine(TypedDict, total=False):
+    """One line of an execution's output: when (epoch seconds), which call printed it, the
+    stream (``stdout``, ``stderr``, ``log``, or the backend's, e.g. ``container``)."""
+
+    t: float
+    call: str | None
+    stream: str
+    line: str
 
 
 @dataclass(frozen=True)
@@ -89,7 +99,7 @@ class Orchestrator(StackComponent):
 
         raise ConfigError(f"orchestrator {self.name!r} cannot run isolated checkpoints")
 
-    def logs(self, execution_id: str) -> list[dict[str, Any]]:
+    def logs(self, execution_id: str) -> list[LogLine]:
         """What the backend kept of the execution's output (``{"t"?, "stream", "line"}``),
         asked when none of it reached Kitaru's own log store (e.g. a job that failed before
         Kitaru started in it). None by default."""

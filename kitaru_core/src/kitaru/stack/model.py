@@ -9,7 +9,7 @@ resolved through the stack's secret store by the component that needs them, when
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -69,6 +69,16 @@ class ComponentSpec(BaseModel):
         description="The flavor's config. ${ENV} is expanded when the file is loaded; "
         "write secrets as {{secret:name.key}}.",
     )
+
+
+class ComponentCheck(NamedTuple):
+    """What ``kitaru stack verify`` found for one component."""
+
+    type: str
+    name: str
+    ok: bool
+    #: ``ok``, or the one-line error (and its hint) that the check raised
+    message: str
 
 
 class StackSpec(BaseModel):
@@ -275,8 +285,8 @@ class Stack:
             return None
         return self.component(CONTAINER_BUILDER)  # type: ignore[return-value]
 
-    def verify(self) -> list[tuple[str, str, bool, str]]:
-        """Check every component: ``(type, name, ok, message)``, one per component. Each
+    def verify(self) -> list[ComponentCheck]:
+        """Check every component: one :class:`ComponentCheck` per component. Each
         component runs its flavor's ``verify()`` and resolves every secret reference of its
         config (:meth:`StackComponent.check`)."""
         results = []
@@ -289,9 +299,10 @@ class Stack:
             except Exception as exc:
                 message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
                 hint = getattr(exc, "hint", None)
-                results.append((kind, name, False, message + (f" ({hint})" if hint else "")))
+                results.append(ComponentCheck(kind, name, False,
+                                              message + (f" ({hint})" if hint else "")))  # fmt: skip
             else:
-                results.append((kind, name, True, "ok"))
+                results.append(ComponentCheck(kind, name, True, "ok"))
         return results
 
     def to_dict(self) -> dict[str, Any]:

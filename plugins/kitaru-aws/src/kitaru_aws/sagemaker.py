@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from kitaru.components.job_orchestrator import JobOrchestrator, UnitSpec, UnitState
+from kitaru.components.orchestrator import LogLine
 from kitaru.errors import ConfigError
 from kitaru_aws._aws import UsesAWSClient, client, describe_error, unreachable, where
 from kitaru_aws.sagemaker_config import SageMakerOrchestratorConfig
@@ -118,12 +119,12 @@ class SageMakerOrchestrator(UsesAWSClient, JobOrchestrator):
         except BotoCoreError as exc:
             raise self._cannot("stop", name, exc, "sagemaker:StopTrainingJob") from None
 
-    def unit_logs(self, name: str) -> list[dict[str, Any]]:
+    def unit_logs(self, name: str) -> list[LogLine]:
         """A job's output as CloudWatch Logs holds it (empty if there is none yet)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         logs = client("logs", self.config.region, self.config.endpoint_url)
-        out: list[dict[str, Any]] = []
+        out: list[LogLine] = []
         try:
             streams = logs.describe_log_streams(logGroupName=LOG_GROUP,
                                                 logStreamNamePrefix=f"{name}/")  # fmt: skip

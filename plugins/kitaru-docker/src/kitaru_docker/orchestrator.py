@@ -13,6 +13,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from kitaru.components.job_orchestrator import JobOrchestrator, UnitSpec, UnitState
+from kitaru.components.orchestrator import LogLine
 from kitaru.errors import ConfigError
 from kitaru_docker.engine import DockerError, UsesEngine, engine_url, one_line
 from kitaru_docker.orchestrator_config import DockerOrchestratorConfig
@@ -170,7 +171,7 @@ class DockerOrchestrator(JobOrchestrator, UsesEngine):
             if "not running" not in str(exc).lower():
                 raise
 
-    def unit_logs(self, name: str) -> list[dict[str, Any]]:
+    def unit_logs(self, name: str) -> list[LogLine]:
         from docker.errors import DockerException
 
         container = self._container(name)
