@@ -170,9 +170,9 @@ def invoke(
 ) -> FlowHandle[Any]:  # fmt: skip
     """Start an execution of a deployed version; returns its handle at once. ``start=False``
     leaves the pending execution to the caller (``kitaru serve`` runs it in-process)."""
-    from kitaru.flow import _encode
     from kitaru.handle import FlowHandle
     from kitaru.runtime.launch import launch
+    from kitaru.runtime.serialization import encode_input as _encode
 
     s = _store(store)
     d = resolve(flow, tag=tag, version=version, store=s)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import functools
 import inspect
 from collections.abc import Callable
@@ -10,24 +9,13 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from kitaru.errors import UsageError
 from kitaru.runtime import codeloc
-from kitaru.runtime.serialization import deserialize, serialize
+from kitaru.runtime.serialization import decode_input as _decode
+from kitaru.runtime.serialization import encode_input as _encode
 
 if TYPE_CHECKING:
     from kitaru.handle import FlowHandle
 
 R = TypeVar("R")
-
-
-def _encode(value: Any) -> list[Any]:
-    s = serialize(value)
-    data = s.data.decode() if s.serializer in ("str", "json") else base64.b64encode(s.data).decode()
-    return [s.serializer, s.type_name, data]
-
-
-def _decode(entry: list[Any]) -> Any:
-    serializer, type_name, data = entry
-    raw = data.encode() if serializer in ("str", "json") else base64.b64decode(data)
-    return deserialize(serializer, type_name, raw)
 
 
 def _typed(flow: Flow[Any], name: str, value: dict[str, Any]) -> Any:

@@ -81,7 +81,7 @@ class FlowHandle(Generic[R]):
 
     def input(self, value: Any, name: str | None = None) -> None:
         """Answer the pending wait (validated against its schema) and let the flow go on."""
-        from kitaru.client import resolve_input
+        from kitaru.runtime.control import resolve_input
 
         resume_here = resolve_input(self._store, self.id, value, name=name)
         if resume_here:
@@ -97,7 +97,7 @@ class FlowHandle(Generic[R]):
 
     def cancel(self) -> None:
         """Cancel the execution (in-flight checkpoints finish; nothing new starts)."""
-        from kitaru.client import cancel_execution
+        from kitaru.runtime.control import cancel_execution
 
         cancel_execution(self._store, self.id)
 

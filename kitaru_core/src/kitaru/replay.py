@@ -34,7 +34,7 @@ def start_replay(
     detach: bool,
 ) -> FlowHandle[Any]:
     from kitaru.checkpoint import registry
-    from kitaru.client import to_jsonable
+    from kitaru.runtime.control import to_jsonable
     from kitaru.runtime.launch import launch, new_execution
     from kitaru.runtime.runner import load_flow
 

@@ -11,6 +11,7 @@ pydantic is imported only when a value needs it, so plain flows never pay for it
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import json
@@ -239,3 +240,16 @@ def preview(serializer: str, data: bytes, limit: int = 80) -> str:
         return f"<{len(data)} bytes>"
     text = text.replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def encode_input(value: Any) -> list[Any]:
+    """A flow input as recorded on its execution: ``[serializer, type, text]``."""
+    s = serialize(value)
+    data = s.data.decode() if s.serializer in ("str", "json") else base64.b64encode(s.data).decode()
+    return [s.serializer, s.type_name, data]
+
+
+def decode_input(entry: list[Any]) -> Any:
+    serializer, type_name, data = entry
+    raw = data.encode() if serializer in ("str", "json") else base64.b64decode(data)
+    return deserialize(serializer, type_name, raw)

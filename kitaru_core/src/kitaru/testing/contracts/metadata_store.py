@@ -12,7 +12,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,7 +22,7 @@ from kitaru.errors import NotFound, UsageError
 from kitaru.store.base import MetadataStore
 from kitaru.store.records import CHECKPOINT, LLM, WAIT, Attempt, Blob, Call, Execution
 from kitaru.testing.contracts.metadata_store_fencing import MetadataStoreFencingContract
-from kitaru.testing.contracts.metadata_store_more import MetadataStoreMoreContract
+from kitaru.testing.contracts.metadata_store_more import MetadataStoreMoreContract, run_together
 
 OpenStore = Callable[[], MetadataStore]
 
@@ -38,26 +37,6 @@ def new_execution(store: MetadataStore, **kw: Any) -> Execution:
 def call(call_id: str, seq: int, kind: str = CHECKPOINT, status: str = "completed",
          **kw: Any) -> Call:  # fmt: skip
     return Call(call_id, kind, status, seq, **kw)
-
-
-def run_together(n: int, target: Callable[[int], Any]) -> list[Any]:
-    """Run ``target(i)`` in ``n`` threads released at once; results (or exceptions) by ``i``."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = target(i)
-        except BaseException as exc:
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
 
 
 def dead_local_owner() -> str:

@@ -5,6 +5,7 @@ Use :class:`kitaru.testing.MetadataStoreContract`, which includes these tests.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,26 @@ def put(store: MetadataStore, key: str, value: bytes | None, **kw: Any) -> Any:
     scope, scope_key = kw.pop("scope", "namespace"), kw.pop("scope_key", "default")
     return store.memory_put(scope, scope_key, key, serializer=None if value is None else "json",
                             type_name=None, value=value, **kw)  # fmt: skip
+
+
+def run_together(n: int, target: Callable[[int], Any]) -> list[Any]:
+    """Run ``target(i)`` in ``n`` threads released at once; results (or exceptions) by ``i``."""
+    barrier = threading.Barrier(n)
+    results: list[Any] = [None] * n
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = target(i)
+        except BaseException as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
 
 
 class MetadataStoreMoreContract:
@@ -193,7 +214,6 @@ class MetadataStoreMoreContract:
                                                                                        b"b"]  # fmt: skip
 
     def test_concurrent_memory_writers(self, store: MetadataStore, open_store: OpenStore) -> None:
-        from kitaru.testing.contracts.metadata_store import run_together
 
         stores = [open_store() for _ in range(4)]
         try:
