@@ -6,7 +6,9 @@ The stack framework layers its own settings (active stack, project config) on to
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -113,6 +115,54 @@ def configure(**values: object) -> None:
             hint="known: " + ", ".join(sorted(Settings.__dataclass_fields__)),
         )
     _overrides.update(values)
-    from kitaru.store import reset_default_store
+    for reset in _on_change:
+        reset()
 
-    reset_default_store()
+
+#: called when configure() changes the settings (the store module drops its open stores)
+_on_change: list[Callable[[], None]] = []
+
+
+# -- the server this process uses (kitaru.connection connects, logs in and out) -------------------
+URL_ENV, KEY_ENV = "KITARU_SERVER_URL", "KITARU_API_KEY"
+
+
+def _login_file() -> Path:
+    return settings().home / "server.json"
+
+
+_saved: dict[Path, tuple[str, str] | None] = {}
+
+
+def configured(home: Path | None = None) -> tuple[str, str] | None:
+    """``(url, api_key)`` of the server this process uses, or None for the embedded store.
+    (The saved login is read once per home; login/logout here reset that.)"""
+    url = os.environ.get(URL_ENV)
+    if url:
+        key = os.environ.get(KEY_ENV)
+        if not key:
+            from kitaru.errors import ConfigError
+
+            raise ConfigError(f"{URL_ENV} is set but {KEY_ENV} is not",
+                              hint=f"export {KEY_ENV}=<key> or unset {URL_ENV}")  # fmt: skip
+        return url, key
+    if home is None:
+        home = settings().home
+    try:
+        return _saved[home]  # the hot path of every default_store(): no file system access
+    except KeyError:
+        found = _saved[home] = _read_login(home / "server.json")
+        return found
+
+
+def _read_login(path: Path) -> tuple[str, str] | None:
+    if not path.exists():
+        return None
+    try:
+        saved = json.loads(path.read_text())
+        return str(saved["url"]), str(saved["api_key"])
+    except (ValueError, KeyError, TypeError):
+        from kitaru.errors import ConfigError
+
+        raise ConfigError(f"{path} is not a valid login file",
+                          hint="run `kitaru logout` and `kitaru login` again") from None  # fmt: skip

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kitaru.errors import AuthError, ConfigError
@@ -19,48 +18,9 @@ from kitaru.errors import AuthError, ConfigError
 if TYPE_CHECKING:
     from kitaru.store.remote import RemoteStore
 
-URL_ENV, KEY_ENV = "KITARU_SERVER_URL", "KITARU_API_KEY"
+from kitaru.config import KEY_ENV, URL_ENV, _login_file, _saved, configured
 
-
-def _login_file() -> Path:
-    from kitaru.config import settings
-
-    return settings().home / "server.json"
-
-
-_saved: dict[Path, tuple[str, str] | None] = {}
-
-
-def configured(home: Path | None = None) -> tuple[str, str] | None:
-    """``(url, api_key)`` of the server this process uses, or None for the embedded store.
-    (The saved login is read once per home; login/logout here reset that.)"""
-    url = os.environ.get(URL_ENV)
-    if url:
-        key = os.environ.get(KEY_ENV)
-        if not key:
-            raise ConfigError(f"{URL_ENV} is set but {KEY_ENV} is not",
-                              hint=f"export {KEY_ENV}=<key> or unset {URL_ENV}")  # fmt: skip
-        return url, key
-    if home is None:
-        from kitaru.config import settings
-
-        home = settings().home
-    try:
-        return _saved[home]  # the hot path of every default_store(): no file system access
-    except KeyError:
-        found = _saved[home] = _read_login(home / "server.json")
-        return found
-
-
-def _read_login(path: Path) -> tuple[str, str] | None:
-    if not path.exists():
-        return None
-    try:
-        saved = json.loads(path.read_text())
-        return str(saved["url"]), str(saved["api_key"])
-    except (ValueError, KeyError, TypeError):
-        raise ConfigError(f"{path} is not a valid login file",
-                          hint="run `kitaru logout` and `kitaru login` again") from None  # fmt: skip
+__all__ = ["KEY_ENV", "URL_ENV", "configured", "connect", "disconnect", "login", "logout"]
 
 
 def open_store(url: str, api_key: str) -> RemoteStore:

@@ -19,8 +19,7 @@ _stores: dict[str, MetadataStore] = {}
 
 def default_store() -> MetadataStore:
     """The store this process uses (one per KITARU_HOME or server, opened on first use)."""
-    from kitaru.config import settings
-    from kitaru.connection import configured
+    from kitaru.config import configured, settings
 
     s = settings()
     remote = configured(s.home)
@@ -111,3 +110,12 @@ def reset_default_store() -> None:
         for store in _stores.values():
             store.close()
         _stores.clear()
+
+
+def _register() -> None:
+    from kitaru.config import _on_change
+
+    _on_change.append(reset_default_store)
+
+
+_register()
