@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -170,3 +171,27 @@ def test_bad_flow_inputs_are_a_usage_error() -> None:
     with pytest.raises(kitaru.UsageError, match="bad inputs for flow 'chain'"):
         fb.chain.run(1, 2)
     assert KitaruClient().executions.list() == []
+
+
+def test_output_that_cannot_be_captured_does_not_fail_the_flow(tmp_path: Path) -> None:
+    """KITARU_HOME/logs cannot be created (here: a file stands in its way, as a read-only home
+    would refuse it): the flow's prints still work and it completes; only the capture is lost."""
+    import subprocess
+    import sys
+
+    from tests.conftest import subprocess_env
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "logs").write_text("not a folder")
+    script = tmp_path / "prints.py"
+    script.write_text(
+        "from kitaru import checkpoint, flow\n\n@checkpoint\ndef loud(x: int) -> int:\n"
+        "    print('hello', x)\n    return x + 1\n\n@flow\ndef f(x: int) -> int:\n"
+        "    return loud(x)\n\nprint('result', f(1))\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], env=subprocess_env(KITARU_HOME=str(home)),
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "hello 1" in out.stdout and "result 2" in out.stdout
+    assert "output is not captured" in out.stderr

@@ -224,5 +224,6 @@ def test_inputs_that_do_not_validate_fail_the_run_instead_of_hanging(tmp_path: A
     proc = kitaru("run", f"{script}:typed", "--input", '{"p": {"n": "abc"}}', timeout=60)
     line = assert_one_line_error(proc, code=1)
     assert "ValidationError" in line and "valid integer" in line
+    assert "errors.pydantic.dev" not in proc.stderr  # one line, without the documentation link
     [info] = executions()
     assert info.status == "failed"

@@ -204,9 +204,14 @@ class Outcome:
 
 
 def error_record(exc: BaseException, origin: str = "user_code") -> dict[str, Any]:
+    message = str(exc)
+    if type(exc).__name__ == "ValidationError" and type(exc).__module__.startswith("pydantic"):
+        from kitaru.runtime.serialization import validation_message
+
+        message = validation_message(exc)  # type: ignore[arg-type]  # one line, no doc links
     return {
         "type": type(exc).__name__,
-        "message": scrub(str(exc)),
+        "message": scrub(message),
         "origin": getattr(exc, "origin", origin),
         "traceback": scrub("".join(traceback.format_exception(exc)))[-8000:],
     }

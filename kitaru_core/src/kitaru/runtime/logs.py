@@ -42,6 +42,7 @@ class LogSink:
         self._partial: dict[tuple[str, str | None], str] = {}
         self._ship = ship
         self._outbox: list[dict[str, Any]] = []
+        self._unwritable = False
         self._timer: threading.Timer | None = None
 
     def write(self, stream: str, call_id: str | None, text: str) -> None:
@@ -55,19 +56,31 @@ class LogSink:
                 self._emit(stream, call_id, line)
 
     def _emit(self, stream: str, call_id: str | None, line: str) -> None:
-        if self._file is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
         line = storable(scrub(line))  # no piece of a known secret value, no NUL
         record = {"t": round(time.time(), 6), "call": call_id, "stream": stream, "line": line}
-        self._file.write(json.dumps(record) + "\n")
-        self._file.flush()
+        self._write_file(record)
         if self._ship is not None:
             self._outbox.append(record)
             if self._timer is None:
                 self._timer = threading.Timer(0.5, self.flush)
                 self._timer.daemon = True
                 self._timer.start()
+
+    def _write_file(self, record: dict[str, Any]) -> None:
+        """Append to the execution's log file. A file that cannot be written (a read-only
+        KITARU_HOME) loses the capture, never the user's print or the checkpoint."""
+        if self._unwritable:
+            return
+        try:
+            if self._file is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+            self._file.write(json.dumps(record) + "\n")
+            self._file.flush()
+        except OSError as exc:
+            self._unwritable = True
+            if sys.__stderr__ is not None:
+                sys.__stderr__.write(f"kitaru: output is not captured to {self.path}: {exc}\n")
 
     def flush(self) -> None:
         """Send what the server has not got yet (a failure keeps them for the next try)."""
