@@ -59,9 +59,12 @@ def _backend_status(ex: Execution, shown: str) -> str:
     from kitaru.runtime.stacks import orchestrator_of
 
     try:
-        return orchestrator_of(ex).status(ex.id)
+        seen = orchestrator_of(ex).status(ex.id)
     except KitaruError:
         return shown
+    # only a crash is taken from it: anything else the store (read a moment ago, with the
+    # result and the calls shown beside the status) says better
+    return "crashed" if seen == "crashed" else shown
 
 
 def _crash_reason(ex: Execution) -> str | None:

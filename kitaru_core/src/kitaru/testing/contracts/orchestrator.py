@@ -123,6 +123,18 @@ class OrchestratorContract:
                    if c.name == "triple_apart"]  # fmt: skip
         assert call.status == "completed" and call.metadata, call
 
+    def test_a_crashed_execution_is_recovered(self, orchestrator: Orchestrator) -> None:
+        """Its runner died (the lease expired): a ``recover`` launch, as a server or
+        ``kitaru serve`` makes at start, runs it to completion."""
+        from kitaru.runtime.launch import launch, new_execution
+        from kitaru.testing.flows import tiny
+
+        new = new_execution(tiny, {"x": 4}, orchestrator=orchestrator)
+        crashed = new.create(status="running", lease=("gone-host:1:dead", -1.0))
+        launch(new.store, crashed, "recover", detach=True, orchestrator=orchestrator)
+        handle: FlowHandle[Any] = FlowHandle(new.store, crashed.id)
+        assert handle.wait(timeout=self.execution_timeout) == 9
+
     def test_cancel_a_waiting_execution(self, orchestrator: Orchestrator) -> None:
         from kitaru.testing.flows import waiting
 
