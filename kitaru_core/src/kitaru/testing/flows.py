@@ -42,3 +42,24 @@ def triple_apart(x: int) -> int:
 @flow
 def apart(x: int) -> int:
     return triple_apart(x) + 1
+
+
+@checkpoint
+def fails_first(x: int) -> int:
+    """Fails unless an earlier attempt of this call failed: its execution's first run fails,
+    a retry succeeds (read through the store, so wherever the unit runs)."""
+    from kitaru.client import KitaruClient
+    from kitaru.runtime.current import current_execution
+
+    ctx = current_execution.get()
+    assert ctx is not None
+    tried = [a for a in KitaruClient().executions.get(ctx.execution.id).attempts
+             if a.call_id == "fails_first"]  # fmt: skip
+    if not tried:
+        raise ValueError("the first attempt fails")
+    return x
+
+
+@flow
+def fails_once(x: int) -> int:
+    return fails_first(x)

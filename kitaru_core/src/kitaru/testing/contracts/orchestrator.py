@@ -135,6 +135,27 @@ class OrchestratorContract:
         handle: FlowHandle[Any] = FlowHandle(new.store, crashed.id)
         assert handle.wait(timeout=self.execution_timeout) == 9
 
+    def test_retry_runs_a_failed_execution_again_in_place(self, orchestrator: Orchestrator) -> None:
+        from kitaru.runtime.launch import launch
+        from kitaru.store import default_store
+        from kitaru.testing.flows import fails_once
+
+        handle = run_on(orchestrator, fails_once, {"x": 6})
+        with pytest.raises(ExecutionFailed):
+            handle.wait(timeout=self.execution_timeout)
+        store = default_store()
+        failed_at = store.get_execution(handle.id).ended_at
+        launch(store, store.get_execution(handle.id), "retry", detach=True,
+               orchestrator=orchestrator)  # fmt: skip
+        deadline = time.monotonic() + self.execution_timeout
+        while (ex := store.get_execution(handle.id)).status == "failed" and (
+            ex.ended_at == failed_at
+        ):  # the retry has not taken it yet
+            assert time.monotonic() < deadline, "the retry never took the execution"
+            time.sleep(0.05)
+        again: FlowHandle[Any] = FlowHandle(store, handle.id)
+        assert again.wait(timeout=self.execution_timeout) == 6
+
     def test_cancel_a_waiting_execution(self, orchestrator: Orchestrator) -> None:
         from kitaru.testing.flows import waiting
 
