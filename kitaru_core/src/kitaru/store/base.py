@@ -30,6 +30,13 @@ def lease_lost(execution_id: str, epoch: int, current: int | None) -> LeaseLost:
     )
 
 
+def fence(row: tuple[str, int] | None, epoch: int | None) -> None:
+    """Raise LeaseLost if the execution's ``(id, epoch)`` row has moved past the ``epoch`` a
+    runner writes under (nothing to check for an unfenced write or a missing row)."""
+    if epoch is not None and row is not None and row[1] != epoch:
+        raise lease_lost(row[0], epoch, row[1])
+
+
 class MetadataStore(ABC):
     """Executions, their journals, attempts and blob locations.
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from kitaru.errors import NotFound, UsageError
-from kitaru.store.base import MetadataStore, lease_lost
+from kitaru.store.base import MetadataStore, fence
 from kitaru.store.pg_access import PgAccess
 from kitaru.store.pg_deployments import PgDeployments
 from kitaru.store.pg_memory import PgMemory
@@ -106,21 +106,15 @@ class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments
 
     def _refused(self, pk: int, epoch: int) -> None:
         """A fenced write changed nothing: raise LeaseLost if the epoch moved on."""
-        row = self._one("SELECT id, epoch FROM executions WHERE pk = %s", (pk,))
-        if row is not None and row[1] != epoch:
-            raise lease_lost(row[0], epoch, row[1])
+        fence(self._one("SELECT id, epoch FROM executions WHERE pk = %s", (pk,)), epoch)
 
     @staticmethod
     def _check_epoch(conn: Any, pk: int, epoch: int | None) -> None:
         """Inside a transaction: lock the execution's row against a take-over until commit and
         check that the runner's epoch is still current."""
-        if epoch is None:
-            return
-        row = conn.execute(
-            "SELECT id, epoch FROM executions WHERE pk = %s FOR SHARE", (pk,)
-        ).fetchone()
-        if row is not None and row[1] != epoch:
-            raise lease_lost(row[0], epoch, row[1])
+        if epoch is not None:
+            fence(conn.execute("SELECT id, epoch FROM executions WHERE pk = %s FOR SHARE",
+                               (pk,)).fetchone(), epoch)  # fmt: skip
 
     # -- executions ---------------------------------------------------------------------------
     def create_execution(
@@ -282,11 +276,8 @@ class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments
     ) -> None:
         with self._pool.connection() as conn, conn.transaction():
             # appends of one execution take turns (its row lock), so numbers stay dense
-            row = conn.execute(
-                "SELECT id, epoch FROM executions WHERE pk = %s FOR UPDATE", (pk,)
-            ).fetchone()
-            if epoch is not None and row is not None and row[1] != epoch:
-                raise lease_lost(row[0], epoch, row[1])
+            fence(conn.execute("SELECT id, epoch FROM executions WHERE pk = %s FOR UPDATE",
+                               (pk,)).fetchone(), epoch)  # fmt: skip
             row = conn.execute("SELECT COALESCE(MAX(n), 0) FROM logs WHERE execution_pk = %s",
                                (pk,)).fetchone()  # fmt: skip
             start = int(row[0]) if row else 0
@@ -313,8 +304,7 @@ class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments
             row = conn.execute(
                 f"SELECT {column}, id, epoch FROM executions WHERE pk = %s FOR UPDATE", (pk,)
             ).fetchone()
-            if epoch is not None and row is not None and row[2] != epoch:
-                raise lease_lost(row[1], epoch, row[2])
+            fence(row[1:] if row else None, epoch)
             merged = {**(_loads(row[0]) or {}), **values} if row else values
             conn.execute(f"UPDATE executions SET {column} = %s WHERE pk = %s", (_dumps(merged), pk))
 

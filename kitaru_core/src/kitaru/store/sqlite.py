@@ -23,7 +23,7 @@ from kitaru.store.base import (
     MemoryRecord,
     MetadataStore,
     StackRecord,
-    lease_lost,
+    fence,
 )
 from kitaru.store.migrations import SCHEMA_VERSION, SQLITE_MIGRATIONS
 from kitaru.store.records import (
@@ -172,18 +172,14 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
 
     def _refused(self, pk: int, epoch: int) -> None:
         """A fenced write changed nothing: raise LeaseLost if the epoch moved on."""
-        row = self._one("SELECT id, epoch FROM executions WHERE pk = ?", (pk,))
-        if row is not None and row[1] != epoch:
-            raise lease_lost(row[0], epoch, row[1])
+        fence(self._one("SELECT id, epoch FROM executions WHERE pk = ?", (pk,)), epoch)
 
     def _check_epoch(self, conn: sqlite3.Connection, pk: int, epoch: int | None) -> None:
         """Inside a write transaction (which holds the database lock): the runner's epoch
         must still be current."""
-        if epoch is None:
-            return
-        row = conn.execute("SELECT id, epoch FROM executions WHERE pk = ?", (pk,)).fetchone()
-        if row is not None and row[1] != epoch:
-            raise lease_lost(row[0], epoch, row[1])
+        if epoch is not None:
+            fence(conn.execute("SELECT id, epoch FROM executions WHERE pk = ?", (pk,)).fetchone(),
+                  epoch)  # fmt: skip
 
     # -- executions ---------------------------------------------------------------------------
     def create_execution(
@@ -550,12 +546,17 @@ class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
 
     def cache_put(self, key: bytes, pk: int, call_id: str, *, epoch: int | None = None) -> None:
         with self._lock:
+            if epoch is None:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO cache_index VALUES (?,?,?)", (key, pk, call_id)
+                )
+                return
             written = self._conn.execute(
                 "INSERT OR REPLACE INTO cache_index SELECT ?, pk, ? FROM executions "
-                "WHERE pk = ? AND (? IS NULL OR epoch = ?)",
-                (key, call_id, pk, epoch, epoch),
+                "WHERE pk = ? AND epoch = ?",
+                (key, call_id, pk, epoch),
             ).rowcount
-        if not written and epoch is not None:
+        if not written:
             self._refused(pk, epoch)
 
     # -- blobs --------------------------------------------------------------------------------
