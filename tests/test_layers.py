@@ -79,4 +79,4 @@ def test_no_import_cycles_but_the_named_ones() -> None:
     found = cycles("kitaru")
     unexpected = [sorted(c) for c in found if c not in ALLOWED_CYCLES]
     assert unexpected == [], unexpected
-    assert ALLOWED_CYCLES <= set(found), "a named cycle is gone: drop it from ALLOWED_CYCLES"
+    assert set(found) >= ALLOWED_CYCLES, "a named cycle is gone: drop it from ALLOWED_CYCLES"

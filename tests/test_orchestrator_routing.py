@@ -57,8 +57,8 @@ def routed(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
     import sys
 
     from kitaru.plugins.manager import PluginInfo, plugin_manager, reset_plugin_manager
-    from kitaru.runtime import stacks
     from kitaru.stack import registry
+    from kitaru.stack.active import reset_stack_cache
 
     reset_plugin_manager()
     plugin_manager()._register(sys.modules[__name__], PluginInfo("routing", "kitaru-routing", "0"))
@@ -68,11 +68,11 @@ def routed(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
                            "config": {"path": str(tmp_path / "artifacts")}},
     }}))  # fmt: skip
     monkeypatch.setenv("KITARU_STACK", "routed")
-    stacks.forget()
+    reset_stack_cache()
     RECORDED.clear()
     yield
     reset_plugin_manager()
-    stacks.forget()
+    reset_stack_cache()
 
 
 def reasons() -> list[tuple[str, bool]]:

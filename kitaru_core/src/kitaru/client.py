@@ -20,6 +20,7 @@ from kitaru.models import (
 )
 from kitaru.runtime.control import _pending, cancel_execution, resolve_input
 from kitaru.runtime.control import to_jsonable as to_jsonable  # re-exported: part of the API
+from kitaru.runtime.runner import RESUME_ERROR
 from kitaru.runtime.serialization import preview
 from kitaru.store.base import MetadataStore
 from kitaru.store.records import (
@@ -36,10 +37,6 @@ from kitaru.store.records import (
 if TYPE_CHECKING:
     from kitaru.diff import StoredValue
     from kitaru.models import ArtifactDetail, ExecutionDiff
-
-
-#: the execution metadata key under which a failed resume is kept (see runtime/worker.py)
-RESUME_ERROR = "resume_error"
 
 
 def resume_error(execution_id: str, stored: Any) -> ResumeError | None:

@@ -299,7 +299,7 @@ class JobOrchestrator(Orchestrator):
         execution = self._execution(execution_id)
         if execution.status in TERMINAL or execution.status == "waiting":
             return execution.status
-        drivers = [u for u in self.units_of(execution) if u["role"] != "checkpoint"]
+        drivers = self.drivers_of(execution)
         if not drivers:
             return display_status(execution, time.time())
         states = [self.unit_state(u["name"]) for u in drivers]
@@ -308,8 +308,7 @@ class JobOrchestrator(Orchestrator):
 
     def failure(self, execution_id: str) -> str | None:
         """The backend's reason the last unit driving a crashed execution ended with."""
-        drivers = [u for u in self.units_of(self._execution(execution_id))
-                   if u["role"] != "checkpoint"]  # fmt: skip
+        drivers = self.drivers_of(self._execution(execution_id))
         if not drivers:
             return None
         state = self.unit_state(drivers[-1]["name"])
@@ -376,8 +375,12 @@ class JobOrchestrator(Orchestrator):
     def units_of(self, execution: Execution) -> list[dict[str, Any]]:
         return list((execution.metadata or {}).get("units") or [])
 
+    def drivers_of(self, execution: Execution) -> list[dict[str, Any]]:
+        """The units that ran or resumed the execution (not its isolated checkpoints')."""
+        return [u for u in self.units_of(execution) if u.get("role") != "checkpoint"]
+
     def _image_used(self, execution: Execution) -> str | None:
-        drivers = [u for u in self.units_of(execution) if u.get("role") != "checkpoint"]
+        drivers = self.drivers_of(execution)
         return drivers[0].get("image") if drivers else None
 
     def _submit(self, spec: UnitSpec, execution: Execution) -> None:

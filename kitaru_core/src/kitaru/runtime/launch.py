@@ -192,11 +192,10 @@ def launch(
     request = Launch(store, execution, reason, detach=detach, flow=flow, in_caller=in_caller,
                      hold=hold, stop_at=stop_at)  # fmt: skip
     if orchestrator is None:
-        from kitaru.runtime.stacks import orchestrator_of_stack
+        from kitaru.runtime.stacks import orchestrator_of, orchestrator_of_stack
 
-        stack = (execution.stack if isinstance(execution, NewExecution)
-                 else execution.options.get("stack"))  # fmt: skip
-        orchestrator = orchestrator_of_stack(stack or "local")
+        orchestrator = (orchestrator_of_stack(execution.stack)
+                        if isinstance(execution, NewExecution) else orchestrator_of(execution))  # fmt: skip
     orchestrator.launch(request)
     return request
 

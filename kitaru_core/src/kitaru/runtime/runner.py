@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from kitaru.flow import Flow
 
 RESUMABLE = ("pending", "running", "waiting")
+#: the execution metadata key that keeps why the last attempt to resume it failed (written by
+#: the worker, cleared by the next resume that gets past it, shown by the client)
+RESUME_ERROR = "resume_error"
 
 
 def value_io(store: MetadataStore, stack: str | None = None) -> ValueIO:
@@ -234,6 +237,6 @@ def claim(
     if not acquire(ctx, statuses, "running"):
         raise Conflict(f"execution {ex.id} was taken by another process just now",
                        hint="wait for it, or cancel it with `kitaru executions cancel`")  # fmt: skip
-    if ex.metadata.get("resume_error"):  # this resume got past it: no longer true
-        store.update_metadata(ex.pk, {"resume_error": None}, epoch=ctx.epoch)
+    if ex.metadata.get(RESUME_ERROR):  # this resume got past it: no longer true
+        store.update_metadata(ex.pk, {RESUME_ERROR: None}, epoch=ctx.epoch)
     return ctx

@@ -58,11 +58,6 @@ def orchestrator_of_stack(name: str) -> Orchestrator:
     return found
 
 
-def forget() -> None:
-    """Drop the cached orchestrators (also dropped whenever built stacks are forgotten)."""
-    _orchestrators.clear()
-
-
 def stack_of(name: str | None) -> Stack:
     """The stack recorded on an execution (older executions: ``local``)."""
     from kitaru.stack.active import active_stack

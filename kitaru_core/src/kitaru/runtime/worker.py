@@ -46,6 +46,7 @@ def note_failure(execution_id: str, exc: Exception) -> None:
     import time
 
     from kitaru.errors import KitaruError
+    from kitaru.runtime.runner import RESUME_ERROR
     from kitaru.store import default_store
 
     message = str(exc) if isinstance(exc, KitaruError) else f"{type(exc).__name__}: {exc}"
@@ -53,7 +54,7 @@ def note_failure(execution_id: str, exc: Exception) -> None:
         store = default_store()
         store.update_metadata(
             store.get_execution(execution_id).pk,
-            {"resume_error": {"message": message, "hint": getattr(exc, "hint", None),
+            {RESUME_ERROR: {"message": message, "hint": getattr(exc, "hint", None),
                               "at": time.time()}},
         )  # fmt: skip
     except Exception:

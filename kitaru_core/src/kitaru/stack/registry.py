@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from kitaru.components.base import COMPONENT_TYPES, REQUIRED_TYPES
 from kitaru.errors import ConfigError, NotFound
-from kitaru.stack.active import DEFAULT_STACK
+from kitaru.stack.active import DEFAULT_STACK, reset_stack_cache
 from kitaru.stack.model import (
     DEFAULT_FLAVORS,
     ComponentSpec,
@@ -279,7 +279,7 @@ def register_stack(
                                    owner=spec.name))  # fmt: skip
     store.put_stack(spec.name, links, new)
     _delete_orphans(store, spec.name)
-    _forget()
+    reset_stack_cache()  # built stacks (and the runtime's answers about them) are stale
     return get_stack(spec.name)
 
 
@@ -311,7 +311,7 @@ def update_stack(
     for kind, component in links.items():
         get_component(kind, component)
     _store().put_stack(name, links)
-    _forget()
+    reset_stack_cache()  # built stacks (and the runtime's answers about them) are stale
     return get_stack(name)
 
 
@@ -355,7 +355,7 @@ def delete_stack(name: str) -> list[tuple[str, str]]:
             hint="switch to another stack first, e.g. `kitaru stack use local`",
         )
     removed = _store().delete_stack(name)
-    _forget()
+    reset_stack_cache()  # built stacks (and the runtime's answers about them) are stale
     return removed
 
 
@@ -367,9 +367,3 @@ def use_stack(name: str) -> StackSpec:
     spec = get_stack(name)
     write_global_config(**{GLOBAL_KEY: name})
     return spec
-
-
-def _forget() -> None:
-    from kitaru.stack.active import reset_stack_cache
-
-    reset_stack_cache()  # bumps the generation: the runtime's cached answers go too
