@@ -1,0 +1,63 @@
+"""The GCS emulator and drongo, started and stopped by these tests (one process each per
+session, on free ports of 127.0.0.1). Each test gets a fresh bucket, and drongo emptied."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from gcp_standins import TIMINGS, Drongo, GCSEmulator, running_drongo, running_gcs_emulator
+
+
+@pytest.fixture(scope="session", autouse=True)
+def gcp_environment() -> Iterator[None]:
+    """No ambient Google settings: an emulator address or a developer's credentials must not
+    leak into the tests (restored at the end). gcsfs's experimental filesystem is off too, for
+    any code that reaches gcsfs through fsspec rather than through the store."""
+    names = ["STORAGE_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT",
+             "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"]  # fmt: skip
+    saved = {name: os.environ.pop(name, None) for name in names}
+    os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GCSEmulator]:
+    with running_gcs_emulator(tmp_path_factory.mktemp("gcs") / "gcs.log") as server:
+        TIMINGS["GCS emulator start (s)"] = round(server.start_seconds, 2)
+        yield server
+
+
+@pytest.fixture(scope="session")
+def drongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drongo]:
+    with running_drongo(tmp_path_factory.mktemp("drongo") / "drongo.log") as server:
+        TIMINGS["drongo start (s)"] = round(server.start_seconds, 2)
+        yield server
+
+
+@pytest.fixture
+def drongo(drongo_server: Drongo) -> Drongo:
+    """The server, emptied for this test."""
+    drongo_server.reset()
+    return drongo_server
+
+
+@pytest.fixture
+def bucket(gcs_emulator: GCSEmulator) -> str:
+    name = f"kitaru-test-{uuid.uuid4().hex[:8]}"
+    gcs_emulator.create_bucket(name)
+    return name
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if TIMINGS:
+        terminalreporter.write_line(
+            "kitaru-gcp timings: " + ", ".join(f"{k} {v}" for k, v in TIMINGS.items())
+        )
