@@ -8,18 +8,25 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from gcp_standins import TIMINGS, Drongo, GCSEmulator, running_drongo, running_gcs_emulator
+from gcp_standins import (
+    GCP_TEST_ENVIRONMENT,
+    TIMINGS,
+    Drongo,
+    GCSEmulator,
+    running_drongo,
+    running_gcs_emulator,
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
-def gcp_environment() -> Iterator[None]:
-    """No ambient Google settings: an emulator address or a developer's credentials must not
-    leak into the tests (restored at the end). gcsfs's experimental filesystem is off too, for
-    any code that reaches gcsfs through fsspec rather than through the store."""
+def gcp_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No ambient Google settings: an emulator address or a developer's credentials (their
+    variables, gcloud's config folder) must not leak into the tests; restored at the end."""
     names = ["STORAGE_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT",
-             "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"]  # fmt: skip
+             "GCLOUD_PROJECT", "CLOUDSDK_CONFIG", *GCP_TEST_ENVIRONMENT]  # fmt: skip
     saved = {name: os.environ.pop(name, None) for name in names}
-    os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
+    os.environ.update(GCP_TEST_ENVIRONMENT)
+    os.environ["CLOUDSDK_CONFIG"] = str(tmp_path_factory.mktemp("gcloud"))
     yield
     for name, value in saved.items():
         if value is None:

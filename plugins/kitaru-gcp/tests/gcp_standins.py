@@ -27,6 +27,17 @@ from kitaru.testing.services import free_port, stop_process, wait_until_serving
 
 #: the project every test uses: neither stand-in checks projects
 PROJECT = "kitaru-test"
+#: what these tests set for themselves and the processes they start
+GCP_TEST_ENVIRONMENT = {
+    # gcsfs's experimental filesystem asks a gRPC API no emulator serves (60 s per operation),
+    # for any code that reaches gcsfs through fsspec rather than through the store
+    "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",
+    # application default credentials must never probe the GCE metadata server (169.254.169.254):
+    # no check, and its address pointed at a closed loopback port should anything ask anyway
+    "NO_GCE_CHECK": "true",
+    "GCE_METADATA_HOST": "127.0.0.1:9",
+    "GCE_METADATA_IP": "127.0.0.1:9",
+}
 #: wall-clock numbers the tests record, printed at the end of the session
 TIMINGS: dict[str, float] = {}
 

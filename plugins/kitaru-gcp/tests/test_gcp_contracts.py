@@ -22,25 +22,25 @@ class TestGCSArtifactStore(ArtifactStoreContract):
     def artifact_store(self, gcs_emulator: GCSEmulator, bucket: str) -> ArtifactStore:
         return build_component("artifact_store", "gcs", name="gcs",
                                path=f"gs://{bucket}/runs/{uuid.uuid4().hex[:6]}", project=PROJECT,
-                               credentials="anonymous", endpoint_url=gcs_emulator.endpoint_url)  # fmt: skip
+                               anonymous=True, endpoint_url=gcs_emulator.endpoint_url)  # fmt: skip
 
 
 class TestGCSArtifactStoreAtBucketRoot(ArtifactStoreContract):
     @pytest.fixture
     def artifact_store(self, gcs_emulator: GCSEmulator, bucket: str) -> ArtifactStore:
         return build_component("artifact_store", "gcs", name="gcs", path=f"gs://{bucket}",
-                               credentials="anonymous", endpoint_url=gcs_emulator.endpoint_url)  # fmt: skip
+                               anonymous=True, endpoint_url=gcs_emulator.endpoint_url)  # fmt: skip
 
 
 class TestGCPSecretStore(SecretStoreContract):
     @pytest.fixture
     def secret_store(self, drongo: Drongo) -> SecretStore:
         return build_component("secret_store", "gcp", name="gcp", project=PROJECT,
-                               credentials="anonymous", endpoint_url=drongo.endpoint_url)  # fmt: skip
+                               anonymous=True, endpoint_url=drongo.endpoint_url)  # fmt: skip
 
 
 class TestGCPSecretStoreWithoutPrefix(SecretStoreContract):
     @pytest.fixture
     def secret_store(self, drongo: Drongo) -> SecretStore:
         return build_component("secret_store", "gcp", name="gcp", project=PROJECT, prefix="",
-                               credentials="anonymous", endpoint_url=drongo.endpoint_url)  # fmt: skip
+                               anonymous=True, endpoint_url=drongo.endpoint_url)  # fmt: skip

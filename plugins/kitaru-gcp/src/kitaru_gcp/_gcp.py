@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from kitaru.errors import ConfigError
-from kitaru_gcp.config import ANONYMOUS
 
 if TYPE_CHECKING:
     from kitaru.components.base import StackComponent
@@ -31,27 +30,34 @@ _PERMISSION = re.compile(r"\b((?:storage|secretmanager|aiplatform)\.[A-Za-z]+\.[
 
 
 def credentials_for(component: StackComponent, config: GCPConfig) -> tuple[Any, str | None]:
-    """``(credentials, project)`` for ``config.credentials``: ``None`` for anonymous access,
+    """``(credentials, project)`` for the config: ``None`` for anonymous access,
     else a google-auth credentials object; the project is the config's, else the credentials'.
 
     A reference's value (a credentials JSON) is never shown: errors name the reference."""
     project = config.project
-    if config.credentials == ANONYMOUS:
+    if config.anonymous:
         return None, project
     if config.credentials:
         info = _credentials_json(component, config.credentials)
-        try:
-            import google.auth
-
-            credentials, found = google.auth.load_credentials_from_dict(info, scopes=SCOPES)
-        except Exception as exc:
+        kind = info.get("type")
+        if not isinstance(kind, str) or kind not in _LOADERS:
             raise ConfigError(
-                f"{component.name!r}: {config.credentials} is not usable credentials: "
+                f"{component.name!r}: {config.credentials} holds credentials of type {kind!r}; "
+                f"a reference takes {' or '.join(map(repr, _LOADERS))}",
+                hint="for workload identity federation or impersonation use application "
+                "default credentials (leave `credentials` empty)",
+            )
+        try:
+            credentials = _LOADERS[kind](info)
+        except Exception as exc:
+            # the message of a failed key parse may quote the key: name the type only
+            raise ConfigError(
+                f"{component.name!r}: {config.credentials} is not a usable {kind} key: "
                 f"{type(exc).__name__}",
-                hint="store a service-account key file's JSON in it "
+                hint="store a key file's JSON in it as Google issued it "
                 '(`kitaru secret set NAME key="$(cat key.json)"`)',
             ) from None
-        return credentials, project or found or info.get("project_id")
+        return credentials, project or info.get("project_id") or info.get("quota_project_id")
     try:
         import google.auth
 
@@ -64,6 +70,23 @@ def credentials_for(component: StackComponent, config: GCPConfig) -> tuple[Any, 
             "reference holding a service-account key",
         ) from None
     return credentials, project or found
+
+
+def _service_account(info: dict[str, Any]) -> Any:
+    from google.oauth2 import service_account
+
+    return service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
+
+
+def _authorized_user(info: dict[str, Any]) -> Any:
+    from google.oauth2 import credentials
+
+    return credentials.Credentials.from_authorized_user_info(info, scopes=SCOPES)
+
+
+#: the credentials JSON a reference may hold, by its ``type``: a type-specific loader each (a
+#: generic loader would also accept configurations that run commands or fetch URLs)
+_LOADERS = {"service_account": _service_account, "authorized_user": _authorized_user}
 
 
 def _credentials_json(component: StackComponent, reference: str) -> dict[str, Any]:

@@ -10,13 +10,11 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from kitaru.components.artifact_store import ArtifactStoreConfig
 from kitaru.components.base import ComponentConfig, OptionalStr
 
-#: ``credentials: anonymous``: no credentials at all (the GCS emulator, drongo)
-ANONYMOUS = "anonymous"
 #: a bucket name as GCS allows it (3-63 characters, or up to 222 with dots)
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
 #: what a project id may hold here (``example.com:my-project`` included): it goes into paths
@@ -28,19 +26,18 @@ SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 def _credentials(value: str | None) -> str | None:
     from kitaru.stack.references import is_secret_reference
 
-    if value is None or value == ANONYMOUS or is_secret_reference(value):
+    if value is None or is_secret_reference(value):
         return value
     raise ValueError(
-        "must be a {{secret:name.key}} reference holding a service-account key (JSON), "
-        f"{ANONYMOUS!r} (an emulator), or empty for application default credentials"
+        "must be a {{secret:name.key}} reference holding a service-account key (JSON), or "
+        "empty for application default credentials (`anonymous: true` for an emulator)"
     )
 
 
 #: how a flavor authenticates: empty for application default credentials (ADC:
 #: GOOGLE_APPLICATION_CREDENTIALS, ``gcloud auth application-default login``, the metadata
-#: server of GCE/GKE/Cloud Run/Vertex), ``anonymous``, or a ``{{secret:name.key}}`` reference
-#: whose value is a credentials JSON (a service-account key, or any JSON google-auth loads);
-#: never the JSON itself
+#: server of GCE/GKE/Cloud Run/Vertex), or a ``{{secret:name.key}}`` reference whose value is a
+#: service-account key file's JSON (or an ``authorized_user`` one); never the JSON itself
 GCPCredentials = Annotated[
     str | None, BeforeValidator(lambda value: value or None), AfterValidator(_credentials)
 ]
@@ -53,6 +50,8 @@ class GCPConfig(ComponentConfig):
     #: ``project_id``, ADC's project, GOOGLE_CLOUD_PROJECT)
     project: OptionalStr = Field(default=None, pattern=PROJECT_PATTERN)
     credentials: GCPCredentials = None
+    #: no credentials at all, no Authorization header: an emulator (the GCS emulator, drongo)
+    anonymous: bool = False
     #: another endpoint (an emulator, a private endpoint); empty: Google's
     endpoint_url: OptionalStr = None
 
@@ -62,6 +61,12 @@ class GCPConfig(ComponentConfig):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL, e.g. http://127.0.0.1:9023")
         return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _one_way_to_authenticate(self) -> GCPConfig:
+        if self.anonymous and self.credentials:
+            raise ValueError("`anonymous: true` and `credentials` exclude each other")
+        return self
 
 
 class GCSArtifactStoreConfig(GCPConfig, ArtifactStoreConfig):
