@@ -7,7 +7,9 @@
                                                           # one runtime="isolated" call
 
 The process reaches the control plane like any connected process: ``KITARU_SERVER_URL`` and
-``KITARU_API_KEY`` (the orchestrator passes the key as a secret), or ``KITARU_DB_URL``; it waits
+``KITARU_API_KEY``, or ``KITARU_DB_URL``. Secrets come as references: ``KITARU_SECRET_ENV``
+(variable -> ``{{secret:name.key}}``, the API key among them) is resolved first, through the
+secret store ``KITARU_SECRET_STORE`` names, with the unit's own identity. It waits
 up to ``KITARU_CONNECT_TIMEOUT`` (60 s here, 5 s elsewhere) for an unreachable server. The
 flow's code is imported from where the execution recorded it; inside an image the project sits
 elsewhere, so ``KITARU_CODE_MAP="/home/me/proj=/app"`` maps recorded paths (prefix, comma
@@ -31,6 +33,15 @@ def main(argv: list[str]) -> int:
     import os
 
     os.environ.setdefault("KITARU_CONNECT_TIMEOUT", "60")
+    from kitaru.errors import KitaruError
+    from kitaru.stack.unit_secrets import export_secret_environment
+
+    try:
+        export_secret_environment()
+    except KitaruError as exc:  # before the server is reachable: the backend keeps this line
+        print(f"kitaru: {exc.message}" + (f" (hint: {exc.hint})" if exc.hint else ""),
+              file=sys.stderr)  # fmt: skip
+        return 1
     if command == "checkpoint":
         if len(rest) != 3:
             print("usage: python -m kitaru.entrypoint checkpoint ID CHECKPOINT INPUT_JSON",

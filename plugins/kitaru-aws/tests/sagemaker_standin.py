@@ -2,8 +2,8 @@
 ``Completed`` at once, without running anything. These helpers run a recorded job's command
 with its environment — as a process on this host, or in a podman container from its image —
 the way SageMaker would run its container, with the job role's credentials given as moto's
-fake keys. Jobs report to a real Kitaru server; their API key comes from (moto's) Secrets
-Manager through the job shim."""
+fake keys. Jobs report to a real Kitaru server; their API key is a reference the job resolves
+through the stack's secret store, (moto's) Secrets Manager."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[3]
 ROLE = "arn:aws:iam::123456789012:role/kitaru-sagemaker"
 SECRET_ID = "kitaru/kitaru-server"
+#: the orchestrator's api_key: the secret above through the aws secret store (prefix kitaru/)
+API_KEY_REFERENCE = "{{secret:kitaru-server.api_key}}"
 #: the job role's credentials as SageMaker would give them (moto accepts any)
 ROLE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
@@ -42,9 +44,14 @@ def kitaru_server(home: Path) -> Iterator[Server]:
 
 
 def store_api_key(moto: Moto, server: Server) -> None:
-    """The server's key in Secrets Manager, where the job shim reads it."""
+    """The server's key in Secrets Manager, where the jobs resolve ``API_KEY_REFERENCE``."""
     client: Any = moto.client("secretsmanager")
     client.create_secret(Name=SECRET_ID, SecretString=json.dumps({"api_key": server.admin_key}))
+
+
+def aws_secret_store(moto: Moto) -> dict[str, Any]:
+    """The stack's secret store: moto's Secrets Manager (what the jobs resolve through)."""
+    return {"flavor": "aws", "config": {"region": "us-east-1", "endpoint_url": moto.endpoint_url}}
 
 
 def register_stack(server: Server, stack: dict[str, Any], tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from kitaru.errors import ConfigError
-from kitaru.testing import build_component, run_on
+from kitaru.testing import SecretsThrough, build_component, run_on
 
 if TYPE_CHECKING:
     from aws_moto import Moto
@@ -225,7 +225,7 @@ def make_kit(
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    # the job shim uses boto3's default session: a fresh one reads this identity's keys
+    # boto3's default session: a fresh one reads this identity's keys
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto.endpoint_url)
     where = {"region": REGION, "endpoint_url": moto.endpoint_url}
@@ -236,9 +236,10 @@ def make_kit(
                               base_url="unix:///nonexistent/docker.sock", **where)  # fmt: skip
     # short checkpoint limits: a poll the role may not make is retried until limit + 60 s
     sm = build_component("orchestrator", "sagemaker", name="sm", image=IMAGE, role_arn=ROLE_ARN,
+                         secrets=SecretsThrough("aws", **where),
                          output_path=f"s3://{BUCKET}/sagemaker",
                          server_url="https://kitaru.example.com",
-                         api_key_secret_id="kitaru/kitaru-server", poll_interval=0.05,
+                         api_key="{{secret:kitaru-server.api_key}}", poll_interval=0.05,
                          checkpoint_timeout_seconds=1, **where)  # fmt: skip
     data = uuid.uuid4().bytes
     blob_uri = store.uri_for(hashlib.sha256(data).hexdigest())
@@ -369,19 +370,16 @@ def checkpoint_job(kit: Kit) -> None:
     assert read_reply(kit.store, key, {}) == reply
 
 
-def job_shim(kit: Kit) -> None:
-    import os
+def job_resolves_api_key(kit: Kit) -> None:
+    """What ``kitaru.entrypoint`` does first in a job: the API key reference, resolved through
+    the stack's secret store with the job's role."""
+    from kitaru.stack.unit_secrets import export_secret_environment
 
-    from kitaru_aws.job import load_api_key
-
-    os.environ.pop("KITARU_API_KEY", None)
-    os.environ["KITARU_API_KEY_SECRET_ID"] = "kitaru/kitaru-server"
-    try:
-        load_api_key()
-        assert os.environ.get("KITARU_API_KEY") == API_KEY
-    finally:
-        os.environ.pop("KITARU_API_KEY", None)
-        os.environ.pop("KITARU_API_KEY_SECRET_ID", None)
+    store = {"flavor": "aws", "config": kit.secrets.config.model_dump()}
+    env = {"KITARU_SECRET_ENV": json.dumps({"KITARU_API_KEY": "{{secret:kitaru-server.api_key}}"}),
+           "KITARU_SECRET_STORE": json.dumps(store)}  # fmt: skip
+    export_secret_environment(env)
+    assert env["KITARU_API_KEY"] == API_KEY
 
 
 def sagemaker_pulls_replayed(kit: Kit) -> None:
@@ -468,8 +466,7 @@ CLIENT_OPS = [
 ]  # fmt: skip
 
 JOB_OPS = [
-    # the shim's errors go to the job's log, as Python prints them
-    Op("job shim reads the API key", "secretsmanager", job_shim, flavor=False),
+    Op("job resolves the API key", "secretsmanager", job_resolves_api_key),
     Op("artifact put", "s3", artifact_put),
     Op("artifact get", "s3", lambda kit: kit.store.get(kit.blob_uri), needs="blob"),
     Op("artifact exists", "s3", artifact_exists, needs="blob"),
@@ -529,7 +526,7 @@ NEEDED_BY = {
     ("job", "KitaruArtifacts", "s3:PutObject"): "artifact put",
     ("job", "KitaruArtifactsList", "s3:ListBucket"): "artifact exists",
     ("job", "KitaruJobOutput", "s3:PutObject"): "job output (replayed)",
-    ("job", "KitaruSecrets", "secretsmanager:GetSecretValue"): "job shim reads the API key",
+    ("job", "KitaruSecrets", "secretsmanager:GetSecretValue"): "job resolves the API key",
     ("job", "KitaruImagesLogin", "ecr:GetAuthorizationToken"): "image pull (replayed)",
     ("job", "KitaruImagesPull", "ecr:BatchGetImage"): "image pull (replayed)",
     ("job", "KitaruImagesPull", "ecr:GetDownloadUrlForLayer"): "image pull (replayed)",

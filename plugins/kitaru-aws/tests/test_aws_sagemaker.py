@@ -20,7 +20,7 @@ import pytest
 from pydantic import ValidationError
 
 from kitaru.errors import ConfigError
-from kitaru.testing import build_component, resume_on, run_on
+from kitaru.testing import SecretsThrough, build_component, resume_on, run_on
 
 if TYPE_CHECKING:
     from aws_moto import Moto
@@ -34,10 +34,11 @@ def orchestrator(moto: Moto, bucket: str, **extra: Any) -> Any:
     config: dict[str, Any] = {
         "image": IMAGE, "role_arn": ROLE, "output_path": f"s3://{bucket}/sagemaker",
         "region": "us-east-1", "endpoint_url": moto.endpoint_url,
-        "server_url": "https://kitaru.example.com", "api_key_secret_id": "kitaru/kitaru-server",
+        "server_url": "https://kitaru.example.com", "api_key": "{{secret:kitaru-server.api_key}}",
         "environment": {"TEAM": "agents", "AWS_ENDPOINT_URL": ""}, **extra,
     }  # fmt: skip
-    return build_component("orchestrator", "sagemaker", name="sm", **config)
+    secrets = SecretsThrough("aws", region="us-east-1", endpoint_url=moto.endpoint_url)
+    return build_component("orchestrator", "sagemaker", name="sm", secrets=secrets, **config)
 
 
 @pytest.fixture
@@ -77,11 +78,19 @@ def test_run_submits_one_training_job_as_moto_records_it(
     # what moto does not echo back: the command and the environment sent
     (spec,) = spec_seen
     algorithm = spec["AlgorithmSpecification"]
-    assert algorithm["ContainerEntrypoint"] == ["python", "-m", "kitaru_aws.job"]
+    assert algorithm["ContainerEntrypoint"] == ["python", "-m", "kitaru.entrypoint"]
     assert algorithm["ContainerArguments"] == ["run", handle.id]
     env = spec["Environment"]
     assert env["KITARU_SERVER_URL"] == "https://kitaru.example.com"
-    assert env["KITARU_API_KEY_SECRET_ID"] == "kitaru/kitaru-server"
+    # the key as a reference, resolved inside the job through the stack's secret store
+    assert json.loads(env["KITARU_SECRET_ENV"]) == {
+        "KITARU_API_KEY": "{{secret:kitaru-server.api_key}}"
+    }
+    assert json.loads(env["KITARU_SECRET_STORE"]) == {
+        "flavor": "aws",
+        "config": {"region": "us-east-1", "endpoint_url": moto.endpoint_url},
+    }
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-east-1"
     assert env["TEAM"] == "agents"
     assert "AWS_ENDPOINT_URL" not in env  # empty (a template's ${VAR:-}): left out
     assert "KITARU_API_KEY" not in env  # the key itself is never in the job's spec
@@ -178,34 +187,43 @@ def test_verify(moto: Moto, bucket: str) -> None:
 
 @pytest.mark.parametrize("bad", [
     {"output_path": "bucket/x"}, {"job_name_prefix": "no_underscores"}, {"api_key": "x"},
+    {"api_key_secret_id": "kitaru/kitaru-server"},  # the old setting: says what replaced it
     # kitaru-checkpoint-<16 hex> must fit SageMaker's 63 characters
     {"job_name_prefix": "k" * 36},
 ])  # fmt: skip
 def test_config_is_checked(bad: dict[str, str]) -> None:
     from kitaru_aws.sagemaker_config import SageMakerOrchestratorConfig
 
-    good = {"role_arn": ROLE, "output_path": "s3://b/p", "api_key_secret_id": "kitaru/k"}
+    good = {"role_arn": ROLE, "output_path": "s3://b/p"}
     with pytest.raises(ValidationError):
         SageMakerOrchestratorConfig(**{**good, **bad})
 
 
-def test_job_shim_reads_the_api_key_from_secrets_manager(moto: Moto) -> None:
-    """``python -m kitaru_aws.job``: the key from Secrets Manager, then kitaru.entrypoint."""
+def test_a_job_resolves_its_api_key_through_secrets_manager(moto: Moto) -> None:
+    """``python -m kitaru.entrypoint`` in the job: the key from Secrets Manager (the stack's aws
+    secret store, the job's own credentials) before anything else runs."""
     client: Any = moto.client("secretsmanager")
     client.create_secret(Name="kitaru/kitaru-server", SecretString=json.dumps({"api_key": API_KEY}))
     code = (
-        "import os, sys, kitaru.entrypoint as e\n"
-        "e.main = lambda argv: print(os.environ['KITARU_API_KEY'] == "
+        "import os, sys, kitaru.runtime.worker as w\n"
+        "w.main = lambda argv: print(os.environ['KITARU_API_KEY'] == "
         f"{API_KEY!r}, argv) or 0\n"
-        "from kitaru_aws.job import main\n"
+        "from kitaru.entrypoint import main\n"
         "sys.exit(main(['run', 'ex-1']))\n"
     )
-    env = {**os.environ, "AWS_ENDPOINT_URL": moto.endpoint_url,
-           "KITARU_API_KEY_SECRET_ID": "kitaru/kitaru-server"}  # fmt: skip
+    store = {"flavor": "aws", "config": {"region": "us-east-1", "endpoint_url": moto.endpoint_url}}
+    env = {**os.environ, "KITARU_SECRET_STORE": json.dumps(store),
+           "KITARU_SECRET_ENV": json.dumps({"KITARU_API_KEY": "{{secret:kitaru-server.api_key}}"})}  # fmt: skip
     env.pop("KITARU_API_KEY", None)
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "True ['run', 'ex-1']"
+    assert proc.stdout.strip().startswith("True ['ex-1'")
+    # a missing secret: one line naming the variable, the reference and the store; exit 1
+    env["KITARU_SECRET_ENV"] = json.dumps({"KITARU_API_KEY": "{{secret:nope.api_key}}"})
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stdout == ""
+    (line,) = proc.stderr.strip().splitlines()
+    assert "cannot resolve {{secret:nope.api_key}} for KITARU_API_KEY through the aws" in line
 
 
 def test_logs_fall_back_to_the_jobs_output_in_cloudwatch(

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from sagemaker_standin import (
+    API_KEY_REFERENCE,
     ROLE,
-    SECRET_ID,
+    aws_secret_store,
     kitaru_server,
     register_stack,
     run_on_host,
@@ -59,12 +60,13 @@ def sm(
             "image": "kitaru/never-pulled:1", "role_arn": ROLE, "python": sys.executable,
             "output_path": f"s3://{bucket}/sagemaker", "region": "us-east-1",
             "endpoint_url": moto.endpoint_url, "server_url": server.url,
-            "api_key_secret_id": SECRET_ID, "poll_interval": 0.05,
+            "api_key": API_KEY_REFERENCE, "poll_interval": 0.05,
             "checkpoint_instance_type": "ml.c5.xlarge", "checkpoint_timeout_seconds": 600,
             "environment": {"AWS_ENDPOINT_URL": moto.endpoint_url}}},
         "artifact_store": {"flavor": "s3", "config": {
             "path": f"s3://{bucket}/kitaru", "region": "us-east-1",
             "endpoint_url": moto.endpoint_url}},
+        "secret_store": aws_secret_store(moto),
     }}, tmp_path)  # fmt: skip
     store_api_key(moto, server)
     monkeypatch.setenv("KITARU_SERVER_URL", server.url)

@@ -1,7 +1,7 @@
 """Closing the loop moto leaves open: the ``sagemaker`` orchestrator submits a training job to
 moto, and this test runs that job's exact command and environment in a local container (the
 podman engine of ``scripts/standins/podman.sh``, host network), the way SageMaker would. The
-job's shim reads the API key from (moto's) Secrets Manager and the execution completes on a
+job resolves its API key reference through (moto's) Secrets Manager and the execution completes on a
 real Kitaru server.
 
 What stands in for SageMaker: the image is the offline Debian + python3 base with this
@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from sagemaker_standin import (
+    API_KEY_REFERENCE,
     REPO,
     ROLE,
-    SECRET_ID,
+    aws_secret_store,
     kitaru_server,
     podman_engine,
     register_stack,
@@ -71,10 +72,11 @@ def test_the_submitted_job_runs_in_a_container_and_completes(
         "orchestrator": {"flavor": "sagemaker", "config": {
             "image": BASE_IMAGE, "role_arn": ROLE, "output_path": f"s3://{bucket}/sagemaker",
             "region": "us-east-1", "endpoint_url": moto.endpoint_url, "server_url": server.url,
-            "api_key_secret_id": SECRET_ID, "python": "python3",
+            "api_key": API_KEY_REFERENCE, "python": "python3",
             # what the image would carry; AWS_ENDPOINT_URL: the job's Secrets Manager is moto
             "environment": {"PYTHONPATH": PYTHONPATH, "AWS_ENDPOINT_URL": moto.endpoint_url}}},
         "artifact_store": {"flavor": "local", "config": {"path": str(artifacts)}},
+        "secret_store": aws_secret_store(moto),
     }}, tmp_path)  # fmt: skip
     store_api_key(moto, server)
 

@@ -47,8 +47,11 @@ def test_sagemaker_template_registers_and_verifies(sm_env: dict[str, str]) -> No
     shown = kitaru("stack", "export", "sm", env=sm_env)
     assert shown.returncode == 0, shown.stderr
     assert "flavor: sagemaker" in shown.stdout and "flavor: ecr" in shown.stdout
-    assert ROLE in shown.stdout and "api_key_secret_id: kitaru/kitaru-server" in shown.stdout
+    assert ROLE in shown.stdout and "api_key: '{{secret:kitaru-server.api_key}}'" in shown.stdout
     stored = kitaru("secret", "set", "--stack", "sm", "llm", "api_key=sk-test", env=sm_env)
+    assert stored.returncode == 0, stored.stderr
+    # the orchestrator's api_key reference must resolve too (verify resolves every reference)
+    stored = kitaru("secret", "set", "--stack", "sm", "kitaru-server", "api_key=kit_x", env=sm_env)
     assert stored.returncode == 0, stored.stderr
     verify = kitaru("stack", "verify", "sm", env=sm_env)
     out = verify.stdout

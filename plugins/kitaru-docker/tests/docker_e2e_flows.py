@@ -7,6 +7,7 @@ import os
 import socket
 
 from kitaru import checkpoint, flow
+from kitaru.build import ImageSettings
 
 
 def where() -> dict[str, object]:
@@ -50,3 +51,14 @@ def sleepy(marker: str) -> str:
 @flow
 def killable(marker: str) -> str:
     return sleepy(marker)
+
+
+@flow(image=ImageSettings(secret_environment={"SVC_TOKEN": "{{secret:svc.token}}"}))
+def reads_a_secret() -> dict[str, object]:
+    """What the container's environment holds: digests, never the values."""
+    import hashlib
+
+    def digest(name: str) -> str:
+        return hashlib.sha256(os.environ.get(name, "").encode()).hexdigest()
+
+    return {"token": digest("SVC_TOKEN"), "api_key": digest("KITARU_API_KEY")}

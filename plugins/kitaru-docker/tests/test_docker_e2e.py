@@ -395,3 +395,36 @@ def test_the_seed_review_flow_runs_unchanged_on_the_docker_stack(connected: Serv
     assert [c.call_id for c in info.llm_calls] == ["research/llm", "draft/llm"]
     containers = [u for u in info.metadata["units"] if u["role"] != "checkpoint"]
     assert len(containers) >= 2  # one ran it to the wait, another finished it after the input
+
+
+def test_secrets_are_resolved_inside_the_container(connected: Server) -> None:
+    """The API key (``api_key``) and the flow's secret environment reach the container as
+    references: ``kitaru.entrypoint`` resolves them through the stack's local secret store (its
+    file mounted read-only); no value is in the container's spec."""
+    import hashlib
+
+    import docker_e2e_flows as flows
+
+    from kitaru.testing import SecretsThrough, build_component
+
+    token = f"tok-{uuid.uuid4().hex}"
+    secrets = build_component("secret_store", "local")  # this client's (an isolated home)
+    secrets.set("kitaru-server", {"api_key": connected.admin_key})
+    secrets.set("svc", {"token": token})
+    config = docker_orchestrator().config.model_dump()
+    o = build_component("orchestrator", "docker", name="docker-e2e-keyed",
+                        secrets=SecretsThrough("local"),
+                        **{**config, "api_key": "{{secret:kitaru-server.api_key}}"})  # fmt: skip
+    handle = run_on(o, flows.reads_a_secret, {})
+    result = handle.wait(timeout=180)
+
+    def digest(value: str) -> str:
+        return hashlib.sha256(value.encode()).hexdigest()
+
+    assert result == {"token": digest(token), "api_key": digest(connected.admin_key)}
+    from kitaru.store import default_store
+
+    (unit,) = default_store().get_execution(handle.id).metadata["units"]
+    spec = str(o.client.containers.get(unit["container_id"]).attrs["Config"])
+    assert token not in spec and connected.admin_key not in spec
+    assert "{{secret:kitaru-server.api_key}}" in spec

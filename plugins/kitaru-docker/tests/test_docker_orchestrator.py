@@ -15,7 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from kitaru.errors import ConfigError
-from kitaru.testing import build_component, run_on
+from kitaru.testing import SecretsThrough, build_component, run_on
 
 if TYPE_CHECKING:
     from conftest import Engine
@@ -152,21 +152,29 @@ def test_image_precedence(connected: None) -> None:
         orchestrator().image_for(execution())
 
 
-def test_server_settings(connected: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    # default: the server this client uses
-    assert orchestrator(image="i").server() == (SERVER["KITARU_SERVER_URL"],
-                                                SERVER["KITARU_API_KEY"])  # fmt: skip
-    # another server needs its own key, as a secret reference resolved at use
-    o = build_component("orchestrator", "docker", name="d", image="i",
-                        server_url="http://other:8237", api_key="{{secret:kitaru.key}}",
-                        secrets=lambda ref: "resolved-" + ref)  # fmt: skip
-    assert o.server() == ("http://other:8237", "resolved-{{secret:kitaru.key}}")
+def test_api_key_reaches_containers_as_a_reference(connected: None, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    # default: the server this client uses, with this client's key (the container runs here)
+    o = orchestrator(image="i")
+    o.check_server_access()
+    env = o.environment(execution())
+    assert env["KITARU_SERVER_URL"] == SERVER["KITARU_SERVER_URL"]
+    assert env["KITARU_API_KEY"] == SERVER["KITARU_API_KEY"] and "KITARU_SECRET_ENV" not in env
+    # another server: its own key, as a reference the container resolves (no value in its spec)
+    secrets = SecretsThrough("local", path=str(tmp_path / "secrets.json"))
+    o = build_component("orchestrator", "docker", name="d", image="i", secrets=secrets,
+                        server_url="http://other:8237", api_key="{{secret:kitaru.key}}")  # fmt: skip
+    o.check_server_access()
+    env = o.environment(execution())
+    assert "KITARU_API_KEY" not in env
+    assert json.loads(env["KITARU_SECRET_ENV"]) == {"KITARU_API_KEY": "{{secret:kitaru.key}}"}
+    assert json.loads(env["KITARU_SECRET_STORE"]) == secrets.spec
     with pytest.raises(ConfigError, match="no api_key"):
-        orchestrator(image="i", server_url="http://other:8237").server()
+        orchestrator(image="i", server_url="http://other:8237").check_server_access()
     monkeypatch.delenv("KITARU_SERVER_URL")
     monkeypatch.delenv("KITARU_API_KEY")
     with pytest.raises(ConfigError, match="needs a Kitaru server"):
-        orchestrator(image="i").server()
+        orchestrator(image="i").check_server_access()
 
 
 def test_run_checks_its_settings_before_creating_anything(isolated_kitaru_home: Path) -> None:
@@ -253,19 +261,39 @@ def test_status_and_cancel_follow_real_containers(
         alive.remove(force=True)
 
 
-def test_secret_environment_is_resolved_for_the_container_only(
+def test_secret_environment_is_resolved_inside_the_container(
     connected: None, tmp_path: Path
 ) -> None:
-    """ImageSettings.secret_environment: the execution records references; the container gets
-    the values, resolved through the stack's secret store when it starts."""
+    """ImageSettings.secret_environment: the execution records references, the container's
+    spec holds references too; the unit resolves them (``kitaru.entrypoint``) through the
+    stack's secret store — here the local file, mounted read-only at the same path."""
     from kitaru.build import ImageSettings
+    from kitaru.stack.unit_secrets import export_secret_environment
 
-    store = build_component("secret_store", "local", path=str(tmp_path / "secrets.json"))
-    store.set("svc", {"token": "s3cr3t-value"})
-    o = build_component("orchestrator", "docker", name="dock", secrets=store.resolve, image="i")
+    path = tmp_path / "secrets.json"
+    build_component("secret_store", "local", path=str(path)).set("svc", {"token": "s3cr3t-value"})
+    o = build_component("orchestrator", "docker", name="dock", image="i",
+                        secrets=SecretsThrough("local", path=str(path)))  # fmt: skip
     ex = execution(options={"secret_environment": {"SVC_TOKEN": "{{secret:svc.token}}"}})
     spec = o.container_spec(o.unit_spec(ex, "run"), ex)
-    assert spec["environment"]["SVC_TOKEN"] == "s3cr3t-value"
-    assert "s3cr3t-value" not in json.dumps(ex.options)
+    assert "s3cr3t-value" not in json.dumps(spec) + json.dumps(ex.options)
+    assert spec["volumes"][str(path)] == {"bind": str(path), "mode": "ro"}
+    inside = dict(spec["environment"])
+    assert export_secret_environment(inside) == ["SVC_TOKEN"]
+    assert inside["SVC_TOKEN"] == "s3cr3t-value"
     with pytest.raises(ValidationError, match="SVC_TOKEN: write"):
         ImageSettings(secret_environment={"SVC_TOKEN": "plain"})
+
+
+def test_the_default_local_secret_file_is_mounted(connected: None, tmp_path: Path) -> None:
+    from kitaru.config import settings
+
+    home_file = settings().home / "secrets.json"
+    build_component("secret_store", "local").set("svc", {"token": "t"})
+    o = build_component("orchestrator", "docker", name="dock", image="i",
+                        secrets=SecretsThrough("local"))  # fmt: skip
+    ex = execution(options={"secret_environment": {"SVC_TOKEN": "{{secret:svc.token}}"}})
+    spec = o.container_spec(o.unit_spec(ex, "run"), ex)
+    store = json.loads(spec["environment"]["KITARU_SECRET_STORE"])
+    assert store == {"flavor": "local", "config": {"path": str(home_file)}}
+    assert spec["volumes"][str(home_file)]["mode"] == "ro"

@@ -64,20 +64,24 @@ class SubprocessJobOrchestrator(JobOrchestrator):
     # The base requires a server: a remote unit reaches the control plane through one only. A
     # process of this machine inherits this one's environment and where its state lives
     # (KITARU_HOME, KITARU_DB_URL; KITARU_SERVER_URL and KITARU_API_KEY or the saved login).
+    units_on_this_machine = True
+
     def server_url(self) -> str:
         from kitaru.connection import configured
 
         here = configured()
         return here[0] if here else ""  # no server needed: the embedded store will do
 
+    def check_server_access(self) -> None:
+        """Units inherit this process's access, whatever it is."""
+
     def environment(self, execution: Execution) -> dict[str, str]:
         from kitaru.config import settings
 
         env = settings().child_env()
         env.update({k: v for k, v in self.config.environment.items() if v != ""})
-        # the image's secret environment: references recorded on the execution, resolved here
-        for name, reference in (execution.options.get("secret_environment") or {}).items():
-            env[name] = self.secret(reference)
+        # the image's secret environment (and api_key if set), as references the unit resolves
+        env.update(self.secret_environment(execution))
         return {**env, "PYTHONUNBUFFERED": "1"}
 
     def folder(self, name: str) -> Path:

@@ -6,7 +6,7 @@ from abc import ABC
 from collections.abc import Callable
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 ORCHESTRATOR = "orchestrator"
 ARTIFACT_STORE = "artifact_store"
@@ -20,6 +20,20 @@ REQUIRED_TYPES = (ORCHESTRATOR, ARTIFACT_STORE)
 SecretResolver = Callable[[str], str]
 #: a config string where empty means unset (a template's ``${REGION:-}``)
 OptionalStr = Annotated[str | None, BeforeValidator(lambda value: value or None)]
+
+
+def _reference_only(value: str | None) -> str | None:
+    from kitaru.stack.references import is_secret_reference
+
+    if value is not None and not is_secret_reference(value):
+        raise ValueError("must be a {{secret:name.key}} reference, never the value itself")
+    return value
+
+
+#: a config string that holds a credential: only a ``{{secret:name.key}}`` reference, resolved
+#: by the component when it needs the value (:meth:`StackComponent.secret`); empty is unset
+SecretReference = Annotated[str | None, BeforeValidator(lambda value: value or None),
+                            AfterValidator(_reference_only)]  # fmt: skip
 
 
 class ComponentConfig(BaseModel):
@@ -62,6 +76,12 @@ class StackComponent(ABC):
         resolved = self._secrets(value)
         remember(resolved)  # scrubbed from errors, logs and LLM metadata from now on
         return resolved
+
+    def secret_store_spec(self) -> dict[str, Any] | None:
+        """The stack's secret store as ``{"flavor", "config"}``, for units elsewhere that
+        resolve references themselves (None: this component was built outside a stack)."""
+        spec = getattr(self._secrets, "spec", None)
+        return dict(spec) if spec is not None else None
 
     def verify(self) -> None:  # noqa: B027 - optional: most local flavors have nothing to check
         """Check credentials and connectivity; raise ConfigError saying what is wrong."""

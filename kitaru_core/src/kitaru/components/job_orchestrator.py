@@ -14,6 +14,11 @@ this base does the rest the same way for every backend:
 - isolated checkpoints: the unit writes its reply (:class:`UnitReply`) to the stack's artifact
   store under ``KITARU_REPLY_KEY``; the base waits for the unit (polling with backoff, within
   a time limit, then stopping it) and reads the reply — one channel for every backend;
+- secrets, one way for every backend: a unit's spec holds references, never values. The API
+  key (``api_key``) and the image's secret environment go to the unit as
+  ``KITARU_SECRET_ENV`` (variable -> ``{{secret:name.key}}``) with ``KITARU_SECRET_STORE``
+  (the stack's secret store, flavor and config); ``python -m kitaru.entrypoint`` resolves them
+  inside the unit before anything else runs;
 - the units of an execution recorded in its metadata (``units``), and the logs fallback (what
   the last unit printed, when nothing reached the store).
 """
@@ -28,11 +33,11 @@ import time
 import uuid
 from abc import abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
-from kitaru.components.base import ComponentConfig, OptionalStr
+from kitaru.components.base import ComponentConfig, OptionalStr, SecretReference
 from kitaru.components.orchestrator import Capabilities, Launch, LogLine, Orchestrator
 from kitaru.errors import ConfigError, KitaruError
 
@@ -47,6 +52,11 @@ TERMINAL = ("completed", "failed", "cancelled")
 #: where a checkpoint unit writes its reply (an artifact-store key), and reads its inputs
 REPLY_KEY_ENV = "KITARU_REPLY_KEY"
 INPUT_ENV = "KITARU_CHECKPOINT_INPUT"
+#: a unit's secret environment as references (JSON: variable -> reference), and the secret
+#: store (JSON: flavor, config) it resolves them through
+SECRET_ENV = "KITARU_SECRET_ENV"
+SECRET_STORE_ENV = "KITARU_SECRET_STORE"
+API_KEY_ENV = "KITARU_API_KEY"
 _NAME = re.compile(r"[^a-zA-Z0-9-]+")
 
 
@@ -145,6 +155,9 @@ class JobOrchestratorConfig(ComponentConfig):
     #: extra environment of every unit (visible in the unit's spec: no secret values); an
     #: empty value is left out
     environment: dict[str, str] = Field(default_factory=dict)
+    #: the API key units report to the server with: a ``{{secret:name.key}}`` reference,
+    #: resolved inside each unit (with none, see ``JobOrchestrator.units_on_this_machine``)
+    api_key: SecretReference = None
 
 
 class JobOrchestrator(Orchestrator):
@@ -160,6 +173,9 @@ class JobOrchestrator(Orchestrator):
     poll_first, poll_longest = 0.05, 10.0
     #: seconds past a checkpoint unit's time limit before it is stopped (the backend first)
     stop_grace = 60.0
+    #: units run on this machine, which holds this client's API key already: with no
+    #: ``api_key`` they get that key when they report to the server this client uses
+    units_on_this_machine: ClassVar[bool] = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -188,8 +204,8 @@ class JobOrchestrator(Orchestrator):
         its container)."""
 
     def unit_environment(self, execution: Execution) -> dict[str, str]:
-        """Environment the flavor adds to every unit of ``execution`` (e.g. how it reaches
-        the API key)."""
+        """Plain environment the flavor adds to every unit of ``execution`` (e.g. its region;
+        secrets go through :meth:`unit_secret_references`)."""
         return {}
 
     def checkpoint_time_limit(self) -> float:
@@ -229,8 +245,51 @@ class JobOrchestrator(Orchestrator):
         # an empty value is unset (a template's ``${AWS_ENDPOINT_URL:-}``)
         env.update({k: v for k, v in self.config.environment.items() if v != ""})
         env.update({"KITARU_SERVER_URL": self.server_url(), "PYTHONUNBUFFERED": "1"})
+        env.update(self.secret_environment(execution))
         env.update(self.unit_environment(execution))
         return env
+
+    # -- secrets ----------------------------------------------------------------------------------
+    def unit_secret_references(self, execution: Execution) -> dict[str, str]:
+        """Variable -> reference: the image's secret environment and the API key."""
+        references = dict(execution.options.get("secret_environment") or {})
+        if self.config.api_key:
+            references[API_KEY_ENV] = self.config.api_key
+        return references
+
+    def unit_secret_store(self) -> dict[str, Any]:
+        """The secret store units resolve references through (``{"flavor", "config"}``): the
+        one this process resolves through if it is a unit itself, else the stack's. A flavor
+        whose units cannot reach it as configured overrides this (docker mounts a local file)."""
+        inherited = os.environ.get(SECRET_STORE_ENV)
+        if inherited:
+            return dict(json.loads(inherited))
+        spec = self.secret_store_spec()
+        if spec is None:
+            raise ConfigError(f"orchestrator {self.name!r} has no stack, hence no secret store "
+                              "its units could resolve secrets through",
+                              hint="use the orchestrator through a stack")  # fmt: skip
+        return spec
+
+    def secret_environment(self, execution: Execution) -> dict[str, str]:
+        """What a unit needs to resolve its secrets itself; values only for a unit on this
+        machine that uses this client's own key (``units_on_this_machine``)."""
+        env: dict[str, str] = {}
+        if references := self.unit_secret_references(execution):
+            env[SECRET_ENV] = json.dumps(references, sort_keys=True)
+            env[SECRET_STORE_ENV] = json.dumps(self.unit_secret_store(), sort_keys=True)
+        if not self.config.api_key and (key := self._this_clients_key()):
+            env[API_KEY_ENV] = key
+        return env
+
+    def _this_clients_key(self) -> str | None:
+        from kitaru.connection import configured
+
+        here = configured()
+        if not self.units_on_this_machine or here is None:
+            return None
+        same = here[0].rstrip("/") == self.server_url().rstrip("/")
+        return here[1] if same else None
 
     def name_prefix(self) -> str:
         """Unit names are ``<prefix>-<role>-<16 hex digits>``."""
@@ -265,6 +324,14 @@ class JobOrchestrator(Orchestrator):
 
     def check_server_access(self) -> None:
         """Raise a one-line ConfigError if units could not authenticate to the server."""
+        if self.config.api_key or self._this_clients_key():
+            return
+        raise ConfigError(
+            f"orchestrator {self.name!r}: its units report to {self.server_url()} but it has "
+            "no api_key",
+            hint="store a key with `kitaru secret set kitaru-server api_key=...` and set "
+            'api_key: "{{secret:kitaru-server.api_key}}" on the orchestrator',
+        )
 
     # -- the orchestrator interface --------------------------------------------------------------
     def launch(self, launch: Launch) -> None:

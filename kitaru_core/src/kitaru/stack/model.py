@@ -208,6 +208,27 @@ def find_flavor(component_type: str, flavor: str) -> Flavor:
 
 
 # -- the stack in use -------------------------------------------------------------------------
+class StackSecrets:
+    """How a stack's components resolve ``{{secret:name.key}}``: through the stack's secret
+    store, built the first time a reference is resolved. :attr:`spec` says which store that is,
+    for units elsewhere that resolve references themselves."""
+
+    def __init__(self, stack: Stack) -> None:
+        self._stack = stack
+
+    def __call__(self, reference: str) -> str:
+        return self._stack.secret_store.resolve(reference)
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        """``{"flavor": ..., "config": {...}}`` as the stack spec writes it (references and
+        all: never a secret value)."""
+        component = self._stack.spec.components.get(SECRET_STORE)  # type: ignore[call-overload]
+        if component is None:
+            return {"flavor": "local", "config": {}}
+        return {"flavor": component.flavor, "config": dict(component.config)}
+
+
 class Stack:
     """An active stack: components are imported and constructed the first time they are used,
     then cached. Secret references in their configs resolve through :attr:`secret_store`."""
@@ -256,12 +277,9 @@ class Stack:
                 raise
             raise ConfigError(f"{where}, {component_type} {name!r}: {exc.message}",
                               hint=exc.hint) from exc  # fmt: skip
-        secrets = None if component_type == SECRET_STORE else self._resolve_secret
+        secrets = None if component_type == SECRET_STORE else StackSecrets(self)
         component: StackComponent = implementation(name, config, secrets=secrets)
         return component
-
-    def _resolve_secret(self, reference: str) -> str:
-        return self.secret_store.resolve(reference)
 
     @property
     def orchestrator(self) -> Orchestrator:

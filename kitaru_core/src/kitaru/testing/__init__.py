@@ -32,7 +32,7 @@ else:
     pytest.register_assert_rewrite("kitaru.testing.contracts")
 
 if TYPE_CHECKING:
-    from kitaru.testing.components import build_component
+    from kitaru.testing.components import SecretsThrough, build_component
     from kitaru.testing.contracts.artifact_store import ArtifactStoreContract
     from kitaru.testing.contracts.container_builder import ContainerBuilderContract
     from kitaru.testing.contracts.llm_gateway import LLMGatewayContract
@@ -51,6 +51,7 @@ _EXPORTS: dict[str, str] = {
     "ContainerBuilderContract": "kitaru.testing.contracts.container_builder",
     "MetadataStoreContract": "kitaru.testing.contracts.metadata_store",
     "build_component": "kitaru.testing.components",
+    "SecretsThrough": "kitaru.testing.components",
     "free_port": "kitaru.testing.services",
     "stop_process": "kitaru.testing.services",
 }
@@ -62,6 +63,7 @@ __all__ = [
     "MetadataStoreContract",
     "OrchestratorContract",
     "SecretStoreContract",
+    "SecretsThrough",
     "build_component",
     "free_port",
     "resume_on",

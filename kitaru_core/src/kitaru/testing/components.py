@@ -29,3 +29,22 @@ def build_component(
     if not isinstance(component, StackComponent) or component_type != component.TYPE:
         raise TypeError(f"{found.implementation} is not a {component_type} component")
     return component
+
+
+class SecretsThrough:
+    """What a stack gives its components to resolve ``{{secret:name.key}}``, for a component
+    built outside a stack: a secret store of ``flavor`` (built on first use) and its spec, which
+    job orchestrators pass to their units::
+
+        build_component("orchestrator", "mine", secrets=SecretsThrough("local", path=...))
+    """
+
+    def __init__(self, flavor: str = "local", **config: Any) -> None:
+        self.spec: dict[str, Any] = {"flavor": flavor, "config": config}
+        self._store: Any = None
+
+    def __call__(self, reference: str) -> str:
+        if self._store is None:
+            self._store = build_component("secret_store", self.spec["flavor"],
+                                          **self.spec["config"])  # fmt: skip
+        return str(self._store.resolve(reference))

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import field_validator
 
 from kitaru.components.artifact_store import ArtifactStore, ArtifactStoreConfig
-from kitaru.components.base import OptionalStr
+from kitaru.components.base import OptionalStr, SecretReference
 from kitaru.errors import ConfigError
 from kitaru_aws._aws import CONNECT_TIMEOUT, MAX_ATTEMPTS, READ_TIMEOUT, describe_error, where
 
@@ -28,27 +28,14 @@ class S3ArtifactStoreConfig(ArtifactStoreConfig):
     endpoint_url: OptionalStr = None
     #: access key id, plain or a ``{{secret:name.key}}`` reference; empty: the default chain
     access_key_id: OptionalStr = None
-    #: must be a ``{{secret:name.key}}`` reference
-    secret_access_key: str | None = None
-    #: must be a ``{{secret:name.key}}`` reference
-    session_token: str | None = None
+    secret_access_key: SecretReference = None
+    session_token: SecretReference = None
 
     @field_validator("path")
     @classmethod
     def _s3_url(cls, value: str) -> str:
         if not value.startswith("s3://") or not value[5:].strip("/"):
             raise ValueError("must be an s3:// URL: s3://bucket or s3://bucket/prefix")
-        return value
-
-    @field_validator("secret_access_key", "session_token")
-    @classmethod
-    def _references_only(cls, value: str | None) -> str | None:
-        from kitaru.stack.references import is_secret_reference
-
-        if not value:
-            return None
-        if not is_secret_reference(value):
-            raise ValueError("write it as a {{secret:name.key}} reference, never in plain text")
         return value
 
 

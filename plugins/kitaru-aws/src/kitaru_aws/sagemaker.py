@@ -2,9 +2,9 @@
 
 A :class:`~kitaru.components.job_orchestrator.JobOrchestrator`: the core decides what runs and
 records the units; this module creates, describes, stops and reads the CloudWatch output of
-training jobs. A job's container runs ``python -m kitaru_aws.job ARGS``: a shim that reads the
-Kitaru API key from Secrets Manager (``KITARU_API_KEY_SECRET_ID``; the key is never in the job's
-spec) and then runs ``python -m kitaru.entrypoint ARGS``.
+training jobs. A job's container runs ``python -m kitaru.entrypoint ARGS``, which resolves the
+API key (``api_key``, e.g. ``{{secret:kitaru-server.api_key}}``) and the image's secret
+environment through the stack's secret store with the job's role: no value is in the job's spec.
 """
 
 from __future__ import annotations
@@ -43,11 +43,9 @@ class SageMakerOrchestrator(UsesAWSClient, JobOrchestrator):
         return float(self.config.max_runtime_seconds)
 
     def unit_environment(self, execution: Any) -> dict[str, str]:
-        env = {"KITARU_API_KEY_SECRET_ID": self.config.api_key_secret_id,
-               "KITARU_API_KEY_SECRET_KEY": self.config.api_key_secret_key}  # fmt: skip
-        if self.config.region:
-            env["AWS_REGION"] = self.config.region
-        return env
+        # botocore reads AWS_DEFAULT_REGION, not AWS_REGION
+        region = self.config.region
+        return {"AWS_REGION": region, "AWS_DEFAULT_REGION": region} if region else {}
 
     def job_spec(self, spec: UnitSpec) -> dict[str, Any]:
         """Keyword arguments of ``CreateTrainingJob`` for one unit."""
@@ -59,7 +57,7 @@ class SageMakerOrchestrator(UsesAWSClient, JobOrchestrator):
             "AlgorithmSpecification": {
                 "TrainingImage": spec.image,
                 "TrainingInputMode": "File",
-                "ContainerEntrypoint": [config.python, "-m", "kitaru_aws.job"],
+                "ContainerEntrypoint": [config.python, "-m", "kitaru.entrypoint"],
                 "ContainerArguments": spec.arguments,
             },
             "RoleArn": config.role_arn,

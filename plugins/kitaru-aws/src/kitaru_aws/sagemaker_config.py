@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from kitaru.components.base import OptionalStr
 from kitaru.components.job_orchestrator import JobOrchestratorConfig
@@ -25,10 +26,6 @@ class SageMakerOrchestratorConfig(JobOrchestratorConfig):
     job_name_prefix: str = "kitaru"
     region: OptionalStr = None
     endpoint_url: OptionalStr = None
-    #: the Secrets Manager secret (name or ARN) holding the server's API key, as JSON
-    api_key_secret_id: str
-    #: its key in that JSON object
-    api_key_secret_key: str = "api_key"
     #: run jobs in a VPC: both or neither
     subnets: list[str] = Field(default_factory=list)
     security_group_ids: list[str] = Field(default_factory=list)
@@ -41,6 +38,15 @@ class SageMakerOrchestratorConfig(JobOrchestratorConfig):
     checkpoint_timeout_seconds: int = Field(default=24 * 3600, ge=1)
     #: seconds between DescribeTrainingJob calls while a checkpoint's job runs
     poll_interval: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "api_key_secret_id" in data:
+            raise ValueError("api_key_secret_id is replaced by api_key: write "
+                             "api_key: '{{secret:kitaru-server.api_key}}' (through the stack's "
+                             "secret store)")  # fmt: skip
+        return data
 
     @field_validator("output_path")
     @classmethod

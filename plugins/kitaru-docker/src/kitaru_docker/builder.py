@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
+from kitaru.components.base import SecretReference
 from kitaru.components.container_builder import (
     BuildContext,
     ContainerBuilder,
@@ -46,19 +47,9 @@ class DockerContainerBuilderConfig(ContainerBuilderConfig):
     #: plain HTTP to the registry (default: only for localhost / 127.x registries)
     insecure_registry: bool | None = None
     registry_username: str | None = None
-    #: a ``{{secret:name.key}}`` reference
-    registry_password: str | None = None
+    registry_password: SecretReference = None
     #: seconds one engine call (a whole build, a push) may take
     timeout: float = Field(default=600.0, gt=0)
-
-    @field_validator("registry_password")
-    @classmethod
-    def _password_is_a_reference(cls, value: str | None) -> str | None:
-        from kitaru.stack.references import is_secret_reference
-
-        if value is not None and not is_secret_reference(value):
-            raise ValueError("registry_password must be a {{secret:name.key}} reference")
-        return value
 
 
 class DockerContainerBuilder(ContainerBuilder, UsesEngine):

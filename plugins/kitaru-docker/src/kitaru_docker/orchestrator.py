@@ -4,17 +4,18 @@ A :class:`~kitaru.components.job_orchestrator.JobOrchestrator`: the core decides
 (``python -m kitaru.entrypoint run|resume ID``, or ``checkpoint ID NAME -`` for an isolated
 checkpoint call) and records the units on the execution; this module starts, inspects, stops
 and reads the output of containers. They reach the Kitaru server through
-``KITARU_SERVER_URL`` / ``KITARU_API_KEY``.
+``KITARU_SERVER_URL`` and the API key (``api_key``, resolved inside the container).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from typing import TYPE_CHECKING, Any
 
+from kitaru.components.job_orchestrator import SECRET_STORE_ENV as STORE_ENV
 from kitaru.components.job_orchestrator import JobOrchestrator, UnitSpec, UnitState
 from kitaru.components.orchestrator import LogLine
-from kitaru.errors import ConfigError
 from kitaru_docker.engine import DockerError, UsesEngine, engine_url, one_line
 from kitaru_docker.orchestrator_config import DockerOrchestratorConfig
 
@@ -41,42 +42,37 @@ def unit_state(status: str, exit_code: int | None, error: str | None) -> UnitSta
     return UnitState("failed", why)
 
 
+def local_secret_file(environment: dict[str, str]) -> str | None:
+    """The ``local`` secret store's file a unit resolves its secrets from, if it exists."""
+    store = json.loads(environment.get(STORE_ENV) or "{}")
+    path = store.get("config", {}).get("path") if store.get("flavor") == "local" else None
+    return str(path) if path and os.path.isfile(path) else None
+
+
 class DockerOrchestrator(JobOrchestrator, UsesEngine):
     config: DockerOrchestratorConfig
     poll_longest = 0.5  # a local engine answers in milliseconds
 
     # -- what a container gets ------------------------------------------------------------------
-    def server(self) -> tuple[str, str]:
-        """``(url, api_key)`` the containers use to reach the control plane."""
-        from kitaru.connection import configured
+    # With no api_key, containers get this client's key: they run on this machine, which has it.
+    units_on_this_machine = True
 
-        here = configured()
-        url = self.server_url()
-        same = here is not None and here[0].rstrip("/") == url.rstrip("/")
-        if self.config.api_key:
-            try:
-                return url, self.secret(self.config.api_key)
-            except ConfigError:
-                if not same:  # inside a container the key comes with KITARU_API_KEY
-                    raise
-        if here is not None and same:
-            return url, here[1]
-        raise ConfigError(f"orchestrator {self.name!r} has server_url {url} but no api_key",
-                          hint='set api_key: "{{secret:NAME.KEY}}"')  # fmt: skip
+    def unit_secret_store(self) -> dict[str, Any]:
+        """A container sees none of this machine's files: with the ``local`` secret store it
+        reads the secret file, mounted read-only at the same path (see :meth:`container_spec`)."""
+        store = super().unit_secret_store()
+        if store.get("flavor") == "local" and not store.get("config", {}).get("path"):
+            from kitaru.config import settings
 
-    def check_server_access(self) -> None:
-        self.server()
+            store = {"flavor": "local", "config": {"path": str(settings().home / "secrets.json")}}
+        return store
 
     def unit_environment(self, execution: Execution) -> dict[str, str]:
-        env = {"KITARU_API_KEY": self.server()[1]}
+        env = {}
         if self.config.code_map:
             env["KITARU_CODE_MAP"] = ",".join(f"{k}={v}" for k, v in self.config.code_map.items())
         if self.config.share_engine:
             env["DOCKER_HOST"] = engine_url(self.config.base_url)
-        # ImageSettings.secret_environment: references recorded on the execution, resolved
-        # through the stack's secret store for this container only
-        for name, reference in (execution.options.get("secret_environment") or {}).items():
-            env[name] = self.secret(reference)
         return env
 
     def checkpoint_time_limit(self) -> float:
@@ -101,7 +97,10 @@ class DockerOrchestrator(JobOrchestrator, UsesEngine):
         code = execution.root or (
             os.path.dirname(execution.source_file) if execution.source_file else None
         )
-        if volumes := self.config.mounts(engine_url(self.config.base_url), code):
+        volumes = self.config.mounts(engine_url(self.config.base_url), code)
+        if secrets := local_secret_file(spec.environment):
+            volumes[secrets] = {"bind": secrets, "mode": "ro"}
+        if volumes:
             kwargs["volumes"] = volumes
         return kwargs
 

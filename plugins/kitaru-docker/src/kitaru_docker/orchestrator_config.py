@@ -11,8 +11,6 @@ from kitaru.components.job_orchestrator import JobOrchestratorConfig
 class DockerOrchestratorConfig(JobOrchestratorConfig):
     #: the engine, e.g. ``unix:///var/run/docker.sock`` (default: ``DOCKER_HOST``)
     base_url: str | None = None
-    #: its API key, a ``{{secret:name.key}}`` reference (default: this client's key)
-    api_key: str | None = None
     #: ``host``: containers reach services on this machine's 127.0.0.1 (e.g. the server)
     network_mode: str | None = "host"
     #: bind mounts, ``/host/path:/container/path[:ro]``
@@ -36,15 +34,6 @@ class DockerOrchestratorConfig(JobOrchestratorConfig):
     #: give containers this engine (its unix socket mounted, DOCKER_HOST set): an execution
     #: starts its isolated checkpoints' containers from inside its own
     share_engine: bool = True
-
-    @field_validator("api_key")
-    @classmethod
-    def _api_key_is_a_reference(cls, value: str | None) -> str | None:
-        from kitaru.stack.references import is_secret_reference
-
-        if value is not None and not is_secret_reference(value):
-            raise ValueError("api_key must be a {{secret:name.key}} reference, not the key")
-        return value
 
     @field_validator("volumes")
     @classmethod
