@@ -122,14 +122,17 @@ def test_a_flavor_of_the_broken_plugin_names_it_and_its_error(
 
 
 def test_a_missing_first_party_flavor_says_what_to_install(
-    broken_plugin: Distribution, on_sys_path: Path, kitaru_plugin_manager: PluginManager
-) -> None:
+    broken_plugin: Distribution, on_sys_path: Path, kitaru_plugin_manager: PluginManager,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from kitaru.plugins import known
     from kitaru.plugins.manager import plugin_manager
 
+    monkeypatch.setitem(known.KNOWN_FLAVORS, "nimbus", "kitaru-nimbus")  # not installed
     with pytest.raises(ConfigError) as info:
-        plugin_manager().flavor("orchestrator", "vertex")
-    assert "vertex" in str(info.value)
-    assert info.value.hint is not None and "pip install kitaru-gcp" in info.value.hint
+        plugin_manager().flavor("orchestrator", "nimbus")
+    assert "nimbus" in str(info.value)
+    assert info.value.hint is not None and "pip install kitaru-nimbus" in info.value.hint
 
 
 # -- other plugins are not affected -------------------------------------------------------------

@@ -146,15 +146,20 @@ def test_a_component_in_use_cannot_be_deleted(tmp_path: Path) -> None:
         registry.delete_component("artifact_store", "data")
 
 
-def test_register_component_validates_config_and_needs_replace(tmp_path: Path) -> None:
+def test_register_component_validates_config_and_needs_replace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kitaru.plugins import known
+
+    monkeypatch.setitem(known.KNOWN_FLAVORS, "nimbus", "kitaru-nimbus")  # not installed
     with pytest.raises(ConfigError, match="unknown config key 'pth'") as err:
         registry.register_component("artifact_store", "data", "local", {"pth": "x"})
     assert "path" in (err.value.hint or "")
     with pytest.raises(ConfigError, match="unknown component type"):
         registry.register_component("artefact_store", "data", "local", {})
-    with pytest.raises(ConfigError, match="flavor 'gcs'") as err:  # not installed here
-        registry.register_component("artifact_store", "data", "gcs", {})
-    assert "pip install kitaru-gcp" in (err.value.hint or "")
+    with pytest.raises(ConfigError, match="flavor 'nimbus'") as err:
+        registry.register_component("artifact_store", "data", "nimbus", {})
+    assert "pip install kitaru-nimbus" in (err.value.hint or "")
     registry.register_component("artifact_store", "data", "local", {"path": "a"})
     with pytest.raises(ConfigError, match="already registered"):
         registry.register_component("artifact_store", "data", "local", {"path": "b"})
