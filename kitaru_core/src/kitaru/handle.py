@@ -40,12 +40,17 @@ class FlowHandle(Generic[R]):
         self._flow = flow
         #: the latest launch of the execution by this handle (it may drive it in this process)
         self._launch: Launch | None = None
+        #: when the execution had ended before it was launched again (a retry): that end is
+        #: not this launch's, until a runner elsewhere takes the execution
+        self._ended_before: float | None = None
 
     @classmethod
     def _launched(cls, launch: Launch) -> FlowHandle[Any]:
         """The handle of an execution just handed to its orchestrator."""
         handle: FlowHandle[Any] = cls(launch.store, launch.execution.id, flow=launch.flow)
         handle._launch = launch
+        if launch.execution.status in TERMINAL_STATUSES and not launch.took_it:
+            handle._ended_before = launch.execution.ended_at
         return handle
 
     @property
@@ -64,10 +69,22 @@ class FlowHandle(Generic[R]):
     def _execution(self) -> Execution:
         return self._store.get_execution(self.id)
 
+    def _ended(self, ex: Execution) -> bool:
+        """The execution ended, and not before this handle launched it again."""
+        if ex.status not in TERMINAL_STATUSES:
+            return False
+        if self._ended_before is not None and ex.ended_at == self._ended_before:
+            return False
+        self._ended_before = None
+        return True
+
     @property
     def status(self) -> str:
         """pending, running, waiting, completed, failed, cancelled — or crashed."""
-        return display_status(self._execution(), time.time())
+        ex = self._execution()
+        if ex.status in TERMINAL_STATUSES and not self._ended(ex):
+            return "pending"  # launched again; no runner has taken it yet
+        return display_status(ex, time.time())
 
     @property
     def pending_wait(self) -> PendingWait | None:
@@ -120,7 +137,7 @@ class FlowHandle(Generic[R]):
                 self._thread.join(None if stop_at is None else max(0.0, stop_at - time.time()))
             self._raise_if_lost()
             ex = self._execution()
-            if ex.status in TERMINAL_STATUSES:
+            if self._ended(ex):
                 return self._result(ex)
             if ex.status == "waiting" and self._hold(ex, stop_at):
                 continue

@@ -175,5 +175,49 @@ class OrchestratorContract:
         orchestrator.cancel(handle.id)
         assert orchestrator.status(handle.id) == "completed"
 
+    def test_every_entry_point_reaches_launch(
+        self, orchestrator: Orchestrator, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Routing: ``flow.run()``, a direct call, the input that answers a wait nobody holds,
+        ``executions retry`` and ``executions replay`` each hand their execution to the stack's
+        orchestrator (this one, here) through ``launch``, with their reason — and it runs them."""
+        from kitaru.client import KitaruClient
+        from kitaru.runtime import stacks
+        from kitaru.store import default_store
+        from kitaru.store.records import lease_is_live
+        from kitaru.testing.flows import fails_once, tiny, waiting
+
+        seen: list[str] = []
+        real = orchestrator.launch
+
+        def recording(launch: Any) -> None:
+            if launch.reason != "wait":  # a process waiting for a result offers to hold it
+                seen.append(launch.reason)
+            real(launch)
+
+        monkeypatch.setattr(orchestrator, "launch", recording)
+        monkeypatch.setattr(stacks, "orchestrator_of_stack", lambda name: orchestrator)
+        timeout = self.execution_timeout
+        assert tiny.run(x=1).wait(timeout=timeout) == 3
+        assert tiny(x=2) == 5
+        assert seen == ["run", "run"]
+        client, store = KitaruClient(), default_store()
+        held = waiting.run(question="go on?")
+        deadline = time.monotonic() + timeout
+        while (ex := store.get_execution(held.id)).status != "waiting" or lease_is_live(
+            ex.lease_owner, ex.lease_expires, time.time()
+        ):  # until no process holds the wait
+            assert time.monotonic() < deadline, f"{held.id} is {ex.status}, still held"
+            time.sleep(0.05)
+        client.executions.input(held.id, "yes", name="answer")
+        assert held.wait(timeout=timeout) == "answered: yes"
+        assert seen[2:] == ["run", "input"]
+        failed = fails_once.run(x=6)
+        with pytest.raises(ExecutionFailed):
+            failed.wait(timeout=timeout)
+        assert client.executions.retry(failed.id).wait(timeout=timeout) == 6
+        assert client.executions.replay(failed.id).wait(timeout=timeout) == 6
+        assert seen[4:] == ["run", "retry", "replay"]
+
     def test_verify_ok(self, orchestrator: Orchestrator) -> None:
         orchestrator.verify()  # raises ConfigError saying what is wrong
