@@ -224,3 +224,36 @@ def test_real_process_errors_have_no_traceback(tmp_path: Path) -> None:
     proc = kitaru("stack", "list", "-o", "json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["items"][0]["name"] == "local"
+
+
+def test_register_from_a_template(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--template``: a stack a plugin offers (``kitaru_stack_templates``), named on the command
+    line, its ${ENV} placeholders filled from the environment."""
+    listed = invoke("stack", "templates")
+    assert listed.exit_code == 0, listed.output
+    assert "local" in listed.output and "aws-local" in listed.output  # builtin and kitaru-aws
+    result = invoke("stack", "register", "mine", "--template", "local", "--use")
+    assert result.exit_code == 0, result.output
+    assert "registered stack mine (now active)" in result.output
+    # a template with placeholders: unset ones are named, set ones are filled
+    failed = invoke("stack", "register", "s3", "--template", "aws-local")
+    assert_one_line_error(failed, contains="template 'aws-local': environment variable")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("KITARU_S3_PATH", "s3://bucket/kitaru")
+    result = invoke("stack", "register", "s3", "--template", "aws-local", "--output", "json")
+    assert result.exit_code == 0, result.output
+    assert "s3://bucket/kitaru" in result.output and "eu-west-1" in result.output
+
+
+@pytest.mark.parametrize(("args", "contains", "hint"), [
+    (["stack", "register", "x", "--template", "nope"], "no stack template 'nope' (installed: ",
+     "kitaru stack templates"),
+    (["stack", "register", "x", "--template", "azureml"], "no stack template 'azureml'",
+     "pip install kitaru-azure"),
+    (["stack", "register", "x", "--template", "local", "--file", "s.yaml"],
+     "give one of --file, --template or component options", ""),
+])  # fmt: skip
+def test_template_errors(invoke: Invoke, args: list[str], contains: str, hint: str) -> None:
+    result = invoke(*args)
+    assert_one_line_error(result, contains=contains)
+    assert hint in result.stderr

@@ -154,6 +154,9 @@ def stack() -> None:
     type=click.Path(dir_okay=False),
     help="Stack YAML (see stacks/); NAME overrides the name in the file.",
 )
+@click.option("--template", "-t", "template",
+              help="A stack template a plugin offers (`kitaru stack templates`); NAME "
+              "overrides its name, ${ENV} placeholders come from the environment.")  # fmt: skip
 @_component_options
 @click.option("--replace", is_flag=True, help="Overwrite a stack of the same name.")
 @click.option("--use", "use_it", is_flag=True, help="Make it the active stack.")
@@ -163,29 +166,36 @@ def register(
     ctx: click.Context,
     name: str | None,
     file: str | None,
+    template: str | None,
     replace: bool,
     use_it: bool,
     output: str,
     **components: str | None,
 ) -> None:
-    """Register a stack from a YAML file or from registered components.
+    """Register a stack from a YAML file, a plugin's template or registered components.
 
     \b
     kitaru stack register vertex --file stacks/vertex.yaml
+    kitaru stack register vertex --template vertex
     kitaru stack register dev -o local -a my-bucket -s vault
     """
     from kitaru.errors import UsageError
     from kitaru.stack import registry
 
     links = _links(components)
-    if file and links:
-        raise UsageError("give --file or component options, not both",
+    if sum(bool(x) for x in (file, template, links)) > 1:
+        raise UsageError("give one of --file, --template or component options",
                          hint="put every component in the file")  # fmt: skip
     if file:
         from kitaru.stack.loader import load_stack_file
 
         spec = registry.register_stack(load_stack_file(file, name=name), replace=replace,
                                        source=file)  # fmt: skip
+    elif template:
+        from kitaru.stack.loader import load_stack_template
+
+        spec = registry.register_stack(load_stack_template(template, name=name),
+                                       replace=replace, source=f"template {template!r}")  # fmt: skip
     else:
         if not name:
             raise UsageError("a stack NAME is required",
@@ -201,6 +211,34 @@ def register(
         registry.use_stack(spec.name)
         headline += " (now active)"
     _show_stack(ctx, spec, output, headline)
+
+
+@stack.command()
+@output_option
+@click.pass_context
+def templates(ctx: click.Context, output: str) -> None:
+    """Stack templates the installed plugins offer (register one with --template)."""
+    from kitaru.cli import output as out
+    from kitaru.plugins.manager import plugin_manager
+
+    items = [{"template": name, "about": _about(text)}
+             for name, text in sorted(plugin_manager().stack_templates().items())]  # fmt: skip
+    if output == "json":
+        out.print_json(command_name(ctx), items)
+        return
+    render_rows(("template", "about"), [(i["template"], i["about"]) for i in items],
+                "no templates")  # fmt: skip
+
+
+def _about(text: str) -> str:
+    """A template's first comment line that says something (not the schema line)."""
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("#") and "$schema" not in line and line.lstrip("# "):
+            return line.lstrip("# ")
+        if line and not line.startswith("#"):
+            break
+    return ""
 
 
 @stack.command("list")

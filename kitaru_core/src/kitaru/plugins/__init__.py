@@ -9,4 +9,14 @@ import pluggy
 
 hookimpl = pluggy.HookimplMarker("kitaru")
 
-__all__ = ["hookimpl"]
+__all__ = ["hookimpl", "templates_in"]
+
+
+def templates_in(package: str, folder: str = "templates") -> list[tuple[str, str]]:
+    """``(name, YAML text)`` of every ``*.yaml`` in a package's folder: what a plugin's
+    ``kitaru_stack_templates`` hook returns (``aws.yaml`` is the template ``aws``)."""
+    from importlib.resources import files
+
+    found = files(package) / folder
+    return sorted((item.name.removesuffix(".yaml"), item.read_text()) for item in found.iterdir()
+                  if item.name.endswith(".yaml"))  # fmt: skip

@@ -30,6 +30,21 @@ def load_stack_file(path: str | Path, *, name: str | None = None) -> StackSpec:
     return parse_stack_text(text, source=str(path), name=name)
 
 
+def load_stack_template(template: str, *, name: str | None = None) -> StackSpec:
+    """The stack template ``template`` that an installed plugin offers (``kitaru_stack_templates``);
+    ``name`` overrides the template's. ``${ENV}`` placeholders are filled from the environment."""
+    from kitaru.plugins.known import install_hint
+    from kitaru.plugins.manager import plugin_manager
+
+    templates = plugin_manager().stack_templates()
+    if template not in templates:
+        known = ", ".join(sorted(templates)) or "none"
+        raise ConfigError(f"no stack template {template!r} (installed: {known})",
+                          hint=install_hint(template) or "`kitaru stack templates` lists them; "
+                          "plugins add theirs")  # fmt: skip
+    return parse_stack_text(templates[template], source=f"template {template!r}", name=name)
+
+
 def parse_stack_text(text: str, *, source: str, name: str | None = None) -> StackSpec:
     """Parse stack YAML; ``source`` names it in errors (a path, or ``template 'local'``)."""
     import yaml

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kitaru.components.flavor import Flavor
-from kitaru.plugins import hookimpl
+from kitaru.plugins import hookimpl, templates_in
 
 _HINT = "pip install kitaru-aws"
 
@@ -45,3 +45,10 @@ def kitaru_flavors() -> list[Flavor]:
             description="the `docker` builder (kitaru-docker), logged in to Amazon ECR",
         ),
     ]
+
+
+@hookimpl
+def kitaru_stack_templates() -> list[tuple[str, str]]:
+    """``aws`` (SageMaker, ECR, S3, Secrets Manager) and ``aws-local`` (S3 and Secrets Manager,
+    local execution): ``kitaru stack register NAME --template aws``."""
+    return templates_in("kitaru_aws")
