@@ -2,8 +2,10 @@
 127.0.0.1, from the plugin's dev dependency group (``make setup`` installs them):
 
 - the GCS emulator (``gcp-storage-emulator start --in-memory``), the JSON API of Cloud Storage;
-- drongo (``drongo server``): Secret Manager, and Vertex AI's CustomJob API (stored, never
-  run), reached with the REST transport, an ``api_endpoint`` and anonymous credentials.
+- drongo (``drongo server``, through ``drongo_launcher.py``, which adds one management route to
+  set a CustomJob's state): Secret Manager, and Vertex AI's CustomJob API (stored, never run:
+  ``vertex_standin`` runs them), reached with the REST transport, an ``api_endpoint`` and
+  anonymous credentials.
 
 A module of its own so tests import it by a name no other test directory uses (``import
 conftest`` gets whichever directory's conftest pytest imported last)."""
@@ -80,6 +82,27 @@ class Drongo(StandIn):
         return {"transport": "rest", "credentials": AnonymousCredentials(),
                 "client_options": ClientOptions(api_endpoint=self.endpoint_url)}  # fmt: skip
 
+    def job_service(self) -> Any:
+        from google.cloud.aiplatform_v1 import JobServiceClient
+
+        return JobServiceClient(**self.client_kwargs())
+
+    def custom_jobs(self, location: str = "us-central1") -> list[Any]:
+        """Every CustomJob drongo holds in ``location`` of the test project, oldest first."""
+        parent = f"projects/{PROJECT}/locations/{location}"
+        jobs = list(self.job_service().list_custom_jobs(parent=parent))
+        return sorted(jobs, key=lambda job: int(job.name.rsplit("/", 1)[-1]))
+
+    def set_job_state(self, name: str, state: str, message: str | None = None) -> None:
+        """What Vertex AI's scheduler would do and drongo cannot: set a CustomJob's state (and
+        its error message), through ``drongo_launcher``'s management route."""
+        from urllib.parse import urlencode
+
+        query = {"name": name, "state": state, **({"message": message} if message else {})}
+        request = urllib.request.Request(
+            f"{self.endpoint_url}/drongo/vertexai/state?{urlencode(query)}", method="POST")  # fmt: skip
+        urllib.request.urlopen(request, timeout=10).close()
+
     def secret_manager(self) -> Any:
         from google.cloud.secretmanager import SecretManagerServiceClient
 
@@ -125,9 +148,12 @@ def running_gcs_emulator(log: Path) -> Iterator[GCSEmulator]:
 
 @contextlib.contextmanager
 def running_drongo(log: Path) -> Iterator[Drongo]:
-    """drongo's server (Secret Manager, Vertex AI, ...) on a free port of 127.0.0.1."""
+    """drongo's server (Secret Manager, Vertex AI, ...) on a free port of 127.0.0.1, with the
+    job-state route of ``drongo_launcher``."""
+    _tool("drongo")  # installed (the dev group)
     port = free_port()
-    argv = [_tool("drongo"), "server", "--host", "127.0.0.1", "--port", str(port)]
+    launcher = Path(__file__).with_name("drongo_launcher.py")
+    argv = [sys.executable, str(launcher), "--host", "127.0.0.1", "--port", str(port)]
     endpoint = f"http://127.0.0.1:{port}"
     with _running(argv, f"{endpoint}/drongo/health", log, "drongo") as seconds:
         yield Drongo(endpoint, seconds)

@@ -1,4 +1,5 @@
-"""The plugin module (entry point ``kitaru = gcp``): it only describes its flavors.
+"""The plugin module (entry point ``kitaru = gcp``): it only describes its flavors and its
+stack template.
 
 Config classes live in :mod:`kitaru_gcp.config` (pydantic only), implementations in modules
 that import gcsfs and the google libraries, imported only when a stack uses them.
@@ -32,4 +33,31 @@ def kitaru_flavors() -> list[Flavor]:
             install_hint=_HINT,
             description="one Secret Manager secret (JSON) per Kitaru secret, under `prefix`",
         ),
+        Flavor(
+            name="vertex",
+            type="orchestrator",
+            config_class="kitaru_gcp.vertex_config:VertexOrchestratorConfig",
+            implementation="kitaru_gcp.vertex:VertexOrchestrator",
+            install_hint=_HINT,
+            description="one Vertex AI CustomJob per unit of work, from `image`",
+        ),
+        Flavor(
+            name="artifact_registry",
+            type="container_builder",
+            config_class="kitaru_gcp.artifact_registry:ArtifactRegistryBuilderConfig",
+            implementation="kitaru_gcp.artifact_registry:ArtifactRegistryBuilder",
+            install_hint="pip install 'kitaru-gcp[artifact-registry]'",
+            description="the `docker` builder (kitaru-docker), logged in to Artifact Registry",
+        ),
     ]
+
+
+@hookimpl
+def kitaru_stack_templates() -> list[tuple[str, str]]:
+    """``vertex`` (Vertex AI, Artifact Registry, GCS, Secret Manager, litellm):
+    ``kitaru stack register NAME --template vertex``."""
+    from importlib.resources import files
+
+    folder = files("kitaru_gcp") / "templates"
+    return sorted((item.name.removesuffix(".yaml"), item.read_text())
+                  for item in folder.iterdir() if item.name.endswith(".yaml"))  # fmt: skip
