@@ -192,13 +192,6 @@ def test_any_raising_hook_fails_its_plugin_with_a_one_line_error(
 
 
 # -- the CLI reports it -------------------------------------------------------------------------
-def cli_has(command: str) -> bool:
-    from kitaru.cli.main import COMMANDS
-
-    return command in COMMANDS
-
-
-@pytest.mark.skipif(not cli_has("flavor"), reason="CLI not yet available: kitaru flavor list")
 def test_kitaru_flavor_list_works(broken_plugin: Distribution) -> None:
     out = python("-m", "kitaru.cli", "flavor", "list", "-o", "json", dist=broken_plugin)
     assert out.returncode == 0, out.stderr
@@ -206,7 +199,6 @@ def test_kitaru_flavor_list_works(broken_plugin: Distribution) -> None:
     assert "local" in out.stdout
 
 
-@pytest.mark.skipif(not cli_has("plugin"), reason="CLI not yet available: kitaru plugin list")
 def test_kitaru_plugin_list_shows_the_error(broken_plugin: Distribution) -> None:
     out = python("-m", "kitaru.cli", "plugin", "list", "-o", "json", dist=broken_plugin)
     assert out.returncode == 0, out.stderr
@@ -214,7 +206,6 @@ def test_kitaru_plugin_list_shows_the_error(broken_plugin: Distribution) -> None
     assert "boom from broken plugin" in out.stdout
 
 
-@pytest.mark.skipif(not cli_has("plugin"), reason="CLI not yet available: kitaru plugin list")
 def test_kitaru_plugin_list_shows_a_raising_hook_as_failed(
     faulty_hook_plugin: Distribution,
 ) -> None:

@@ -46,7 +46,7 @@ def test_schemes_are_per_component_type(builtin_only: Any) -> None:
 
 @pytest.mark.parametrize(
     "scheme, flavor, dist",
-    [("s3", "s3", "kitaru-aws"), ("gs", "gcs", "kitaru-gcp"), ("az", "azure", "kitaru-azure")],
+    [("s3", "s3", "kitaru-aws"), ("gs", "gcs", "kitaru-gcp")],
 )
 def test_a_known_scheme_whose_flavor_is_not_installed_says_what_to_install(
     builtin_only: Any, scheme: str, flavor: str, dist: str
@@ -66,3 +66,18 @@ def test_an_unknown_scheme_lists_the_schemes_installed_flavors_serve(fake_plugin
     assert "\n" not in message
     assert message.startswith("no installed artifact_store flavor serves ftp:// URLs")
     assert "file://" in message and "keyed://" in message and "a bare path" in message
+
+
+def test_every_install_hint_names_a_plugin_of_this_repository() -> None:
+    """A hint must be true: each distribution it names is one of plugins/*, each scheme's
+    flavor has a hint."""
+    import tomllib
+    from pathlib import Path
+
+    from kitaru.plugins.known import KNOWN_FLAVORS, KNOWN_SCHEMES
+
+    repo = Path(__file__).resolve().parents[2]
+    ours = {tomllib.loads(p.read_text())["project"]["name"]
+            for p in repo.glob("plugins/*/pyproject.toml")}  # fmt: skip
+    assert set(KNOWN_FLAVORS.values()) <= ours, set(KNOWN_FLAVORS.values()) - ours
+    assert set(KNOWN_SCHEMES.values()) <= set(KNOWN_FLAVORS)

@@ -289,8 +289,11 @@ class Executions:
         (LLM calls included) do not. ``max_cost_usd`` replaces the execution's LLM budget."""
         ex = self._store.get_execution(execution_id)
         if ex.status != "failed":
-            raise Conflict(f"execution {ex.id} is {display_status(ex, time.time())}, not failed",
-                           hint="only failed executions can be retried")  # fmt: skip
+            shown = display_status(ex, time.time())
+            hint = (f"a {shown} execution continues where it stopped: "
+                    f"`kitaru executions resume {ex.id}`" if shown in ("crashed", "waiting")
+                    else "only failed executions can be retried")  # fmt: skip
+            raise Conflict(f"execution {ex.id} is {shown}, not failed", hint=hint)
         if max_cost_usd is not None:
             if max_cost_usd < 0:
                 raise UsageError(f"max_cost_usd must be >= 0, not {max_cost_usd}")

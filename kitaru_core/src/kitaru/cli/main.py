@@ -77,6 +77,10 @@ def report(exc: Exception) -> NoReturn:
         _fail(
             exc.message or type(exc).__name__, exc.hint, code if isinstance(code, int) else 1, exc
         )
+    from kitaru.imports import missing_extra
+
+    if (missing := missing_extra(exc)) is not None:
+        _fail(*missing, 1, exc)
     from kitaru.store import storage_error
 
     refused = storage_error(exc)  # a read-only store or home: the machine's, not a bug

@@ -1,5 +1,6 @@
 """Install hints for first-party flavors that are not installed (data only, like fsspec's
-``known_implementations``): the core itself depends on none of them."""
+``known_implementations``): the core itself depends on none of them. Every distribution named
+here is one of this repository's plugins (a test checks): add a flavor when its plugin lands."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ KNOWN_FLAVORS: dict[str, str] = {
     "gcs": "kitaru-gcp",
     "gcp": "kitaru-gcp",
     "vertex": "kitaru-gcp",
-    "azure": "kitaru-azure",
-    "azureml": "kitaru-azure",
+    "artifact_registry": "kitaru-gcp",
     "kubernetes": "kitaru-kubernetes",
     "docker": "kitaru-docker",
 }
@@ -23,8 +23,6 @@ KNOWN_SCHEMES: dict[str, str] = {
     "s3": "s3",
     "gs": "gcs",
     "gcs": "gcs",
-    "az": "azure",
-    "abfs": "azure",
 }
 
 

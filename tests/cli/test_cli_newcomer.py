@@ -1,0 +1,52 @@
+"""What a newcomer trips over (issue "A newcomer's rough edges"): hints that point to the next
+command, and missing optional extras named in one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.cli.cli_helpers import Flows, Invoke, assert_one_line_error
+from tests.cli.test_cli_executions import waiting
+
+
+def test_retry_of_a_waiting_execution_points_to_resume(flows: Flows, invoke: Invoke) -> None:
+    execution_id = waiting(flows)
+    result = invoke("executions", "retry", execution_id)
+    assert_one_line_error(result, contains=f"execution {execution_id} is waiting, not failed")
+    assert f"kitaru executions resume {execution_id}" in result.stderr
+
+
+# A process where importing these modules fails as it does without the extra installed.
+BLOCK = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {blocked!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+sys.meta_path.insert(0, Block())
+from kitaru.cli.main import main
+sys.argv = ["kitaru", *{argv!r}]
+main()
+"""
+
+
+@pytest.mark.parametrize(("blocked", "argv", "extra"), [
+    ({"uvicorn", "fastapi"}, ["server", "start", "--port", "1"], "server"),
+    ({"psycopg"}, ["executions", "list"], "postgres"),
+])  # fmt: skip
+def test_a_missing_extra_is_named_in_one_line(
+    blocked: set[str], argv: list[str], extra: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if extra == "postgres":
+        monkeypatch.setenv("KITARU_DB_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    code = BLOCK.format(blocked=sorted(blocked), argv=argv)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("error: ") and " needs " in lines[0], done.stderr
+    assert lines[1] == f"hint: pip install 'kitaru[{extra}]'"
+    assert "internal error" not in done.stderr
