@@ -220,3 +220,17 @@ def register_stack(server: Server, stack: dict[str, Any], tmp_path: Path) -> Non
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr + done.stdout
+
+
+def podman_engine() -> str:
+    """``DOCKER_HOST`` of the podman engine of ``scripts/standins/podman.sh`` (skips the test
+    when it cannot run here: exit 77)."""
+    import pytest
+
+    proc = subprocess.run(["bash", str(REPO / "scripts" / "standins" / "podman.sh")],
+                          capture_output=True, text=True, timeout=1200)  # fmt: skip
+    if proc.returncode == 77:
+        pytest.skip(proc.stderr.strip().splitlines()[-1])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (line,) = [x for x in proc.stdout.splitlines() if x.startswith("export DOCKER_HOST=")]
+    return line.split("=", 1)[1]
