@@ -3,6 +3,7 @@ command, and missing optional extras named in one line."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -50,3 +51,23 @@ def test_a_missing_extra_is_named_in_one_line(
     assert len(lines) == 2 and lines[0].startswith("error: ") and " needs " in lines[0], done.stderr
     assert lines[1] == f"hint: pip install 'kitaru[{extra}]'"
     assert "internal error" not in done.stderr
+
+
+def test_show_prints_the_users_traceback_not_kitarus(flows: Flows, invoke: Invoke) -> None:
+    from tests.cli.test_cli_executions import failed
+
+    execution_id = failed(flows)
+    shown = invoke("executions", "show", execution_id)
+    assert shown.exit_code == 0, shown.output
+    out = shown.stdout
+    assert "traceback of the failure (your code)" in out
+    assert f'File "{flows.path}"' in out and "ValueError: draft failed" in out
+    assert "kitaru/runtime" not in out and "kitaru/checkpoint.py" not in out
+    every = invoke("executions", "show", execution_id, "--traceback").stdout
+    assert "draft, attempt 1" in every and every.count(f'File "{flows.path}"') >= 2
+    # JSON carries them too: the execution's error and each attempt's
+    data = json.loads(invoke("executions", "show", execution_id, "-o", "json").stdout)
+    (item,) = data["items"]
+    assert str(flows.path) in item["error"]["traceback"]
+    assert all(a["traceback"].startswith("Traceback") for a in item["attempts"])
+    assert all("\n" not in a["error"] for a in item["attempts"])

@@ -39,6 +39,16 @@ if TYPE_CHECKING:
     from kitaru.models import ArtifactDetail, ExecutionDiff
 
 
+def attempt_info(attempt: Any) -> AttemptInfo:
+    """A failed attempt as shown: its error's first line, the user's traceback apart."""
+    from kitaru.errors import TRACEBACK_HEADER
+
+    error, found, rest = attempt.error.partition("\n" + TRACEBACK_HEADER)
+    return AttemptInfo(call_id=attempt.call_id, attempt=attempt.attempt,
+                       started_at=attempt.started_at, ended_at=attempt.ended_at, error=error,
+                       traceback=TRACEBACK_HEADER + rest if found else None)  # fmt: skip
+
+
 def resume_error(execution_id: str, stored: Any) -> ResumeError | None:
     """The stored failure of the last resume attempt, with the hint that gets past it."""
     if not isinstance(stored, dict) or not stored.get("message"):
@@ -188,7 +198,7 @@ class Executions:
             if c.kind in (SAVE, CHECKPOINT, LLM) and c.status == "completed":
                 info.artifacts.append(self._artifact(ex.id, c, size or 0))
         _roll_up_usage(info)
-        info.attempts = [AttemptInfo(**a.__dict__) for a in self._store.attempts(ex.pk)]
+        info.attempts = [attempt_info(a) for a in self._store.attempts(ex.pk)]
         return info
 
     def _artifact(self, execution_id: str, c: Call, size: int) -> ArtifactInfo:

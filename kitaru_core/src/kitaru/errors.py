@@ -148,3 +148,19 @@ __all__ = [
     "WaitInputError",
     "WaitTimeout",
 ]
+
+
+TRACEBACK_HEADER = "Traceback (most recent call last):\n"
+
+
+def user_traceback(exc: BaseException) -> str:
+    """``exc``'s traceback without Kitaru's own frames: what the user's code did (their flow,
+    checkpoints and libraries), as Python prints it."""
+    import os
+    import traceback
+
+    here = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not os.path.abspath(f.filename).startswith(here)]  # fmt: skip
+    lines = traceback.format_list(frames) if frames else []
+    return TRACEBACK_HEADER + "".join(lines) + "".join(traceback.format_exception_only(exc))

@@ -20,6 +20,8 @@ class AttemptInfo(_Model):
     started_at: float
     ended_at: float
     error: str
+    #: the user's traceback of that attempt (Kitaru's own frames left out)
+    traceback: str | None = None
 
 
 @dataclass

@@ -74,13 +74,16 @@ def list_(
 
 @executions.command()
 @click.argument("execution_id", metavar="ID")
+@click.option("--traceback", "tracebacks", is_flag=True,
+              help="Print the traceback of every failed attempt, not only the failure's.")  # fmt: skip
 @output_option
 @click.pass_context
-def show(ctx: click.Context, execution_id: str, output: str) -> None:
+def show(ctx: click.Context, execution_id: str, tracebacks: bool, output: str) -> None:
     """Show one execution with its checkpoints, waits and artifacts.
 
     The header has status, times, replay origin, error and the pending wait with the command
-    that answers it; then tables of checkpoints, waits, failed attempts, metadata, artifacts.
+    that answers it; a failed execution's traceback (your code's frames, not Kitaru's); then
+    tables of checkpoints, waits, failed attempts, metadata, artifacts.
     """
     from kitaru.cli import output as out
 
@@ -88,7 +91,7 @@ def show(ctx: click.Context, execution_id: str, output: str) -> None:
     if output == "json":
         out.print_json(_command_name(ctx), [info.to_dict()])
     else:
-        out.render_execution(info)
+        out.render_execution(info, tracebacks=tracebacks)
 
 
 @executions.command()

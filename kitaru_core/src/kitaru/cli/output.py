@@ -241,7 +241,7 @@ def _pending_wait(info: ExecutionInfo) -> WaitInfo | None:
     return info.pending_wait if info.status == "waiting" else None
 
 
-def render_execution(info: ExecutionInfo) -> None:
+def render_execution(info: ExecutionInfo, *, tracebacks: bool = False) -> None:
     from rich.table import Table
     from rich.text import Text
 
@@ -290,7 +290,21 @@ def render_execution(info: ExecutionInfo) -> None:
         head.add_row("waiting on", Text(f"{wait.call_id!r}{asked}", style="yellow"))
         head.add_row("answer with", _t(answer_command(info.id, wait.schema)))
     out.print(head)
+    traceback = (info.error or {}).get("traceback")
+    if traceback and not tracebacks:
+        out.print()
+        out.print(Text("traceback of the failure (your code)", style="bold"))
+        out.print(Text(traceback.rstrip(), style="red"))
     _render_sections(out, info)
+    if tracebacks:
+        for attempt in info.attempts:
+            out.print()
+            out.print(Text(f"{attempt.call_id}, attempt {attempt.attempt}", style="bold"))
+            out.print(Text((attempt.traceback or attempt.error).rstrip(), style="red"))
+        if traceback:
+            out.print()
+            out.print(Text("the execution's failure", style="bold"))
+            out.print(Text(traceback.rstrip(), style="red"))
 
 
 def _render_sections(out: Console, info: ExecutionInfo) -> None:

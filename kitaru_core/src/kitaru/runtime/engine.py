@@ -8,7 +8,6 @@ run, and its result is journaled in one write before the flow goes on.
 from __future__ import annotations
 
 import time
-import traceback
 from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -83,11 +82,12 @@ def _lookup(ctx: ExecutionContext, cp: Checkpoint, call_id: str, fp: bytes) -> A
 def _failed_attempt(
     ctx: ExecutionContext, call_id: str, n: int, started: float, exc: BaseException
 ) -> None:
-    ctx.store.add_attempt(
-        ctx.pk,
-        Attempt(call_id, n, started, time.time(), storable(scrub(f"{type(exc).__name__}: {exc}"))),
-        epoch=ctx.epoch,
-    )
+    from kitaru.errors import user_traceback
+
+    # the first line is what tables show; the user's traceback follows (AttemptInfo splits it)
+    error = f"{type(exc).__name__}: {exc}\n{user_traceback(exc)[-8000:]}"
+    ctx.store.add_attempt(ctx.pk, Attempt(call_id, n, started, time.time(),
+                                          storable(scrub(error))), epoch=ctx.epoch)  # fmt: skip
 
 
 def _record_failure(
@@ -204,6 +204,8 @@ class Outcome:
 
 
 def error_record(exc: BaseException, origin: str = "user_code") -> dict[str, Any]:
+    from kitaru.errors import user_traceback
+
     message = str(exc)
     if type(exc).__name__ == "ValidationError" and type(exc).__module__.startswith("pydantic"):
         from kitaru.runtime.serialization import validation_message
@@ -213,7 +215,7 @@ def error_record(exc: BaseException, origin: str = "user_code") -> dict[str, Any
         "type": type(exc).__name__,
         "message": scrub(message),
         "origin": getattr(exc, "origin", origin),
-        "traceback": scrub("".join(traceback.format_exception(exc)))[-8000:],
+        "traceback": scrub(user_traceback(exc))[-8000:],
     }
 
 
