@@ -12,7 +12,7 @@ from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -77,9 +77,19 @@ def compatible(client: str, server: str = __version__) -> bool:
     return client.split(".")[:2] == server.split(".")[:2]
 
 
-def create_app(store: Any, runner: Any = None) -> FastAPI:
+def _page_wanted(request: Request) -> bool:
+    """An error of a dashboard page is shown as a page; the API's stay JSON."""
+    path = request.url.path
+    return (getattr(request.app.state, "dashboard", None) is not None
+            and not path.startswith((API_PREFIX, "/health", "/openapi.json", "/docs")))  # fmt: skip
+
+
+def create_app(store: Any, runner: Any = None, *, gate: Any = "keys") -> FastAPI:
     """The application over ``store`` (a MetadataStore that is also an AccessStore).
-    ``runner`` (``kitaru serve``): executions to run are handed to it, in this process."""
+    ``runner`` (``kitaru serve``): executions to run are handed to it, in this process.
+    ``gate``: who may sign in to the dashboard at ``/`` ("keys": this server's API keys; a
+    :class:`~kitaru.server.dashboard.session.Gate`, e.g. ``kitaru ui``'s one-time token;
+    None: no dashboard)."""
     app = FastAPI(title="Kitaru", version=__version__,
                   description="Executions, waits, artifacts, memory and stacks of a Kitaru "
                   "workspace. Every route but /health needs an API key.",
@@ -101,7 +111,11 @@ def create_app(store: Any, runner: Any = None) -> FastAPI:
         return keys.authenticate(key or request.headers.get("x-kitaru-api-key"))
 
     @app.exception_handler(KitaruError)
-    def kitaru_error(request: Request, exc: KitaruError) -> JSONResponse:
+    def kitaru_error(request: Request, exc: KitaruError) -> Response:
+        if _page_wanted(request):
+            from kitaru.server.dashboard.web import error_page
+
+            return error_page(request, 0, exc)
         status = codec.STATUS.get(type(exc).__name__, 400)
         headers = {"WWW-Authenticate": "Bearer"} if type(exc) is AuthError else None
         return JSONResponse(codec.error_body(exc), status_code=status, headers=headers)
@@ -119,8 +133,13 @@ def create_app(store: Any, runner: Any = None) -> FastAPI:
         return _error(422, "UsageError", f"{where}: {msg}", "see the OpenAPI spec at /openapi.json")
 
     @app.exception_handler(HTTPException)
-    def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    def http_error(request: Request, exc: HTTPException) -> Response:
         """Starlette's answers (no such route: 404, wrong method: 405) in the one error shape."""
+        if _page_wanted(request):
+            from kitaru.server.dashboard.web import error_page
+
+            return error_page(request, exc.status_code, None, f"{request.method} "
+                              f"{request.url.path}: {exc.detail}")  # fmt: skip
         if exc.status_code == 404:
             return _error(404, "NotFound", f"no route {request.url.path}",
                           "see the OpenAPI spec at /openapi.json")  # fmt: skip
@@ -154,4 +173,9 @@ def create_app(store: Any, runner: Any = None) -> FastAPI:
     routes_executions.add(api, store, runner)
     app.include_router(api)
     app.include_router(routes_access.router(store, principal, keys), prefix=API_PREFIX)
+    if gate is not None:  # imported here: only a starting server pays for jinja2 and the pages
+        from kitaru.server import dashboard
+        from kitaru.server.dashboard.session import KeyGate
+
+        dashboard.mount(app, store, KeyGate(keys) if gate == "keys" else gate, runner)
     return app

@@ -50,6 +50,7 @@ class MemoryValue(BaseModel):
 
 def add(api: APIRouter, store: MetadataStore, runner: Any = None) -> None:
     from kitaru.client import KitaruClient
+    from kitaru.server import actions
 
     client = KitaruClient(store)
     ex = client.executions
@@ -70,16 +71,7 @@ def add(api: APIRouter, store: MetadataStore, runner: Any = None) -> None:
     @api.post("/executions/{execution_id}/input", tags=["waits"])
     def give_input(execution_id: str, body: WaitInput) -> dict[str, Any]:
         """Answer the pending wait; the execution resumes."""
-        check_text(body.name, "wait name")
-        check_unicode(body.value, "value")
-        if runner is None:
-            ex.input(execution_id, body.value, name=body.name)
-        else:  # kitaru serve: continue it here, warm, unless its own process holds it
-            from kitaru.client import resolve_input
-
-            if resolve_input(store, execution_id, body.value, name=body.name):
-                runner.submit(store.get_execution(execution_id).id)
-        return {"status": ex.get(execution_id).status}
+        return {"status": actions.give_input(client, runner, execution_id, body.value, body.name)}
 
     @api.post("/executions/{execution_id}/abort", tags=["waits"])
     def abort(execution_id: str, body: AbortInput) -> dict[str, Any]:
@@ -106,11 +98,7 @@ def add(api: APIRouter, store: MetadataStore, runner: Any = None) -> None:
     @api.post("/executions/{execution_id}/replay", tags=["executions"])
     def replay(execution_id: str, body: ReplayInput) -> dict[str, Any]:
         """A new execution reusing this one's journal (``from``, ``overrides`` as in the CLI)."""
-        check_text(body.from_, "replay's from")
-        check_unicode(body.overrides, "overrides")
-        handle = ex.replay(execution_id, from_=body.from_, overrides=body.overrides,
-                           detach=True)  # fmt: skip
-        return {"id": handle.id}
+        return {"id": actions.replay(client, execution_id, body.from_, body.overrides)}
 
     @api.get("/executions/{a}/diff/{b}", tags=["executions"])
     def diff(a: str, b: str) -> dict[str, Any]:
@@ -182,14 +170,8 @@ def add(api: APIRouter, store: MetadataStore, runner: Any = None) -> None:
     @api.post("/deployments/{flow}/invoke", tags=["deployments"])
     def invoke(flow: str, body: Invocation) -> dict[str, Any]:
         """Start an execution of a deployed version; the inputs are checked first."""
-        from kitaru.deployments import invoke as start
-
-        check_unicode(body.inputs, "inputs")
-        handle = start(flow, body.inputs, tag=body.tag, version=body.version, store=store,
-                       start=runner is None)  # fmt: skip
-        if runner is not None:
-            runner.submit(handle.id)
-        return {"id": handle.id, "status": handle.status}
+        found, status = actions.invoke(client, runner, flow, body.inputs, body.tag, body.version)
+        return {"id": found, "status": status}
 
     # -- stacks -----------------------------------------------------------------------------------
     @api.get("/stacks", tags=["stacks"])

@@ -17,6 +17,7 @@ from typing import Any
 
 from kitaru.errors import NotFound, UsageError
 from kitaru.store.base import MetadataStore, fence
+from kitaru.store.listing import SqlListing
 from kitaru.store.pg_access import PgAccess
 from kitaru.store.pg_deployments import PgDeployments
 from kitaru.store.pg_memory import PgMemory
@@ -72,11 +73,16 @@ def _after_prefix(prefix: str) -> str | None:
     return None
 
 
-class PostgresStore(PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments):
+class PostgresStore(SqlListing, PgRegistry, PgMemory, MetadataStore, PgAccess, PgDeployments):
     """The store on a PostgreSQL database given by a libpq URL (``postgresql://user@host/db``).
 
     The schema is created or upgraded on open (see :mod:`kitaru.store.pg_migrations`).
     """
+
+    # how listing (kitaru.store.listing) speaks PostgreSQL
+    _PH = "%s"
+    _STACK = "(options::jsonb ->> 'stack')"
+    _ILIKE = "ILIKE"
 
     def __init__(self, url: str) -> None:
         self._pool = Pool(url)

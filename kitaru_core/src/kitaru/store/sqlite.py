@@ -25,6 +25,7 @@ from kitaru.store.base import (
     StackRecord,
     fence,
 )
+from kitaru.store.listing import SqlListing
 from kitaru.store.migrations import SCHEMA_VERSION, SQLITE_MIGRATIONS
 from kitaru.store.records import (
     TERMINAL_STATUSES,
@@ -101,7 +102,7 @@ def new_execution_id() -> str:
     return secrets.token_hex(6)
 
 
-class SQLiteStore(MetadataStore, SQLiteAccess, SQLiteDeployments):
+class SQLiteStore(SqlListing, MetadataStore, SQLiteAccess, SQLiteDeployments):
     """The embedded store. ``path`` is the database file (created with its folder)."""
 
     def __init__(self, path: str | Path) -> None:
