@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +72,51 @@ def test_show_prints_the_users_traceback_not_kitarus(flows: Flows, invoke: Invok
     assert str(flows.path) in item["error"]["traceback"]
     assert all(a["traceback"].startswith("Traceback") for a in item["attempts"])
     assert all("\n" not in a["error"] for a in item["attempts"])
+
+
+REPORT_SCRIPT = """
+from pydantic import BaseModel
+from kitaru import checkpoint, flow
+
+
+class Report(BaseModel):
+    title: str
+    score: int
+
+
+@checkpoint
+def report(n: int) -> Report:
+    return Report(title=f"r{n}", score=n)
+
+
+@flow
+def main(n: int) -> Report:
+    return report(n)
+
+
+if __name__ == "__main__":
+    print(main.run(n=3).id)
+"""
+
+
+def test_an_artifact_of_a_type_defined_in_a_script_loads(tmp_path: Path) -> None:
+    """A pydantic type defined in a ``__main__`` script: loaded by loading the script as a
+    worker does; with the script gone, its JSON data with a one-line note (never an internal
+    error)."""
+    from tests.cli.cli_helpers import kitaru
+
+    script = tmp_path / "report_script.py"
+    script.write_text(REPORT_SCRIPT)
+    ran = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    execution_id = ran.stdout.strip().splitlines()[-1]
+    loaded = kitaru("artifacts", "load", execution_id, "report")
+    assert loaded.returncode == 0, loaded.stderr
+    assert json.loads(loaded.stdout) == {"title": "r3", "score": 3} and loaded.stderr == ""
+    script.rename(tmp_path / "moved.py")
+    fallback = kitaru("artifacts", "load", execution_id, "report")
+    assert fallback.returncode == 0, fallback.stderr
+    assert json.loads(fallback.stdout) == {"title": "r3", "score": 3}
+    (note,) = fallback.stderr.strip().splitlines()
+    assert note.startswith("note: __main__:Report cannot be loaded here (") and "is gone" in note

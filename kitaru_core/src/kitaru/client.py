@@ -367,14 +367,37 @@ class Artifacts:
         return self._executions.get(execution_id).artifacts
 
     def load(self, execution_id: str, name: str) -> Any:
+        """An artifact's value, as its type. A type defined in the script the execution ran
+        (``__main__``) is found by loading that script, as a worker does."""
+        from kitaru.artifacts import find_artifact
+        from kitaru.runtime.runner import load_flow, value_io
+
+        c = find_artifact(self._store, execution_id, name)
+        ex = self._store.get_execution(execution_id)
+        io = value_io(self._store, ex.options.get("stack"))
+        try:
+            return io.load(c.serializer or "json", c.type_name, c.value, c.ref)
+        except (AttributeError, ImportError):
+            if not (c.type_name or "").startswith("__main__"):
+                raise
+        load_flow(ex)  # the script, up to its first flow invocation; ConfigError if it is gone
+        return io.load(c.serializer or "json", c.type_name, c.value, c.ref)
+
+    def data(self, execution_id: str, name: str) -> Any:
+        """An artifact's value as plain data, without its type: a pydantic model or a
+        dataclass as the JSON it was stored as (nothing is imported or unpickled)."""
+        import json
+
         from kitaru.artifacts import find_artifact
         from kitaru.runtime.runner import value_io
 
         c = find_artifact(self._store, execution_id, name)
+        if c.serializer not in ("json", "pydantic", "dataclass"):
+            raise UsageError(f"artifact {c.call_id!r} of execution {execution_id} is stored as "
+                             f"{c.serializer}, not JSON",
+                             hint=f"kitaru artifacts load {execution_id} {c.call_id}")  # fmt: skip
         stack = self._store.get_execution(execution_id).options.get("stack")
-        return value_io(self._store, stack).load(
-            c.serializer or "json", c.type_name, c.value, c.ref
-        )
+        return json.loads(value_io(self._store, stack).raw(c.value, c.ref))
 
     def show(self, execution_id: str, name: str, *, limit: int = 2000) -> ArtifactDetail:
         """An artifact's metadata with a longer preview (never unpickles); a large one's

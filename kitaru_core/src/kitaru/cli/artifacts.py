@@ -148,7 +148,7 @@ def load(execution_id: str, name: str, out_file: str | None, allow_pickle: bool)
     """
     from pathlib import Path
 
-    from kitaru.errors import UsageError
+    from kitaru.errors import KitaruError, UsageError, one_line
 
     client = _client()
     detail = client.artifacts.show(execution_id, name)
@@ -165,7 +165,16 @@ def load(execution_id: str, name: str, out_file: str | None, allow_pickle: bool)
             f"artifact {a.call_id!r} of execution {a.execution_id} is {a.size} bytes of binary data",
             hint=f"write it to a file: kitaru artifacts load {ref} --out FILE",
         )
-    value = client.artifacts.load(a.execution_id, a.call_id)
+    try:
+        value = client.artifacts.load(a.execution_id, a.call_id)
+    except (KitaruError, AttributeError, ImportError) as exc:
+        if a.serializer not in ("pydantic", "dataclass"):
+            raise
+        # its type cannot be imported here: the stored JSON is the value, minus the type
+        why = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        click.echo(f"note: {a.type_name} cannot be loaded here ({one_line(why)}); "
+                   "showing its JSON data", err=True)  # fmt: skip
+        value = client.artifacts.data(a.execution_id, a.call_id)
     if isinstance(value, bytes):
         data = value
     elif isinstance(value, str):
