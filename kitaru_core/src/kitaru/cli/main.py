@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "memory": ("kitaru.cli.memory", "memory", "Get, set, list, version and delete memory."),
     "server": ("kitaru.cli.server", "server", "Run a Kitaru server (REST API, auth)."),
     "serve": ("kitaru.cli.server", "serve_command", "Serve deployed flows, warm, in one process."),
+    "ui": ("kitaru.cli.ui", "ui", "Open the dashboard over this machine's store (no server)."),
     "build": ("kitaru.cli.deployments", "build", "Build the container image a flow runs in."),
     "deploy": ("kitaru.cli.deployments", "deploy", "Deploy a flow as a new immutable version."),
     "invoke": ("kitaru.cli.deployments", "invoke", "Run a deployed flow by tag or version."),
