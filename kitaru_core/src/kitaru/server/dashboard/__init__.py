@@ -35,6 +35,7 @@ def mount(app: FastAPI, store: Any, gate: Gate, runner: Any = None) -> web.Dashb
     for module in (login, pages_executions, pages_steer, pages_more, pages_workspace):
         module.add(router, dash)
     app.include_router(router)
+    dash.routes = list(router.routes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(web.LoginNeeded)

@@ -3,7 +3,7 @@ rendering a page for them, and errors as pages."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -38,6 +38,8 @@ class Dashboard:
     client: KitaruClient
     runner: Any
     sessions: Sessions
+    #: the dashboard's own routes (the access tests sweep every one)
+    routes: list[Any] = field(default_factory=list)
 
     def viewer(self, request: Request) -> Session:
         """The request's session (FastAPI dependency); LoginNeeded without one."""
