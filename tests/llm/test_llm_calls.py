@@ -193,15 +193,32 @@ def test_parallel_checkpoints_each_record_their_call(provider: Provider) -> None
     assert provider.count() == 6
 
 
-def test_unknown_alias_lists_the_known_ones(provider: Provider) -> None:
-    @kitaru.flow
-    def bad() -> str:
-        return kitaru.llm(prompt="hi", model="fastest")
+def test_any_model_name_works_offline(provider: Provider) -> None:
+    """The seeds' code names real models (``claude-sonnet-4-6``): the offline gateway answers
+    any of them, and the call records the model asked for."""
 
-    info = run(bad)
-    assert info.status == "failed"
-    assert "unknown model alias 'fastest'" in info.error["message"]
-    assert provider.count() == 0
+    @kitaru.flow
+    def named() -> str:
+        return kitaru.llm(prompt="hi", model="claude-sonnet-4-6")
+
+    info = run(named)
+    assert info.status == "completed", info.error
+    (call,) = info.llm_calls
+    assert call.metadata["model"] == "claude-sonnet-4-6"
+    assert provider.count() == 1 and info.usage.cost_usd > 0
+
+
+def test_a_configured_gateway_takes_aliases_provider_models_and_names_litellm_knows() -> None:
+    from kitaru.errors import ConfigError
+    from kitaru.testing import build_component
+
+    gateway = build_component("llm_gateway", "litellm", aliases={"fast": "openai/gpt-4o-mini"})
+    assert gateway.resolve_alias("fast") == "openai/gpt-4o-mini"
+    assert gateway.resolve_alias("anthropic/claude-sonnet-4-6") == "anthropic/claude-sonnet-4-6"
+    assert gateway.resolve_alias("gpt-4o") == "gpt-4o"  # a bare name litellm knows
+    with pytest.raises(ConfigError, match="unknown model alias 'fastest'") as err:
+        gateway.resolve_alias("fastest")
+    assert "known aliases: fast" in (err.value.hint or "")
 
 
 def test_missing_secret_fails_before_any_provider_call(register_llm_stack: Any) -> None:

@@ -168,6 +168,14 @@ class LiteLLMGateway(LLMGateway):
             hint = "check the model name, the provider's credentials and that it is reachable"
         return LLMProviderError(f"{model}{where}: {name}: {message}", hint=hint)
 
+    def resolve_alias(self, model: str) -> str:
+        """An alias, a ``provider/model``, or a bare model name litellm knows (``gpt-4o``)."""
+        if model in self.config.aliases or "/" in model:
+            return super().resolve_alias(model)
+        if model in _litellm().model_cost:
+            return model
+        return super().resolve_alias(model)  # the error listing the aliases
+
     def known_price(self, model: str) -> ModelPrice | None:
         litellm = _litellm()
         try:

@@ -42,6 +42,15 @@ def _tokens(text: str) -> int:
 class OfflineLLMGateway(LLMGateway):
     config: OfflineLLMConfig
 
+    def resolve_alias(self, model: str) -> str:
+        """Any model name works offline (code written for a provider runs as written); the
+        requested name is what the call records."""
+        return self.config.aliases.get(model, model)
+
+    def known_price(self, model: str) -> ModelPrice | None:
+        """A model this gateway has no price for costs what ``offline/echo`` does."""
+        return self.config.prices.get("offline/echo")
+
     def complete(self, request: LLMRequest) -> LLMResult:
         prompt = "\n".join(str(m.get("content") or "") for m in request.messages)
         digest = hashlib.sha256(f"{request.model}\n{prompt}".encode()).hexdigest()
