@@ -46,8 +46,15 @@ def test_import_kitaru_and_listing_flavors_import_no_google_module() -> None:
         "names = {(f.type, f.name): f.provider for f in pm.flavors()}\n"
         "assert names[('artifact_store', 'gcs')] == 'kitaru-gcp', names\n"
         "assert names[('secret_store', 'gcp')] == 'kitaru-gcp', names\n"
+        "assert names[('orchestrator', 'vertex')] == 'kitaru-gcp', names\n"
+        "assert names[('container_builder', 'artifact_registry')] == 'kitaru-gcp', names\n"
+        "assert 'vertex' in pm.stack_templates()\n"
         "for kind, flavor, config in [('artifact_store', 'gcs', {'path': 'gs://b-1/x'}),\n"
-        "                             ('secret_store', 'gcp', {'project': 'p'})]:\n"
+        "                             ('secret_store', 'gcp', {'project': 'p'}),\n"
+        "                             ('orchestrator', 'vertex', {'project': 'p'}),\n"
+        "                             ('container_builder', 'artifact_registry',\n"
+        "                              {'location': 'europe-west1', 'project': 'p',\n"
+        "                               'repository': 'r'})]:\n"
         "    validate_component_config(kind, find_flavor(kind, flavor), config, source='t')\n"
         f"print(json.dumps(sorted(m for m in set(sys.modules) - before "
         f"if m.split('.')[0] in {SDKS!r})))\n"
@@ -57,12 +64,13 @@ def test_import_kitaru_and_listing_flavors_import_no_google_module() -> None:
     assert json.loads(proc.stdout) == []
 
 
-def test_flavor_list_shows_gcs_and_gcp(isolated_kitaru_home: Path) -> None:
+def test_flavor_list_shows_gcs_gcp_vertex_and_artifact_registry(isolated_kitaru_home: Path) -> None:
     proc = kitaru("flavor", "list", "--output", "json", env=_env())
     assert proc.returncode == 0, proc.stderr
     rows = {(r["name"], r["type"]): r for r in json.loads(proc.stdout)["items"]}
-    assert rows[("gcs", "artifact_store")]["provider"] == "kitaru-gcp"
-    assert rows[("gcp", "secret_store")]["provider"] == "kitaru-gcp"
+    for key in [("gcs", "artifact_store"), ("gcp", "secret_store"), ("vertex", "orchestrator"),
+                ("artifact_registry", "container_builder")]:  # fmt: skip
+        assert rows[key]["provider"] == "kitaru-gcp", rows
 
 
 def test_gs_urls_are_served_by_the_gcs_flavor() -> None:
