@@ -28,6 +28,14 @@ if [ "$k8s_rc" -ne 0 ] && [ "$k8s_rc" -ne 77 ]; then
   echo "ERROR: scripts/standins/k8s.sh failed (exit $k8s_rc)" >&2
   exit 1
 fi
+# The dashboard tests' browser: Debian's chromium (apt; ~30 s the first time). 77 = it cannot be
+# installed here: tests/dashboard's browser tests then skip and say why; anything else fails.
+bash scripts/standins/chromium.sh >/dev/null
+chromium_rc=$?
+if [ "$chromium_rc" -ne 0 ] && [ "$chromium_rc" -ne 77 ]; then
+  echo "ERROR: scripts/standins/chromium.sh failed (exit $chromium_rc)" >&2
+  exit 1
+fi
 .venv/bin/python -m pytest -q -n 2 --dist loadgroup "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
 import kitaru
 from kitaru import checkpoint, flow
 
@@ -51,14 +55,14 @@ def replayable(x: int) -> int:
     return consumer(v)
 
 
+class Settings(BaseModel):
+    mode: Literal["fast", "careful"]
+    retries: int = Field(ge=0, le=5)
+    notify: bool = False
+
+
 @flow
 def asks(topic: str) -> str:
-    level = kitaru.wait(
-        name="settings",
-        question=f"How should {topic} be handled?",
-        schema={"type": "object", "required": ["mode", "retries"],
-                "properties": {"mode": {"enum": ["fast", "careful"]},
-                               "retries": {"type": "integer", "minimum": 0, "maximum": 5},
-                               "notify": {"type": "boolean"}}},
-    )  # fmt: skip
-    return f"{topic}: {level}"
+    settings = kitaru.wait(name="settings", question=f"How should {topic} be handled?",
+                           schema=Settings)  # fmt: skip
+    return f"{topic}: {settings}"
