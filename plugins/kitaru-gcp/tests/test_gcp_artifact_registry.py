@@ -118,7 +118,9 @@ def test_a_refused_token_is_one_line_naming_the_registry(drongo: Drongo) -> None
             builder.verify()
     text = f"{info.value} ({info.value.hint})"
     assert "\n" not in text
-    assert "container builder 'ar' cannot get an access token for europe-west1-docker.pkg.dev" in text
+    assert (
+        "container builder 'ar' cannot get an access token for europe-west1-docker.pkg.dev" in text
+    )
     assert "invalid_grant" in text and "roles/artifactregistry.writer" in text
 
 

@@ -182,7 +182,9 @@ def test_a_checkpoint_job_that_does_not_reply_is_an_error(
     from kitaru.testing.flows import tiny
 
     monkeypatch.setattr(vx, "stop_grace", 0.0)
-    monkeypatch.setattr(vx, "config", vx.config.model_copy(update={"checkpoint_timeout_seconds": 1}))
+    monkeypatch.setattr(
+        vx, "config", vx.config.model_copy(update={"checkpoint_timeout_seconds": 1})
+    )
     real = vx.submit_unit
 
     def submit_and_end(spec: Any) -> dict[str, Any]:
@@ -255,7 +257,10 @@ def test_verify_with_drongo_down_is_one_line_in_seconds() -> None:
     assert time.monotonic() - started < 10
     text = f"{info.value} ({info.value.hint})"
     assert "\n" not in text
-    assert f"orchestrator 'vx' cannot list CustomJobs (Vertex AI, project {PROJECT}, {endpoint}" in text
+    assert (
+        f"orchestrator 'vx' cannot list CustomJobs (Vertex AI, project {PROJECT}, {endpoint}"
+        in text
+    )
     assert "aiplatform.customJobs.list" in text
 
 
@@ -291,7 +296,7 @@ def test_a_refused_submission_names_the_permission() -> None:
         ({"labels": {"Team": "x"}}, "lowercase"),
         ({"labels": {"kitaru-unit": "x"}}, "Kitaru's own"),
         ({"accelerator_type": "NVIDIA_TESLA_T4"}, "go together"),
-        ({"job_name_prefix": "Kitaru"}, "lowercase"),
+        ({"job_name_prefix": "Kitaru"}, "job_name_prefix"),
         ({"network": "default"}, "network"),
         ({"staging_bucket": "my-bucket"}, "staging_bucket"),
         ({"api_key": "kit_plain_value"}, "api_key"),

@@ -51,9 +51,10 @@ def test_vertex_template_registers_and_verifies(
     isolated_kitaru_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(isolated_kitaru_home)  # no pyproject.toml [tool.kitaru] from the repo
-    with running_gcs_emulator(tmp_path / "gcs.log") as gcs, running_drongo(
-        tmp_path / "drongo.log"
-    ) as drongo:
+    with (
+        running_gcs_emulator(tmp_path / "gcs.log") as gcs,
+        running_drongo(tmp_path / "drongo.log") as drongo,
+    ):
         gcs.create_bucket("kitaru-vertex")
         env = template_env(drongo.endpoint_url, gcs.endpoint_url, "kitaru-vertex")
         register("vx", env)
@@ -77,9 +78,10 @@ def test_vertex_template_with_the_stand_ins_down_fails_one_line_per_component(
     isolated_kitaru_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(isolated_kitaru_home)
-    with running_gcs_emulator(tmp_path / "gcs.log") as gcs, running_drongo(
-        tmp_path / "drongo.log"
-    ) as drongo:
+    with (
+        running_gcs_emulator(tmp_path / "gcs.log") as gcs,
+        running_drongo(tmp_path / "drongo.log") as drongo,
+    ):
         env = template_env(drongo.endpoint_url, gcs.endpoint_url, "kitaru-vertex")
         register("vertex", env)
     started = time.monotonic()

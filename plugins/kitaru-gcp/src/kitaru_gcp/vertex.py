@@ -1,48 +1,31 @@
-"""The ``vertex`` orchestrator: each unit of work is a Vertex AI CustomJob.
+"""The ``vertex`` orchestrator: each unit of work is a Vertex AI CustomJob (``JobServiceClient``,
+REST transport), on the :class:`~kitaru.components.job_orchestrator.JobOrchestrator` base.
 
-A :class:`~kitaru.components.job_orchestrator.JobOrchestrator`: the core decides what runs and
-records the units; this module creates, reads and cancels CustomJobs (``JobServiceClient``,
-REST transport). A job's container runs ``python -m kitaru.entrypoint ARGS``, which resolves
-the API key (``api_key``) and the image's secret environment through the stack's secret store
-(Secret Manager) as the job's service account: no secret value is in the job's spec.
-
-Vertex AI names a job itself (``projects/P/locations/L/customJobs/ID``); the unit's name is
-its display name and its ``kitaru-unit`` label. The resource name is recorded on the unit and
-learned back from the records whenever the base reads them (:meth:`units_of`), so every unit
-method finds its job without a call; a unit missing from them is looked up by display name.
+A job runs ``python -m kitaru.entrypoint ARGS``, which resolves the API key and the image's
+secret environment through the stack's secret store as the job's service account: no secret
+value is in a job's spec. Vertex AI names a job itself (``.../customJobs/ID``): the unit's name
+is its display name and ``kitaru-unit`` label; the resource name is recorded on the unit and
+learned back whenever the base reads the records (:meth:`units_of`), else found by display name.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import quote
 
 from kitaru.components.job_orchestrator import JobOrchestrator, UnitSpec, UnitState
 from kitaru.components.orchestrator import LogLine
 from kitaru.errors import ConfigError
-from kitaru_gcp._gcp import (
-    CALL_TIMEOUT,
-    CONNECT_TIMEOUT,
-    check_reachable,
-    credentials_for,
-    describe_error,
-    refused_permission,
-    where,
-)
-from kitaru_gcp.vertex_config import VertexOrchestratorConfig
+from kitaru_gcp import _gcp
+from kitaru_gcp._gcp import CALL_TIMEOUT
+from kitaru_gcp.vertex_config import VertexOrchestratorConfig, label
 
+LOGS_EXPLORER = "https://console.cloud.google.com/logs/query;query="
 #: a job's state as a unit's phase; a state not listed (a new one) counts as running
 PHASES = {"JOB_STATE_UNSPECIFIED": "pending", "JOB_STATE_QUEUED": "pending",
           "JOB_STATE_PENDING": "pending", "JOB_STATE_SUCCEEDED": "succeeded",
           "JOB_STATE_FAILED": "failed", "JOB_STATE_EXPIRED": "failed",
           "JOB_STATE_CANCELLING": "stopped", "JOB_STATE_CANCELLED": "stopped"}  # fmt: skip
-_LABEL = re.compile(r"[^a-z0-9_-]+")
-
-
-def label(value: str) -> str:
-    """``value`` as a Vertex AI label value (lowercase, ``[a-z0-9_-]``, 63 at most)."""
-    return _LABEL.sub("-", value.lower())[:63]
 
 
 class VertexOrchestrator(JobOrchestrator):
@@ -55,10 +38,10 @@ class VertexOrchestrator(JobOrchestrator):
         self._project: str | None = None
         self._jobs: dict[str, str] = {}  # unit name -> the job's resource name
 
-    # -- the client -----------------------------------------------------------------------------
     @property
     def endpoint(self) -> str:
-        return self.config.endpoint_url or f"https://{self.config.location}-aiplatform.googleapis.com"
+        regional = f"https://{self.config.location}-aiplatform.googleapis.com"
+        return self.config.endpoint_url or regional
 
     @property
     def client(self) -> Any:
@@ -67,11 +50,10 @@ class VertexOrchestrator(JobOrchestrator):
             from google.auth.credentials import AnonymousCredentials
             from google.cloud.aiplatform_v1 import JobServiceClient
 
-            credentials, self._project = credentials_for(self, self.config)
+            credentials, self._project = _gcp.credentials_for(self, self.config)
             if not self._project:
-                raise ConfigError(f"orchestrator {self.name!r} has no project",
-                                  hint="set `project` (or GOOGLE_CLOUD_PROJECT, or use "
-                                  "credentials that name one)")  # fmt: skip
+                raise ConfigError(f"orchestrator {self.name!r} has no project", hint="set `project`"
+                                  " (or GOOGLE_CLOUD_PROJECT, or credentials naming one)")  # fmt: skip
             # REST: one transport for Google and drongo, and no gRPC channel to survive a fork
             self._client = JobServiceClient(
                 transport="rest", credentials=credentials or AnonymousCredentials(),
@@ -88,24 +70,24 @@ class VertexOrchestrator(JobOrchestrator):
         return f"projects/{self.project}/locations/{self.config.location}"
 
     # -- what a job gets ------------------------------------------------------------------------
-    def name_prefix(self) -> str:
-        return self.config.job_name_prefix
-
-    def checkpoint_time_limit(self) -> float:
-        return float(self.config.checkpoint_timeout_seconds)
-
-    def execution_time_limit(self) -> float:
-        return float(self.config.timeout_seconds)
-
     def unit_environment(self, execution: Any) -> dict[str, str]:
         # the job's own Google calls (its secret store, artifact store) find the project
         return {"GOOGLE_CLOUD_PROJECT": self.project}
 
+    def execution_time_limit(self) -> float:
+        return float(self.config.timeout_seconds)  # scheduling.timeout of a run/resume job
+
+    def checkpoint_time_limit(self) -> float:
+        return float(self.config.checkpoint_timeout_seconds)
+
+    def name_prefix(self) -> str:  # display names, and the kitaru-unit label
+        return self.config.job_name_prefix
+
     def custom_job(self, spec: UnitSpec) -> dict[str, Any]:
         """The CustomJob (proto-JSON field names) of one unit."""
         c = self.config
-        machine = (c.checkpoint_machine_type if spec.role == "checkpoint" else None) or c.machine_type
-        machine_spec: dict[str, Any] = {"machine_type": machine}
+        checkpoint = c.checkpoint_machine_type if spec.role == "checkpoint" else None
+        machine_spec: dict[str, Any] = {"machine_type": checkpoint or c.machine_type}
         if c.accelerator_type:
             machine_spec |= {"accelerator_type": c.accelerator_type,
                              "accelerator_count": c.accelerator_count}  # fmt: skip
@@ -120,10 +102,9 @@ class VertexOrchestrator(JobOrchestrator):
             "scheduling": {"timeout": {"seconds": int(spec.time_limit)},
                            "restart_job_on_worker_restart": False},
         }  # fmt: skip
-        optional = {"service_account": c.service_account, "network": c.network}
+        optional = {"service_account": c.service_account, "network": c.network,
+                    "base_output_directory": c.staging_bucket and {"output_uri_prefix": c.staging_bucket}}  # fmt: skip
         job_spec |= {k: v for k, v in optional.items() if v}
-        if c.staging_bucket:
-            job_spec["base_output_directory"] = {"output_uri_prefix": c.staging_bucket}
         labels = {**c.labels, "kitaru-unit": spec.name, "kitaru-role": spec.role,
                   "kitaru-execution": label(spec.execution_id),
                   "kitaru-orchestrator": label(self.name)}  # fmt: skip
@@ -131,11 +112,10 @@ class VertexOrchestrator(JobOrchestrator):
 
     # -- units ----------------------------------------------------------------------------------
     def submit_unit(self, spec: UnitSpec) -> dict[str, Any]:
+        client, parent = self.client, self.parent  # a ConfigError (no credentials) as it is
         try:
-            job = self.client.create_custom_job(parent=self.parent, custom_job=self.custom_job(spec),
-                                                timeout=CALL_TIMEOUT)  # fmt: skip
-        except ConfigError:
-            raise
+            job = client.create_custom_job(parent=parent, custom_job=self.custom_job(spec),
+                                           timeout=CALL_TIMEOUT)  # fmt: skip
         except Exception as exc:
             raise self._cannot(f"submit a CustomJob for execution {spec.execution_id}", exc,
                                "aiplatform.customJobs.create", "the image, the machine type "
@@ -143,7 +123,7 @@ class VertexOrchestrator(JobOrchestrator):
         self._jobs[spec.name] = job.name
         # where the job's output is: Cloud Logging, resource ml_job, by the job's numeric id
         query = f'resource.type="ml_job" resource.labels.job_id="{job.name.rsplit("/", 1)[-1]}"'
-        url = f"https://console.cloud.google.com/logs/query;query={quote(query)}?project={self._project}"
+        url = f"{LOGS_EXPLORER}{quote(query)}?project={self._project}"
         return {"job": job.name, "logs_filter": query, "logs_url": url}
 
     def units_of(self, execution: Any) -> list[dict[str, Any]]:
@@ -156,9 +136,8 @@ class VertexOrchestrator(JobOrchestrator):
         filter narrows on Google; the comparison holds wherever the filter is not applied)."""
         if name not in self._jobs:
             try:
-                found = self.client.list_custom_jobs(request={"parent": self.parent,
-                                                     "filter": f'display_name="{name}"'},
-                                                     timeout=CALL_TIMEOUT)  # fmt: skip
+                ask = {"parent": self.parent, "filter": f'display_name="{name}"'}
+                found = self.client.list_custom_jobs(request=ask, timeout=CALL_TIMEOUT)
                 self._jobs |= {j.display_name: j.name for j in found if j.display_name == name}
             except Exception as exc:
                 raise self._cannot(f"look up job {name}", exc, "aiplatform.customJobs.list") from None  # fmt: skip
@@ -169,12 +148,12 @@ class VertexOrchestrator(JobOrchestrator):
 
         job_name = self._job_name(name)
         try:
-            job = self.client.get_custom_job(name=job_name, timeout=CALL_TIMEOUT) if job_name else None
+            job = job_name and self.client.get_custom_job(name=job_name, timeout=CALL_TIMEOUT)
         except NotFound:
             job = None
         except Exception as exc:
             raise self._cannot(f"read job {name} ({job_name})", exc, "aiplatform.customJobs.get") from None  # fmt: skip
-        if job is None:
+        if not job:
             return UnitState("gone", "Vertex AI no longer knows the job")
         message = job.error.message if job.error else ""
         return UnitState(PHASES.get(job.state.name, "running"), " ".join(message.split()) or None)
@@ -192,29 +171,28 @@ class VertexOrchestrator(JobOrchestrator):
             raise self._cannot(f"cancel job {name} ({job_name})", exc, "aiplatform.customJobs.cancel") from None  # fmt: skip
 
     def unit_logs(self, name: str) -> list[LogLine]:
-        """Nothing: a job's output is in Cloud Logging, which this orchestrator does not read;
-        each unit's record holds the filter (``logs_filter``) and a Logs Explorer URL."""
+        """None here: Cloud Logging has them (the unit's ``logs_filter`` and ``logs_url``)."""
         return []
 
-    def _cannot(self, what: str, exc: BaseException, permission: str, check: str = "") -> ConfigError:
+    def _cannot(self, what: str, exc: BaseException, permission: str, check: str = "") -> Any:
+        """One line: what failed, where, and the permission refused (or to check)."""
         from google.api_core.exceptions import Forbidden
 
-        needed = refused_permission(exc, permission)
-        reason = f"permission {needed} refused" if isinstance(exc, Forbidden) else describe_error(exc)
-        return ConfigError(f"orchestrator {self.name!r} cannot {what} (Vertex AI, {self._where()}): "
-                           f"{reason}", hint=f"check {check or 'the project, the location, '}"
-                           f"the endpoint and the credentials ({needed})")  # fmt: skip
-
-    def _where(self) -> str:
-        return where(self._project or self.config.project, self.config.endpoint_url,
-                     self.endpoint) + f", {self.config.location}"  # fmt: skip
+        needed = _gcp.refused_permission(exc, permission)
+        refused = isinstance(exc, Forbidden)
+        where = _gcp.where(self._project or self.config.project, self.config.endpoint_url,
+                           self.endpoint) + f", {self.config.location}"  # fmt: skip
+        return ConfigError(f"orchestrator {self.name!r} cannot {what} (Vertex AI, {where}): "
+                           + (f"permission {needed} refused" if refused else _gcp.describe_error(exc)),
+                           hint=f"check {check or 'the project, the location, '}the endpoint "
+                           f"and the credentials ({needed})")  # fmt: skip
 
     def verify(self) -> None:
         """Vertex AI answers (one ListCustomJobs call of one job, no retries), in seconds."""
         try:
-            check_reachable(self.endpoint)
+            _gcp.check_reachable(self.endpoint)
             self.client.list_custom_jobs(request={"parent": self.parent, "page_size": 1},
-                                         timeout=CONNECT_TIMEOUT, retry=None)  # fmt: skip
+                                         timeout=_gcp.CONNECT_TIMEOUT, retry=None)  # fmt: skip
         except ConfigError:
             raise
         except Exception as exc:

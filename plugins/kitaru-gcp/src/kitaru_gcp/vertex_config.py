@@ -14,7 +14,12 @@ from kitaru_gcp.config import GCPConfig
 #: a Vertex AI label key (values may also be empty): lowercase letters, digits, ``_`` and ``-``
 LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
-_PREFIX = re.compile(r"^[a-z0-9](-*[a-z0-9])*$")
+_NOT_LABEL = re.compile(r"[^a-z0-9_-]+")
+
+
+def label(value: str) -> str:
+    """``value`` as a Vertex AI label value (lowercase, ``[a-z0-9_-]``, 63 at most)."""
+    return _NOT_LABEL.sub("-", value.lower())[:63]
 
 
 class VertexOrchestratorConfig(GCPConfig, JobOrchestratorConfig):
@@ -41,8 +46,10 @@ class VertexOrchestratorConfig(GCPConfig, JobOrchestratorConfig):
     #: none (Kitaru's values go to the artifact store)
     staging_bucket: OptionalStr = Field(default=None, pattern=r"^gs://[a-z0-9][a-z0-9._-]+(/.*)?$")
     boot_disk_size_gb: int = Field(default=100, ge=10)
-    #: job display names are ``<prefix>-<role>-<16 hex digits>``
-    job_name_prefix: str = "kitaru"
+    #: job display names are ``<prefix>-<role>-<16 hex digits>``; a label value too (kitaru-unit),
+    #: so lowercase, and short enough for 63 characters with "-checkpoint-" and 16 hex digits
+    job_name_prefix: str = Field(default="kitaru", pattern=r"^[a-z0-9](-*[a-z0-9])*$",
+                                 max_length=63 - len("-checkpoint-") - 16)  # fmt: skip
     #: the Python that has kitaru and kitaru-gcp installed, inside the image
     python: str = "python"
     #: isolated checkpoints' jobs: machine type (default: machine_type), time limit
@@ -61,14 +68,6 @@ class VertexOrchestratorConfig(GCPConfig, JobOrchestratorConfig):
                                  "letter)")  # fmt: skip
             if key.startswith("kitaru-"):
                 raise ValueError(f"label {key!r}: kitaru-* labels are Kitaru's own")
-        return value
-
-    @field_validator("job_name_prefix")
-    @classmethod
-    def _prefix(cls, value: str) -> str:
-        # the prefix is a label value too (kitaru-unit): lowercase; "-checkpoint-" + 16 hex
-        if not _PREFIX.match(value) or len(value) > 63 - len("-checkpoint-") - 16:
-            raise ValueError("lowercase letters, digits and hyphens, at most 35 characters")
         return value
 
     @model_validator(mode="after")
