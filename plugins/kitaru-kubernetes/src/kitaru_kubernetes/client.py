@@ -28,6 +28,10 @@ CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 60.0
 #: urllib3 retries of a failed connection (one more try, then the one-line error)
 RETRIES = 1
+#: set to 1 in the pods of the ``kubernetes`` orchestrator (``units_in_cluster``): inside them
+#: every flavor of the plugin uses the pod's service account, whatever kubeconfig/context the
+#: stack names (a path on the machine that registered the stack, not in the pod)
+IN_CLUSTER_ENV = "KITARU_KUBERNETES_IN_CLUSTER"
 
 
 class KubernetesClient:
@@ -47,9 +51,14 @@ class KubernetesClient:
         return self.config.namespace
 
     @property
+    def in_cluster(self) -> bool:
+        """Whether the pod's service account is used (configured, or in a Kitaru unit's pod)."""
+        return self.config.in_cluster or os.environ.get(IN_CLUSTER_ENV) == "1"
+
+    @property
     def source(self) -> str:
         """Where the connection comes from, for messages: ``kubeconfig PATH, context C``."""
-        if self.config.in_cluster:
+        if self.in_cluster:
             return "in-cluster service account"
         path = self.config.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
         context = f"context {self.config.context}" if self.config.context else "current context"
@@ -94,7 +103,7 @@ class KubernetesClient:
         from kubernetes.config.config_exception import ConfigException
 
         configuration = client.Configuration()
-        if self.config.in_cluster:
+        if self.in_cluster:
             try:
                 kube_config.load_incluster_config(client_configuration=configuration)
             except ConfigException as exc:

@@ -15,7 +15,7 @@ _HINT = "pip install kitaru-kubernetes"
 
 @hookimpl
 def kitaru_flavors() -> list[Flavor]:
-    """The plugin's flavors (only the secret store for now)."""
+    """The plugin's flavors: the secret store and the orchestrator."""
     return [
         Flavor(
             name="kubernetes",
@@ -26,4 +26,23 @@ def kitaru_flavors() -> list[Flavor]:
             description="one Kubernetes Secret per Kitaru secret in `namespace` "
             "(label kitaru.secret)",
         ),
+        Flavor(
+            name="kubernetes",
+            type="orchestrator",
+            config_class="kitaru_kubernetes.config:KubernetesOrchestratorConfig",
+            implementation="kitaru_kubernetes.orchestrator:KubernetesOrchestrator",
+            install_hint=_HINT,
+            description="one Kubernetes Job per execution unit in `namespace`, from `image`",
+        ),
     ]
+
+
+@hookimpl
+def kitaru_stack_templates() -> list[tuple[str, str]]:
+    """``kubernetes`` (Jobs, Kubernetes Secrets, the docker builder, S3): the package's
+    ``templates/kubernetes.yaml``, for ``kitaru stack register NAME --template kubernetes``."""
+    from importlib.resources import files
+
+    folder = files("kitaru_kubernetes") / "templates"
+    return sorted((item.name.removesuffix(".yaml"), item.read_text())
+                  for item in folder.iterdir() if item.name.endswith(".yaml"))  # fmt: skip
