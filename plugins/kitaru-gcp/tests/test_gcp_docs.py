@@ -24,7 +24,7 @@ def components(block: str) -> dict[str, Any]:
 
 def test_the_page_shows_each_flavor_config() -> None:
     flavors = {spec["flavor"] for block in BLOCKS for spec in components(block).values()}
-    assert {"gcs", "gcp"} <= flavors
+    assert {"gcs", "gcp", "vertex", "artifact_registry"} <= flavors
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=lambda b: b.split()[0].rstrip(":"))
