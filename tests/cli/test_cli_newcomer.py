@@ -120,3 +120,25 @@ def test_an_artifact_of_a_type_defined_in_a_script_loads(tmp_path: Path) -> None
     assert json.loads(fallback.stdout) == {"title": "r3", "score": 3}
     (note,) = fallback.stderr.strip().splitlines()
     assert note.startswith("note: __main__:Report cannot be loaded here (") and "is gone" in note
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (["stack", "describe", "nope"], 3),
+    (["stack", "use", "nope"], 3),
+    (["stack", "register", "x", "--template", "nope"], 3),
+    (["executions", "show", "nope"], 3),
+    (["component", "describe", "orchestrator", "ghost"], 3),
+    (["executions", "list", "--limit", "x"], 2),
+])  # fmt: skip
+def test_exit_codes_are_the_documented_ones(invoke: Invoke, args: list[str], code: int) -> None:
+    """docs/cli.md: 1 failed, 2 usage, 3 not found, 4 conflict, 5 auth."""
+    result = invoke(*args)
+    assert result.exit_code == code, result.output
+
+
+def test_registering_a_taken_name_is_a_conflict(invoke: Invoke, tmp_path: Path) -> None:
+    args = ["component", "register", "artifact_store", "data", "--flavor", "local",
+            "--option", f"path={tmp_path}"]  # fmt: skip
+    assert invoke(*args).exit_code == 0
+    taken = invoke(*args)
+    assert_one_line_error(taken, code=4, contains="artifact_store 'data' is already registered")

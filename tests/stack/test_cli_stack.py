@@ -248,12 +248,16 @@ def test_register_from_a_template(invoke: Invoke, monkeypatch: pytest.MonkeyPatc
 @pytest.mark.parametrize(("args", "contains", "hint"), [
     (["stack", "register", "x", "--template", "nope"], "no stack template 'nope' (installed: ",
      "kitaru stack templates"),
-    (["stack", "register", "x", "--template", "kubernetes"], "no stack template 'kubernetes'",
-     "pip install kitaru-kubernetes"),
+    (["stack", "register", "x", "--template", "nimbus"], "no stack template 'nimbus'",
+     "pip install kitaru-nimbus"),
     (["stack", "register", "x", "--template", "local", "--file", "s.yaml"],
      "give one of --file, --template or component options", ""),
 ])  # fmt: skip
-def test_template_errors(invoke: Invoke, args: list[str], contains: str, hint: str) -> None:
+def test_template_errors(invoke: Invoke, args: list[str], contains: str, hint: str,
+                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from kitaru.plugins import known
+
+    monkeypatch.setitem(known.KNOWN_FLAVORS, "nimbus", "kitaru-nimbus")  # a plugin not installed
     result = invoke(*args)
     assert_one_line_error(result, contains=contains)
     assert hint in result.stderr

@@ -56,6 +56,11 @@ class NotFound(KitaruError):
     exit_code = 3
 
 
+class UnknownName(NotFound, ConfigError):
+    """A stack, component or template name that is not registered: not found (exit code 3),
+    and a configuration error to code that handles those."""
+
+
 class Conflict(KitaruError):
     """Someone else got there first (a wait already resolved, a version moved on)."""
 
@@ -122,6 +127,10 @@ class LLMOutputError(KitaruError):
 
 class ExecutionCancelled(KitaruError):
     """The execution was cancelled (``cancel`` or a wait ``--abort``)."""
+
+
+class AlreadyRegistered(Conflict, ConfigError):
+    """A stack or component name already taken (exit code 4): ``--replace`` changes it."""
 
 
 class LeaseLost(Conflict):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kitaru.errors import ConfigError
+from kitaru.errors import ConfigError, UnknownName
 from kitaru.stack.model import StackSpec, find_flavor, validate_component_config
 
 COMPONENT_KEYS = ("flavor", "name", "config")
@@ -39,7 +39,7 @@ def load_stack_template(template: str, *, name: str | None = None) -> StackSpec:
     templates = plugin_manager().stack_templates()
     if template not in templates:
         known = ", ".join(sorted(templates)) or "none"
-        raise ConfigError(f"no stack template {template!r} (installed: {known})",
+        raise UnknownName(f"no stack template {template!r} (installed: {known})",
                           hint=install_hint(template) or "`kitaru stack templates` lists them; "
                           "plugins add theirs")  # fmt: skip
     return parse_stack_text(templates[template], source=f"template {template!r}", name=name)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kitaru.components.base import COMPONENT_TYPES, REQUIRED_TYPES
-from kitaru.errors import ConfigError, NotFound
+from kitaru.errors import AlreadyRegistered, ConfigError, NotFound, UnknownName
 from kitaru.stack.active import DEFAULT_STACK, reset_stack_cache
 from kitaru.stack.model import (
     DEFAULT_FLAVORS,
@@ -162,7 +162,7 @@ def register_component(
     store = _store()
     existing = store.get_component(component_type, name)
     if existing is not None and not replace:
-        raise ConfigError(f"{component_type} {name!r} is already registered",
+        raise AlreadyRegistered(f"{component_type} {name!r} is already registered",
                           hint="pass --replace to change it (stacks using it see the change)")  # fmt: skip
     store.put_component(ComponentRecord(component_type, name, flavor, config))
     return get_component(component_type, name)
@@ -200,7 +200,7 @@ def get_stack(name: str) -> StackSpec:
         if name == BUILTIN:
             return builtin_stack()
         names = ", ".join(s.name for s in list_stacks())
-        raise ConfigError(
+        raise UnknownName(
             f"stack {name!r} is not registered",
             hint=f"registered stacks: {names}; register it with "
             f"`kitaru stack register {name} --file FILE`",
@@ -240,7 +240,7 @@ def register_stack(
     _check_name(spec.name, "stack")
     store = _store()
     if store.get_stack(spec.name) is not None and not replace:
-        raise ConfigError(
+        raise AlreadyRegistered(
             f"stack {spec.name!r} is already registered",
             hint=f"change it with `kitaru stack update {spec.name} ...` or register with --replace",
         )
@@ -264,14 +264,14 @@ def register_stack(
         if existing is not None:
             others = [s for s in existing.used_by if s != spec.name]
             if others:
-                raise ConfigError(
+                raise AlreadyRegistered(
                     f"{where}: {kind} {name!r} is already registered with another config "
                     f"and used by {', '.join(others)}",
                     hint="give this component another name (name: ...) or change the "
                     "registered one with `kitaru component register --replace`",
                 )
             if not existing.builtin and not replace:
-                raise ConfigError(
+                raise AlreadyRegistered(
                     f"{where}: {kind} {name!r} is already registered with another config",
                     hint="give this component another name (name: ...) or pass --replace",
                 )
