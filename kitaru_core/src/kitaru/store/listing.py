@@ -61,7 +61,10 @@ class SqlListing:
     _STACK = "json_extract(options, '$.stack')"
     _ILIKE = "LIKE"  # SQLite's LIKE ignores ASCII case already
 
-    _all: Callable[..., list[Any]]  # the store's own (an annotation: nothing is shadowed)
+    # the store's own (annotations only: nothing of the store is shadowed)
+    _all: Callable[..., list[Any]]
+    _EXEC_COLUMNS: str  # the executions columns its row decoder reads
+    _decode_execution: Callable[[Any], Execution]
 
     def _where(self, f: ExecutionFilter, statuses: tuple[str, ...] | None) -> tuple[str, list[Any]]:
         ph = self._PH
@@ -91,8 +94,6 @@ class SqlListing:
         self, f: ExecutionFilter, *, before_pk: int | None = None, limit: int = 50
     ) -> list[Execution]:
         """Up to ``limit`` executions matching ``f``, newest first, older than ``before_pk``."""
-        from kitaru.store.sqlite import _EXEC_COLUMNS, _execution
-
         statuses = DERIVED.get(f.status or "", (f.status,) if f.status else None)
         out: list[Execution] = []
         now = time.time()
@@ -103,9 +104,9 @@ class SqlListing:
                 args.append(before_pk)
             # derived statuses are filtered after the query: read a little more each round
             want = limit - len(out) if f.status not in DERIVED else max(limit, 200)
-            rows = self._all(f"SELECT {_EXEC_COLUMNS} FROM executions{clause} "
+            rows = self._all(f"SELECT {self._EXEC_COLUMNS} FROM executions{clause} "
                              f"ORDER BY pk DESC LIMIT {self._PH}", (*args, want))  # fmt: skip
-            batch = [_execution(r) for r in rows]
+            batch = [self._decode_execution(r) for r in rows]
             out += [e for e in batch if f.status not in DERIVED or f.matches(e, now)]
             if len(rows) < want:
                 break

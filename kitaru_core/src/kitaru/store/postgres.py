@@ -83,6 +83,8 @@ class PostgresStore(SqlListing, PgRegistry, PgMemory, MetadataStore, PgAccess, P
     _PH = "%s"
     _STACK = "(options::jsonb ->> 'stack')"
     _ILIKE = "ILIKE"
+    _EXEC_COLUMNS = _EXEC_COLUMNS
+    _decode_execution = staticmethod(_execution)
 
     def __init__(self, url: str) -> None:
         self._pool = Pool(url)

@@ -105,6 +105,10 @@ def new_execution_id() -> str:
 class SQLiteStore(SqlListing, MetadataStore, SQLiteAccess, SQLiteDeployments):
     """The embedded store. ``path`` is the database file (created with its folder)."""
 
+    # what listing (kitaru.store.listing) reads rows with
+    _EXEC_COLUMNS = _EXEC_COLUMNS
+    _decode_execution = staticmethod(_execution)
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:

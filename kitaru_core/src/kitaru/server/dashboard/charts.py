@@ -39,7 +39,8 @@ def bars(rows: list[Row], title: str) -> Markup:
            f'<text x="{LABEL + half + 10}" y="14" class="tick">tokens (in + out)</text>']  # fmt: skip
     for i, r in enumerate(rows):
         y = 22 + i * ROW
-        cw, tw = half * r.cost / top_cost, half * r.tokens / top_tokens
+        span = half - 80  # room for the value written after each bar
+        cw, tw = span * r.cost / top_cost, span * r.tokens / top_tokens
         out.append(
             f'<g class="row" data-label="{escape(r.label)}"><text x="{LABEL - 6}" y="{y + 13}" '
             f'text-anchor="end" class="label-dark">{escape(r.label)}</text>'
