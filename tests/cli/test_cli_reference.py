@@ -44,3 +44,23 @@ def test_every_command_is_in_the_reference() -> None:
 
     reference = (DOCS / "cli.md").read_text()
     assert [c for c in COMMANDS if f"## kitaru {c}\n" not in reference] == []
+
+
+def test_every_list_show_and_describe_command_takes_output_json() -> None:
+    import click
+
+    from kitaru.cli.main import COMMANDS, cli
+
+    ctx = click.Context(cli, info_name="kitaru")
+    missing = []
+    for name in COMMANDS:
+        group = cli.get_command(ctx, name)
+        if not isinstance(group, click.Group):
+            continue
+        for sub in group.list_commands(ctx):
+            command = group.get_command(ctx, sub)
+            if sub in ("list", "show", "describe", "logs", "history", "templates"):
+                assert command is not None
+                if not any(p.name == "output" for p in command.params):
+                    missing.append(f"{name} {sub}")
+    assert missing == []

@@ -117,14 +117,25 @@ def list_(ctx: click.Context, flow: str | None, output: str) -> None:
 @click.argument("flow")
 @click.option("--tag", help="By tag (default: default).")
 @click.option("--version", type=click.IntRange(min=1))
-def show(flow: str, tag: str | None, version: int | None) -> None:
+@output_option
+@click.pass_context
+def show(ctx: click.Context, flow: str, tag: str | None, version: int | None, output: str) -> None:
     """One version: code, stack, image, parameters, options."""
     import dataclasses
 
+    from kitaru.cli import output as out
+    from kitaru.cli.stack import command_name, render_rows
     from kitaru.client import KitaruClient
 
     d = KitaruClient().deployments.get(flow, tag=tag, version=version)
-    click.echo(json.dumps(dataclasses.asdict(d), indent=2))
+    fields = dataclasses.asdict(d)
+    if output == "json":
+        out.print_json(command_name(ctx), [fields])
+        return
+    rows = [(key, out.local_time(value) if key.endswith("_at") else
+             value if isinstance(value, str) else json.dumps(value, default=str))
+            for key, value in fields.items()]  # fmt: skip
+    render_rows(("field", "value"), rows, "")
 
 
 @deployments.command()

@@ -129,7 +129,9 @@ def logs(ctx: click.Context, execution_id: str, follow: bool, output: str) -> No
 
     try:
         for record in follow_logs(handle.id, done=done, store=client.store):
-            click.echo(json.dumps(record) if output == "json" else out.log_line(record))
+            click.echo(
+                json.dumps(out.iso_times(record)) if output == "json" else out.log_line(record)
+            )
     except KeyboardInterrupt:
         return
 

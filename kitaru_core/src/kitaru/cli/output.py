@@ -50,8 +50,34 @@ output_option = format_option("-o", "--output")
 
 
 # -- JSON -------------------------------------------------------------------------------------
+#: keys whose numbers are times (seconds since the epoch): JSON shows them as ISO-8601 UTC
+TIME_KEYS = ("at", "t", "deadline", "expires", "last_used")
+
+
+def iso_times(value: Any) -> Any:
+    """``value`` with every time (a key ending in ``_at`` or one of TIME_KEYS) as an ISO-8601
+    UTC string, e.g. ``2026-12-06T10:11:28.123Z``."""
+    if isinstance(value, Mapping):
+        return {k: _iso(v) if _is_time(k, v) else iso_times(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [iso_times(v) for v in value]
+    return value
+
+
+def _is_time(key: Any, value: Any) -> bool:
+    timed = isinstance(key, str) and (key.endswith("_at") or key in TIME_KEYS)
+    return timed and isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _iso(ts: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def envelope(command: str, items: Iterable[Mapping[str, Any]]) -> str:
-    return json.dumps({"command": command, "items": list(items)}, indent=2, default=str)
+    body = {"command": command, "items": iso_times(list(items))}
+    return json.dumps(body, indent=2, default=str)
 
 
 def print_json(command: str, items: Iterable[Mapping[str, Any]]) -> None:

@@ -30,7 +30,7 @@ on stderr (`kitaru --debug ...` prints the traceback too). The exit code says wh
 | 5 | authentication or permission | a revoked API key; a member managing keys |
 
 `-o json` (`--output json`) prints `{"command": ..., "items": [...]}` on every list, show and
-describe command.
+describe command; times in it are ISO-8601 UTC strings (`2026-12-06T10:11:28.123Z`).
 
 ## Environment variables
 
