@@ -142,3 +142,24 @@ def test_registering_a_taken_name_is_a_conflict(invoke: Invoke, tmp_path: Path) 
     assert invoke(*args).exit_code == 0
     taken = invoke(*args)
     assert_one_line_error(taken, code=4, contains="artifact_store 'data' is already registered")
+
+
+def test_destructive_commands_ask_or_need_yes(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kitaru.testing import build_component
+
+    build_component("secret_store", "local").set("svc", {"token": "t"})
+    # not a terminal: refused without --yes, nothing deleted
+    refused = invoke("secret", "delete", "svc")
+    assert_one_line_error(refused, code=2, contains="refusing to delete secret 'svc' without --yes")
+    assert invoke("secret", "get", "svc").exit_code == 0
+    # a terminal: asked; "n" keeps it, "y" deletes it
+    monkeypatch.setattr("kitaru.cli.output.interactive", lambda: True)
+    kept = invoke("secret", "delete", "svc", input="n\n")
+    assert kept.exit_code == 1 and invoke("secret", "get", "svc").exit_code == 0
+    gone = invoke("secret", "delete", "svc", input="y\n")
+    assert gone.exit_code == 0 and "Delete secret 'svc'?" in gone.output
+    assert invoke("secret", "get", "svc").exit_code == 3
+    # a missing secret is not found before anything is asked
+    assert_one_line_error(invoke("secret", "delete", "svc", "--yes"), code=3)

@@ -223,7 +223,7 @@ def test_login_logout_and_auth_cli(server: Server) -> None:
     key_id = key.split("_")[1]
     rotated = kitaru("auth", "api-keys", "rotate", key_id)
     assert rotated.returncode == 0 and rotated.stdout.strip().splitlines()[-1] != key
-    assert kitaru("auth", "api-keys", "revoke", key_id).returncode != 0  # already revoked
+    assert kitaru("auth", "api-keys", "revoke", key_id, "--yes").returncode != 0  # already revoked
     assert "deployer" in kitaru("auth", "service-accounts", "list").stdout
     assert kitaru("logout").returncode == 0
     after = kitaru("auth", "api-keys", "list")

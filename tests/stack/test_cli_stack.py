@@ -65,7 +65,7 @@ def test_register_list_describe_use_export_delete(invoke: Invoke, tmp_path: Path
                    "--output", "json")  # fmt: skip
     assert json.loads(again.stdout)["items"][0]["components"] == item["components"]
     assert invoke("stack", "use", "local").exit_code == 0
-    result = invoke("stack", "delete", "copy")
+    result = invoke("stack", "delete", "copy", "--yes")
     assert result.exit_code == 0 and "deleted stack copy" in result.stdout
 
 
@@ -89,7 +89,7 @@ def test_register_from_flags_and_update(invoke: Invoke, tmp_path: Path) -> None:
     ]
     assert_one_line_error(invoke("component", "delete", "artifact_store", "b"),
                           contains="used by stack(s) mine")  # fmt: skip
-    assert invoke("component", "delete", "artifact_store", "a").exit_code == 0
+    assert invoke("component", "delete", "artifact_store", "a", "--yes").exit_code == 0
 
 
 def test_component_options_are_typed_and_checked(invoke: Invoke) -> None:
@@ -142,7 +142,7 @@ def test_use_unknown_leaves_the_active_stack(invoke: Invoke, tmp_path: Path) -> 
 
 def test_delete_the_active_stack_is_refused(invoke: Invoke, tmp_path: Path) -> None:
     invoke("stack", "register", "dev", "--file", str(dev_file(tmp_path)), "--use")
-    result = invoke("stack", "delete", "dev")
+    result = invoke("stack", "delete", "dev", "--yes")
     assert_one_line_error(result, contains="stack 'dev' is the active stack")
     assert "hint: switch to another stack first, e.g. `kitaru stack use local`" in result.stderr
     assert items(invoke, "stack", "list", "-o", "json")[0]["name"] == "dev"

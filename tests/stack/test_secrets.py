@@ -112,7 +112,7 @@ def test_secret_file_is_private(secret_stack: Path, kitaru_home: Path) -> None:
 
 
 def test_a_missing_secret_fails_at_use_time_with_a_hint(secret_stack: Path, invoke: Invoke) -> None:
-    assert invoke("secret", "delete", "creds").exit_code == 0
+    assert invoke("secret", "delete", "creds", "--yes").exit_code == 0
     with pytest.raises(NotFound) as err:
         active_stack("k").artifact_store.storage_options()
     assert "kitaru secret set creds" in (err.value.hint or "")

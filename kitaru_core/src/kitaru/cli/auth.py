@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from kitaru.cli.output import output_option
+from kitaru.cli.output import output_option, yes_option
 
 
 @click.command()
@@ -118,7 +118,11 @@ def key_rotate(key_id: str) -> None:
 
 @api_keys.command("revoke")
 @click.argument("key_id")
-def key_revoke(key_id: str) -> None:
+@yes_option
+def key_revoke(key_id: str, yes: bool) -> None:
     """Revoke KEY_ID: every request with it is refused from now on."""
+    from kitaru.cli.output import confirm
+
+    confirm(f"revoke API key {key_id}", yes)
     _api("POST", f"/auth/api-keys/{key_id}/revoke")
     click.echo(f"revoked API key {key_id}")

@@ -13,7 +13,7 @@ from typing import Any, Union, get_args, get_origin
 
 import click
 
-from kitaru.cli.output import output_option
+from kitaru.cli.output import output_option, yes_option
 from kitaru.cli.stack import COMPONENT_TYPE, TYPES, command_name, config_text, render_rows
 
 
@@ -205,11 +205,14 @@ def describe(ctx: click.Context, component_type: str, name: str, output: str) ->
 @component.command()
 @click.argument("component_type", metavar="TYPE", type=COMPONENT_TYPE)
 @click.argument("name")
-def delete(component_type: str, name: str) -> None:
+@yes_option
+def delete(component_type: str, name: str, yes: bool) -> None:
     """Delete a component (refused while a stack uses it)."""
+    from kitaru.cli.output import confirm
     from kitaru.stack import registry
 
-    registry.delete_component(component_type, name)
+    registry.delete_component(component_type, name, confirm=lambda: confirm(
+        f"delete {component_type} {name!r}", yes))  # fmt: skip
     click.echo(f"deleted {component_type} {name}")
 
 

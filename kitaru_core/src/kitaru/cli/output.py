@@ -439,3 +439,30 @@ def log_line(record: Mapping[str, Any]) -> str:
 def _squash(text: str) -> str:
     """Whitespace (newlines included) collapsed to single spaces."""
     return " ".join(str(text).split())
+
+
+# -- confirmation -----------------------------------------------------------------------------
+#: ``--yes/-y`` on destructive commands
+yes_option = click.option("--yes", "-y", "yes", is_flag=True,
+                          help="Do it without asking (required when not in a terminal).")  # fmt: skip
+
+
+def interactive() -> bool:
+    """A person at a terminal can answer a question."""
+    import sys
+
+    return sys.stdin.isatty()
+
+
+def confirm(action: str, yes: bool) -> None:
+    """Ask before ``action`` (e.g. ``delete stack 'prod'``) unless ``yes``; without a terminal
+    to ask in, refuse: a script must say ``--yes``."""
+    from kitaru.errors import UsageError
+
+    if yes:
+        return
+    if not interactive():
+        raise UsageError(f"refusing to {action} without --yes (no terminal to ask in)",
+                         hint="pass --yes to confirm")  # fmt: skip
+    if not click.confirm(f"{action[0].upper()}{action[1:]}?", default=False, err=True):
+        raise click.exceptions.Exit(1)

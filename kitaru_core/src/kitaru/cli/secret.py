@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kitaru.cli.output import output_option
+from kitaru.cli.output import output_option, yes_option
 from kitaru.cli.stack import command_name, render_rows
 
 if TYPE_CHECKING:
@@ -107,7 +107,13 @@ def list_(ctx: click.Context, stack_name: str | None, output: str) -> None:
 @secret.command()
 @click.argument("name")
 @_stack_option
-def delete(name: str, stack_name: str | None) -> None:
+@yes_option
+def delete(name: str, stack_name: str | None, yes: bool) -> None:
     """Delete secret NAME."""
-    _secret_store(stack_name).delete(name)
+    from kitaru.cli.output import confirm
+
+    store = _secret_store(stack_name)
+    store.get(name)  # NotFound first: nothing to confirm
+    confirm(f"delete secret {name!r}", yes)
+    store.delete(name)
     click.echo(f"deleted secret {name}")

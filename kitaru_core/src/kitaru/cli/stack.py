@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kitaru.cli.output import format_option, output_option
+from kitaru.cli.output import format_option, output_option, yes_option
 
 if TYPE_CHECKING:
     from kitaru.stack.model import StackSpec
@@ -367,12 +367,14 @@ def update(
 
 @stack.command()
 @click.argument("name")
-def delete(name: str) -> None:
+@yes_option
+def delete(name: str, yes: bool) -> None:
     """Unregister a stack (not the active one). Components it registered inline are deleted
     with it unless another stack uses them."""
+    from kitaru.cli.output import confirm
     from kitaru.stack import registry
 
-    removed = registry.delete_stack(name)
+    removed = registry.delete_stack(name, confirm=lambda: confirm(f"delete stack {name!r}", yes))
     click.echo(f"deleted stack {name}")
     for kind, component in removed:
         click.echo(f"deleted {kind} {component}")

@@ -12,7 +12,7 @@ Configs are stored as written: ``{{secret:name.key}}`` references, never secret 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -168,8 +168,11 @@ def register_component(
     return get_component(component_type, name)
 
 
-def delete_component(component_type: str, name: str) -> None:
-    """Remove a registered component; refused while a stack uses it."""
+def delete_component(
+    component_type: str, name: str, *, confirm: Callable[[], None] | None = None
+) -> None:
+    """Remove a registered component; refused while a stack uses it. ``confirm`` is called
+    once the component is known to be deletable (it raises to stop)."""
     _check_type(component_type)
     store = _store()
     if store.get_component(component_type, name) is None and _builtin_component(
@@ -177,6 +180,11 @@ def delete_component(component_type: str, name: str) -> None:
     ):
         raise ConfigError(f"the builtin {component_type} {name!r} cannot be deleted",
                           hint="it is part of the builtin 'local' stack")  # fmt: skip
+    info = find_component(component_type, name)
+    if info is not None and info.used_by:
+        store.delete_component(component_type, name)  # refuses, naming the stacks
+    if confirm is not None and info is not None:
+        confirm()
     store.delete_component(component_type, name)
 
 
@@ -333,9 +341,10 @@ def _updated_links(
     return links
 
 
-def delete_stack(name: str) -> list[tuple[str, str]]:
+def delete_stack(name: str, *, confirm: Callable[[], None] | None = None) -> list[tuple[str, str]]:
     """Unregister a stack (never the active one); returns the inline components deleted
-    with it."""
+    with it. ``confirm`` is called once the stack is known to be deletable (it raises to
+    stop)."""
     from kitaru.stack.active import read_global_config, resolve_active
 
     if not is_registered(name):
@@ -354,6 +363,8 @@ def delete_stack(name: str) -> list[tuple[str, str]]:
             f"stack {name!r} is the active stack (set by {why}); it cannot be deleted",
             hint="switch to another stack first, e.g. `kitaru stack use local`",
         )
+    if confirm is not None:
+        confirm()
     removed = _store().delete_stack(name)
     reset_stack_cache()  # built stacks (and the runtime's answers about them) are stale
     return removed
