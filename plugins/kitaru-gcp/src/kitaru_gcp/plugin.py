@@ -8,7 +8,7 @@ that import gcsfs and the google libraries, imported only when a stack uses them
 from __future__ import annotations
 
 from kitaru.components.flavor import Flavor
-from kitaru.plugins import hookimpl
+from kitaru.plugins import hookimpl, templates_in
 
 _HINT = "pip install kitaru-gcp"
 
@@ -56,8 +56,4 @@ def kitaru_flavors() -> list[Flavor]:
 def kitaru_stack_templates() -> list[tuple[str, str]]:
     """``vertex`` (Vertex AI, Artifact Registry, GCS, Secret Manager, litellm):
     ``kitaru stack register NAME --template vertex``."""
-    from importlib.resources import files
-
-    folder = files("kitaru_gcp") / "templates"
-    return sorted((item.name.removesuffix(".yaml"), item.read_text())
-                  for item in folder.iterdir() if item.name.endswith(".yaml"))  # fmt: skip
+    return templates_in("kitaru_gcp")
