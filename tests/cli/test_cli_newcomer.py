@@ -163,3 +163,27 @@ def test_destructive_commands_ask_or_need_yes(
     assert invoke("secret", "get", "svc").exit_code == 3
     # a missing secret is not found before anything is asked
     assert_one_line_error(invoke("secret", "delete", "svc", "--yes"), code=3)
+
+
+def test_shell_completion_offers_stacks_and_execution_ids(flows: Flows, invoke: Invoke) -> None:
+    import os
+
+    from tests.cli.test_cli_executions import completed
+
+    for shell in ("bash", "zsh", "fish"):
+        script = invoke("completion", shell)
+        assert script.exit_code == 0 and "_KITARU_COMPLETE" in script.stdout
+    execution_id = completed(flows)
+
+    def complete(words: str) -> list[str]:
+        cword = len(words.split()) - (0 if words.endswith(" ") else 1)  # the word completed
+        env = {**os.environ, "_KITARU_COMPLETE": "bash_complete", "COMP_WORDS": words,
+               "COMP_CWORD": str(cword)}  # fmt: skip
+        done = subprocess.run([sys.executable, "-m", "kitaru.cli"], env=env, capture_output=True,
+                              text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return [line.split(",", 1)[1] for line in done.stdout.splitlines()]
+
+    assert "local" in complete("kitaru stack use ")
+    assert execution_id in complete("kitaru executions show ")
+    assert complete(f"kitaru executions show {execution_id[:6]}") == [execution_id]

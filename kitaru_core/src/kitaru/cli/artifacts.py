@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from kitaru.cli.completion import execution_ids
 from kitaru.cli.output import output_option
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ def artifacts() -> None:
 
 
 @artifacts.command("list")
-@click.argument("execution_id", metavar="EXEC")
+@click.argument("execution_id", metavar="EXEC", shell_complete=execution_ids)
 @output_option
 @click.pass_context
 def list_(ctx: click.Context, execution_id: str, output: str) -> None:
@@ -74,7 +75,7 @@ def list_(ctx: click.Context, execution_id: str, output: str) -> None:
 
 
 @artifacts.command()
-@click.argument("execution_id", metavar="EXEC")
+@click.argument("execution_id", metavar="EXEC", shell_complete=execution_ids)
 @click.argument("name")
 @output_option
 @click.pass_context
@@ -128,7 +129,7 @@ def _render_detail(d: ArtifactDetail) -> None:
 
 
 @artifacts.command()
-@click.argument("execution_id", metavar="EXEC")
+@click.argument("execution_id", metavar="EXEC", shell_complete=execution_ids)
 @click.argument("name")
 @click.option(
     "--out",

@@ -13,6 +13,7 @@ from typing import Any, Union, get_args, get_origin
 
 import click
 
+from kitaru.cli.completion import component_names
 from kitaru.cli.output import output_option, yes_option
 from kitaru.cli.stack import COMPONENT_TYPE, TYPES, command_name, config_text, render_rows
 
@@ -183,7 +184,7 @@ def list_(ctx: click.Context, component_type: str | None, output: str) -> None:
 
 @component.command()
 @click.argument("component_type", metavar="TYPE", type=COMPONENT_TYPE)
-@click.argument("name")
+@click.argument("name", shell_complete=component_names)
 @output_option
 @click.pass_context
 def describe(ctx: click.Context, component_type: str, name: str, output: str) -> None:
@@ -204,7 +205,7 @@ def describe(ctx: click.Context, component_type: str, name: str, output: str) ->
 
 @component.command()
 @click.argument("component_type", metavar="TYPE", type=COMPONENT_TYPE)
-@click.argument("name")
+@click.argument("name", shell_complete=component_names)
 @yes_option
 def delete(component_type: str, name: str, yes: bool) -> None:
     """Delete a component (refused while a stack uses it)."""

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from kitaru.cli.completion import execution_ids
 from kitaru.cli.output import output_option
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def list_(
 
 
 @executions.command()
-@click.argument("execution_id", metavar="ID")
+@click.argument("execution_id", metavar="ID", shell_complete=execution_ids)
 @click.option("--traceback", "tracebacks", is_flag=True,
               help="Print the traceback of every failed attempt, not only the failure's.")  # fmt: skip
 @output_option
@@ -95,7 +96,7 @@ def show(ctx: click.Context, execution_id: str, tracebacks: bool, output: str) -
 
 
 @executions.command()
-@click.argument("execution_id", metavar="ID")
+@click.argument("execution_id", metavar="ID", shell_complete=execution_ids)
 @click.option(
     "--follow", "-f", is_flag=True, help="Keep printing new lines until the execution ends."
 )
@@ -137,7 +138,7 @@ def logs(ctx: click.Context, execution_id: str, follow: bool, output: str) -> No
 
 
 @executions.command("input")
-@click.argument("execution_id", metavar="ID")
+@click.argument("execution_id", metavar="ID", shell_complete=execution_ids)
 @click.option(
     "--value",
     "value_json",
@@ -194,7 +195,7 @@ def _drive(handle: FlowHandle[Any], detach: bool) -> None:
 
 
 @executions.command()
-@click.argument("execution_id", metavar="ID")
+@click.argument("execution_id", metavar="ID", shell_complete=execution_ids)
 @_detach_option
 def resume(execution_id: str, detach: bool) -> None:
     """Resume a crashed or waiting execution in place.
@@ -209,7 +210,7 @@ def resume(execution_id: str, detach: bool) -> None:
 
 
 @executions.command()
-@click.argument("execution_id", metavar="ID")
+@click.argument("execution_id", metavar="ID", shell_complete=execution_ids)
 @click.option(
     "--max-cost-usd",
     type=click.FloatRange(min=0),
@@ -230,7 +231,7 @@ def retry(execution_id: str, max_cost_usd: float | None, detach: bool) -> None:
 
 
 @executions.command()
-@click.argument("execution_id", metavar="ID")
+@click.argument("execution_id", metavar="ID", shell_complete=execution_ids)
 @click.option(
     "--from", "from_", metavar="CALL_ID", help="Re-execute this call and everything after it."
 )
@@ -263,7 +264,7 @@ def replay(execution_id: str, from_: str | None, overrides: tuple[str, ...], det
 
 
 @executions.command()
-@click.argument("execution_id", metavar="ID")
+@click.argument("execution_id", metavar="ID", shell_complete=execution_ids)
 def cancel(execution_id: str) -> None:
     """Cancel an execution.
 

@@ -46,6 +46,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "login": ("kitaru.cli.auth", "login", "Use a Kitaru server for every later command."),
     "logout": ("kitaru.cli.auth", "logout", "Forget the saved server login."),
     "auth": ("kitaru.cli.auth", "auth", "Service accounts and API keys of the server."),
+    "completion": ("kitaru.cli.completion", "completion", "Print the shell completion script."),
 }
 
 _DEBUG_ENV = "KITARU_DEBUG"

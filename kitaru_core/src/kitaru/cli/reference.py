@@ -32,6 +32,10 @@ on stderr (`kitaru --debug ...` prints the traceback too). The exit code says wh
 `-o json` (`--output json`) prints `{"command": ..., "items": [...]}` on every list, show and
 describe command; times in it are ISO-8601 UTC strings (`2026-12-06T10:11:28.123Z`).
 
+Shell completion (commands, options, execution ids, stack and component names):
+`eval "$(kitaru completion bash)"` in `~/.bashrc` (`zsh` likewise; fish:
+`kitaru completion fish > ~/.config/fish/completions/kitaru.fish`).
+
 ## Environment variables
 
 | variable | what it sets | default |

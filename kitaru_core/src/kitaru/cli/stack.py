@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from kitaru.cli.completion import stack_names
 from kitaru.cli.output import format_option, output_option, yes_option
 
 if TYPE_CHECKING:
@@ -280,7 +281,7 @@ def _short(component: dict[str, Any] | None) -> str:
 
 
 @stack.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=stack_names)
 @output_option
 @click.pass_context
 def describe(ctx: click.Context, name: str | None, output: str) -> None:
@@ -305,7 +306,7 @@ def describe(ctx: click.Context, name: str | None, output: str) -> None:
 
 
 @stack.command()
-@click.argument("name")
+@click.argument("name", shell_complete=stack_names)
 def use(name: str) -> None:
     """Make NAME the active stack (saved in KITARU_HOME/config.yaml).
 
@@ -323,7 +324,7 @@ def use(name: str) -> None:
 
 
 @stack.command()
-@click.argument("name")
+@click.argument("name", shell_complete=stack_names)
 @click.option("--file", "-f", "file", type=click.Path(dir_okay=False),
               help="Replace the stack with the one in this YAML file.")  # fmt: skip
 @_component_options
@@ -366,7 +367,7 @@ def update(
 
 
 @stack.command()
-@click.argument("name")
+@click.argument("name", shell_complete=stack_names)
 @yes_option
 def delete(name: str, yes: bool) -> None:
     """Unregister a stack (not the active one). Components it registered inline are deleted
@@ -381,7 +382,7 @@ def delete(name: str, yes: bool) -> None:
 
 
 @stack.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=stack_names)
 def export(name: str | None) -> None:
     """Print a stack as YAML (default: the active stack); `stack register --file` reads it."""
     from kitaru.stack import registry
@@ -392,7 +393,7 @@ def export(name: str | None) -> None:
 
 
 @stack.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=stack_names)
 @output_option
 @click.pass_context
 def verify(ctx: click.Context, name: str | None, output: str) -> None:
