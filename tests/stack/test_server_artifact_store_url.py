@@ -63,9 +63,7 @@ def test_a_scheme_no_flavor_serves_is_one_line_listing_the_served_ones(builtin_o
     )
 
 
-@pytest.mark.parametrize(
-    "url, dist", [("gs://bucket/k", "kitaru-gcp"), ("s3://b/k", "kitaru-aws")]
-)
+@pytest.mark.parametrize("url, dist", [("gs://bucket/k", "kitaru-gcp"), ("s3://b/k", "kitaru-aws")])
 def test_a_cloud_scheme_whose_plugin_is_not_installed_says_what_to_install(
     builtin_only: None, url: str, dist: str
 ) -> None:
