@@ -187,3 +187,15 @@ def test_shell_completion_offers_stacks_and_execution_ids(flows: Flows, invoke: 
     assert "local" in complete("kitaru stack use ")
     assert execution_id in complete("kitaru executions show ")
     assert complete(f"kitaru executions show {execution_id[:6]}") == [execution_id]
+
+
+def test_server_create_admin_recovers_a_lost_admin_key(invoke: Invoke) -> None:
+    from kitaru.server import auth
+    from kitaru.store import default_store
+
+    created = invoke("server", "create-admin", "admin2")
+    assert created.exit_code == 0, created.output
+    key = created.stdout.strip()
+    principal = auth.authenticate(default_store(), key)  # type: ignore[arg-type]
+    assert (principal.name, principal.role) == ("admin2", "admin")
+    assert_one_line_error(invoke("server", "create-admin", "admin2"))  # the name is taken

@@ -40,6 +40,33 @@ def start(
     serve(host, port, log_level=log_level, artifact_store=artifact_store)
 
 
+@server.command("create-admin")
+@click.argument("name")
+@click.option("--db", "db_url", metavar="URL",
+              help="The server's database: postgresql://... (default: KITARU_DB_URL, else the "
+              "SQLite store under KITARU_HOME).")  # fmt: skip
+def create_admin(name: str, db_url: str | None) -> None:
+    """Create admin user NAME directly in the server's database and print its API key once
+    (recovery when the first admin's key is lost). Needs access to the database, not the
+    server: run it where the database can be reached."""
+    if db_url:
+        os.environ["KITARU_DB_URL"] = db_url
+    from kitaru.server import auth
+    from kitaru.store import default_store
+
+    store = default_store()
+    if store.__class__.__name__ == "RemoteStore":
+        from kitaru.errors import UsageError
+
+        raise UsageError("create-admin writes to the server's database, not through a server",
+                         hint="run it with --db URL (or KITARU_DB_URL) where the database is "
+                         "reachable, without KITARU_SERVER_URL")  # fmt: skip
+    auth.create_principal(store, name, kind="user", role="admin")  # type: ignore[arg-type]
+    key = auth.issue_key(store, name)[1]  # type: ignore[arg-type]
+    click.echo(f"created admin {name}; its API key (shown once):", err=True)
+    click.echo(key)
+
+
 @click.command("serve")
 @click.argument("targets", nargs=-1, metavar="[FILE.py:FLOW ...]")
 @click.option("--host", default="127.0.0.1", show_default=True)
