@@ -1,5 +1,5 @@
 """What the end-to-end tests of the ``kubernetes`` orchestrator share: the runtime image (this
-checkout's kitaru, kitaru-kubernetes and kitaru-aws, installed offline, pushed to the local
+checkout's kitaru, kitaru-kubernetes, kitaru-aws and kitaru-docker, installed offline, pushed to the local
 registry the cluster pulls from), moto (the S3 the pods and this process share), a Kitaru
 server on the host, and the stack that ties them to the cluster.
 
@@ -61,7 +61,9 @@ def runtime_image(context: Path) -> RuntimeImage:
     docker_host = podman_engine()
     started = time.monotonic()
     script = REPO / "scripts" / "standins" / "kitaru_wheelhouse.sh"
-    proc = subprocess.run(["bash", str(script), str(context), "kitaru-kubernetes", "kitaru-aws"],
+    # kitaru-docker too: `kitaru build` installs the plugins of the stack (its builder's)
+    packages = ["kitaru-kubernetes", "kitaru-aws", "kitaru-docker"]
+    proc = subprocess.run(["bash", str(script), str(context), *packages],
                           capture_output=True, text=True, timeout=900)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     # tagged by the content of the build context (the script wrote the Dockerfile too)

@@ -8,7 +8,7 @@ path when a stack uses them.
 from __future__ import annotations
 
 from kitaru.components.flavor import Flavor
-from kitaru.plugins import hookimpl
+from kitaru.plugins import hookimpl, templates_in
 
 _HINT = "pip install kitaru-kubernetes"
 
@@ -41,8 +41,4 @@ def kitaru_flavors() -> list[Flavor]:
 def kitaru_stack_templates() -> list[tuple[str, str]]:
     """``kubernetes`` (Jobs, Kubernetes Secrets, the docker builder, S3): the package's
     ``templates/kubernetes.yaml``, for ``kitaru stack register NAME --template kubernetes``."""
-    from importlib.resources import files
-
-    folder = files("kitaru_kubernetes") / "templates"
-    return sorted((item.name.removesuffix(".yaml"), item.read_text())
-                  for item in folder.iterdir() if item.name.endswith(".yaml"))  # fmt: skip
+    return templates_in("kitaru_kubernetes")

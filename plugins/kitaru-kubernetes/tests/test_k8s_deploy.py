@@ -1,0 +1,148 @@
+"""``kitaru deploy --stack kubernetes`` end to end on the real cluster, with the seed's
+``review_flow`` (examples/review_flow.py, unchanged) and the stack registered from the plugin's
+template (``kitaru stack register NAME --template kubernetes``):
+
+build (podman, FROM the offline runtime image) -> push to the local registry the cluster pulls
+from -> invoke -> a Job's pod runs the flow to its wait -> ``kitaru executions input ID --value
+true`` -> a resume Job completes it. Then a pod deleted mid-run (its CPU throttled by a
+LimitRange so "mid-run" is seconds wide): the execution shows crashed, ``kitaru executions
+resume`` submits a resume Job, it finishes, and the checkpoint that had completed before the
+kill did not run again.
+
+Fakes: none on the Kubernetes side; S3 is moto, the LLM the offline gateway (the template's
+default when it names none)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from k8s_e2e import REGISTRY
+from k8s_standin import REPO
+
+if TYPE_CHECKING:
+    from conftest import Cluster
+
+SEED = REPO / "examples" / "review_flow.py"
+STACK = "kubernetes-e2e"
+pytestmark = pytest.mark.timeout(1500)
+
+
+def kitaru(*args: str, env: dict[str, str], cwd: Path | None = None) -> str:
+    done = subprocess.run([sys.executable, "-m", "kitaru.cli", *args], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def until(check: Any, what: str, timeout: float = 180) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+    return value
+
+
+def test_the_seed_flow_deployed_to_the_kubernetes_template_stack(
+    connected: Cluster, cluster: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kubernetes import client
+
+    from kitaru.client import KitaruClient
+    from kitaru.deployments import invoke
+    from kitaru.store import default_store
+
+    # one client account with both Roles (what docs/stacks/kubernetes.md tells users to do)
+    rbac = client.RbacAuthorizationV1Api(cluster)
+    rbac.create_namespaced_role_binding(connected.namespace, {
+        "metadata": {"name": "kitaru-orchestrator-secrets"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                    "name": "kitaru-secret-store"},
+        "subjects": [{"kind": "ServiceAccount", "name": "kitaru-orchestrator",
+                      "namespace": connected.namespace}]})  # fmt: skip
+    cache = tmp_path / "cache"  # this checkout's Kitaru wheel, as in the base image
+    (cache / "wheels").mkdir(parents=True)
+    for wheel in connected.image.wheels.glob("kitaru-*.whl"):
+        shutil.copy2(wheel, cache / "wheels")
+    env = connected.env(
+        KITARU_K8S_KUBECONFIG=str(connected.orchestrator_kubeconfig),
+        KITARU_K8S_NAMESPACE=connected.namespace, KITARU_K8S_REGISTRY=f"{REGISTRY}/kitaru-k8s",
+        KITARU_K8S_SERVER_URL=connected.server.url, KITARU_K8S_HOST_NETWORK="true",
+        KITARU_K8S_API_HOST="127.0.0.1", KITARU_K8S_API_PORT="6443",
+        KITARU_S3_PATH=f"s3://{connected.bucket}/deploy", DOCKER_HOST=connected.image.docker_host,
+        KITARU_CACHE=str(cache), KITARU_LEASE_TTL="3", KITARU_HEARTBEAT_INTERVAL="1",
+    )  # fmt: skip
+    kitaru("stack", "register", STACK, "--template", "kubernetes", env=env)
+    kitaru("secret", "set", "--stack", STACK, "kitaru-server",
+           f"api_key={connected.server.admin_key}", env=env)  # fmt: skip
+    kitaru("secret", "set", "--stack", STACK, "s3", "access_key_id=testing",
+           "secret_access_key=testing", env=env)  # fmt: skip
+
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy2(SEED, project / "review_flow.py")  # the seed program, unchanged
+    (project / "pyproject.toml").write_text(f'[project]\nname = "seed"\nversion = "0"\n\n'
+                                            f'[tool.kitaru.image]\nbase_image = '
+                                            f'"{connected.image.tag}"\n')  # fmt: skip
+    started = time.monotonic()
+    out = kitaru("deploy", f"{project / 'review_flow.py'}:review_flow", "--stack", STACK,
+                 env=env, cwd=project)  # fmt: skip
+    print(f"kitaru deploy (podman build + push): {time.monotonic() - started:.1f} s")
+    assert f"pushing {REGISTRY}/kitaru-k8s/review_flow:" in out, out
+
+    for key in ("KITARU_LEASE_TTL", "KITARU_HEARTBEAT_INTERVAL"):  # passed on to the pods
+        monkeypatch.setenv(key, env[key])
+    monkeypatch.setenv("KITARU_STACK", STACK)
+    store = default_store()
+    started = time.monotonic()
+    handle = invoke("review_flow", {"topic": "Durable agents"})
+    image = store.get_execution(handle.id).options["deployment"]["image"]
+    assert image.startswith(f"{REGISTRY}/kitaru-k8s/review_flow@sha256:")
+    until(lambda: store.get_execution(handle.id).status == "waiting", "never reached its wait")
+    print(f"invoke -> a pod ran it to the wait: {time.monotonic() - started:.1f} s")
+    kitaru("executions", "input", handle.id, "--value", "true", env=env)
+    result = handle.wait(timeout=180)
+    assert isinstance(result, str) and result.startswith("[offline answer")
+    units = store.get_execution(handle.id).metadata["units"]
+    assert [u["role"] for u in units] == ["run", "resume"] and units[0]["image"] == image
+
+    # -- a pod deleted mid-run -----------------------------------------------------------------
+    core = client.CoreV1Api(cluster)
+    core.create_namespaced_limit_range(connected.namespace, {  # 1/20 of a core: seconds wide
+        "metadata": {"name": "slow"}, "spec": {"limits": [{"type": "Container",
+        "default": {"cpu": "50m"}, "defaultRequest": {"cpu": "50m"}}]}})  # fmt: skip
+    try:
+        killed = invoke("review_flow", {"topic": "Pods die"})
+        pk = store.get_execution(killed.id).pk
+
+        def research_done() -> list[Any]:
+            return [c for c in store.load_journal(pk).values()
+                    if c.name == "research" and c.status == "completed"]  # fmt: skip
+
+        research = until(research_done, "research never completed", timeout=300)
+    finally:  # the Job's replacement pod (and what follows) at full speed
+        core.delete_namespaced_limit_range("slow", connected.namespace)
+    job = store.get_execution(killed.id).metadata["units"][0]["name"]
+    (pod,) = core.list_namespaced_pod(connected.namespace, label_selector=f"job-name={job}").items
+    core.delete_namespaced_pod(pod.metadata.name, connected.namespace, grace_period_seconds=0)
+    assert store.get_execution(killed.id).status == "running"  # killed before its wait
+    orchestrator = __import__("kitaru.runtime.stacks", fromlist=["x"]).stack_of(STACK).orchestrator
+    # the Job replaces the deleted pod; the replacement finds the execution no longer pending
+    # and exits: every unit ended, the execution did not -> crashed
+    until(lambda: orchestrator.status(killed.id) == "crashed",
+          f"never crashed: {store.get_execution(killed.id)}", timeout=300)  # fmt: skip
+    kitaru("executions", "resume", killed.id, "--detach", env=env)
+    until(lambda: store.get_execution(killed.id).status == "waiting", "never recovered")
+    kitaru("executions", "input", killed.id, "--value", "true", env=env)
+    assert isinstance(killed.wait(timeout=180), str)
+    info = KitaruClient().executions.get(killed.id)
+    (again,) = [c for c in store.load_journal(pk).values() if c.name == "research"]
+    assert again == research[0]  # completed once, never run again
+    assert [c.call_id for c in info.llm_calls] == ["research/llm", "draft/llm"]
+    roles = [u["role"] for u in info.metadata["units"]]
+    assert roles[0] == "run" and roles.count("resume") >= 2, roles
