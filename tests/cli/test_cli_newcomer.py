@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -199,3 +200,58 @@ def test_server_create_admin_recovers_a_lost_admin_key(invoke: Invoke) -> None:
     principal = auth.authenticate(default_store(), key)  # type: ignore[arg-type]
     assert (principal.name, principal.role) == ("admin2", "admin")
     assert_one_line_error(invoke("server", "create-admin", "admin2"))  # the name is taken
+
+
+def _spawn_merged(*args: str) -> tuple[subprocess.Popen[str], Any]:
+    """A CLI process whose stderr is read with its stdout."""
+    import os
+
+    from tests.cli.cli_helpers import LineReader, kitaru_argv
+
+    proc = subprocess.Popen(kitaru_argv(*args), env=dict(os.environ), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    return proc, LineReader(proc)
+
+
+@pytest.mark.parametrize("command", [["executions", "wait"], ["executions", "logs", "-f"]])
+def test_waiting_on_an_execution_says_how_to_answer_it(
+    flows: Flows, invoke: Invoke, command: list[str]
+) -> None:
+    """`executions wait` and `logs -f` on a waiting execution print the wait and the command
+    that answers it, then follow it to the end once it is answered from elsewhere."""
+    from tests.cli.test_cli_executions import waiting
+
+    execution_id = waiting(flows)
+    proc, lines = _spawn_merged(*command[:2], execution_id, *command[2:])
+    try:
+        lines.until(lambda line: f"execution {execution_id} is waiting on 'approve_draft'" in line)
+        lines.until(lambda line: f"kitaru executions input {execution_id} --value" in line)
+        answered = invoke("executions", "input", execution_id, "--value", "true")
+        assert answered.exit_code == 0, answered.output
+        rest = lines.rest(timeout=60)
+        assert proc.wait(timeout=60) == 0, rest
+    finally:
+        proc.kill()
+    if command[1] == "wait":
+        assert f"execution {execution_id} completed" in rest, rest
+
+
+def test_a_handle_in_a_terminal_says_what_it_waits_for(
+    flows: Flows, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's script blocks in `.wait()` on the approval: in a terminal it prints the
+    execution id and the command that answers the wait (library use, no terminal: nothing)."""
+    handle = flows.module.approval.run(topic="agents")
+    with pytest.raises(TimeoutError):
+        handle.wait(timeout=0.5)
+    assert "waiting on" not in capsys.readouterr().err  # not a terminal
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    with pytest.raises(TimeoutError):
+        handle.wait(timeout=0.5)
+    with pytest.raises(TimeoutError):
+        handle.wait(timeout=0.2)  # said once per wait
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"kitaru: execution {handle.id} is waiting on 'approve_draft': Approve draft?",
+        f"kitaru: answer with: kitaru executions input {handle.id} --value 'true'",
+    ]

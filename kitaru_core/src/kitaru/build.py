@@ -247,10 +247,12 @@ def stack_providers(stack: Any) -> set[str]:
 
 
 def build(
-    flow: Flow[Any], *, stack: str | None = None, progress: Callable[[str], None] = print
-) -> str | None:
+    flow: Flow[Any], *, stack: str | None = None, progress: Callable[[str], None] = print,
+    steps: Callable[[str], None] | None = None,
+) -> str | None:  # fmt: skip
     """Build and push the flow's image on ``stack``'s container builder; its reference, or
-    None when the stack needs no image."""
+    None when the stack needs no image. ``progress`` gets what happens (building, pushing),
+    ``steps`` the builder's own lines (each build step, each pushed layer)."""
     from kitaru.runtime.stacks import stack_name_for, stack_of
 
     name = stack_name_for(stack or flow.stack)
@@ -288,7 +290,8 @@ def build(
         from kitaru.components.container_builder import BuildContext
 
         progress(f"building {image} (from {settings.base_image})")
-        built = builder.build(BuildContext(path=str(context), dockerfile=".kitaru.Dockerfile",
-                                           tag=image))  # fmt: skip
-        progress(f"pushing {built}")
-        return builder.push(built)
+        with builder.reporting(steps):
+            built = builder.build(BuildContext(path=str(context), dockerfile=".kitaru.Dockerfile",
+                                               tag=image))  # fmt: skip
+            progress(f"pushing {built}")
+            return builder.push(built)

@@ -77,6 +77,7 @@ def code_hash(flow: Flow[Any]) -> str:
 def deploy(
     flow: Flow[Any], *, stack: str | None = None, tag: str | None = DEFAULT_TAG,
     store: Any = None, progress: Callable[[str], None] = lambda line: None,
+    steps: Callable[[str], None] | None = None,
 ) -> Deployment:  # fmt: skip
     """Record a new version of ``flow`` on ``stack`` and point ``tag`` at it (building and
     pushing its image first when the stack runs executions from one)."""
@@ -91,7 +92,7 @@ def deploy(
     if stack_of(name).orchestrator.capabilities.needs_image:
         from kitaru.build import build, secret_environment
 
-        image = build(flow, stack=name, progress=progress)  # before anything is registered
+        image = build(flow, stack=name, progress=progress, steps=steps)  # before registering
         if secrets := secret_environment(flow):
             options["secret_environment"] = secrets  # references: resolved per container
     loc = flow.location

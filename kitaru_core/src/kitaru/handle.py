@@ -43,6 +43,10 @@ class FlowHandle(Generic[R]):
         #: when the execution had ended before it was launched again (a retry): that end is
         #: not this launch's, until a runner elsewhere takes the execution
         self._ended_before: float | None = None
+        #: in a terminal, ``wait()`` says once per wait what it waits for and how to answer it
+        #: (the CLI, which prints its own lines, turns this off)
+        self.announce = True
+        self._announced: set[str] = set()
 
     @classmethod
     def _launched(cls, launch: Launch) -> FlowHandle[Any]:
@@ -139,12 +143,32 @@ class FlowHandle(Generic[R]):
             ex = self._execution()
             if self._ended(ex):
                 return self._result(ex)
-            if ex.status == "waiting" and self._hold(ex, stop_at):
-                continue
+            if ex.status == "waiting":
+                self._announce_wait()
+                if self._hold(ex, stop_at):
+                    continue
             if stop_at is not None and time.time() >= stop_at:
                 raise TimeoutError(f"execution {self.id} is still {self.status}")
             time.sleep(delay)
             delay = min(delay * 1.5, 0.02)
+
+    def _announce_wait(self) -> None:
+        """A person running a script sees why it blocks and how to go on; library use (no
+        terminal on stderr) prints nothing."""
+        import sys
+
+        if not self.announce or not sys.stderr.isatty():
+            return
+        wait = self.pending_wait
+        if wait is None or wait.name in self._announced:
+            return
+        from kitaru.answers import answer_command
+
+        self._announced.add(wait.name)
+        asked = f": {wait.question}" if wait.question else ""
+        print(f"kitaru: execution {self.id} is waiting on {wait.name!r}{asked}\n"
+              f"kitaru: answer with: {answer_command(self.id, wait.schema)}",
+              file=sys.stderr, flush=True)  # fmt: skip
 
     def _hold(self, ex: Execution, stop_at: float | None) -> bool:
         """Offer the execution's orchestrator to hold it here through its wait (``wait``

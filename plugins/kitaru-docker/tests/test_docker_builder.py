@@ -62,12 +62,17 @@ def test_build_args_reach_the_build_and_the_push_returns_a_digest(
     )
     b = builder(registry=f"{engine.registry}/kitaru", build_args={"GREETING": "hi there"})
     tag = f"{engine.registry}/kitaru/args:{uuid.uuid4().hex[:8]}"
-    image = b.build(BuildContext(str(tmp_path), "Dockerfile", tag))
-    out = b.client.containers.run(image, ["cat", "/greeting"], remove=True)
-    assert out.decode().strip() == "hi there"
-    pushed = b.push(image)
+    steps: list[str] = []
+    with b.reporting(steps.append):  # what `kitaru build` streams in a terminal
+        image = b.build(BuildContext(str(tmp_path), "Dockerfile", tag))
+        out = b.client.containers.run(image, ["cat", "/greeting"], remove=True)
+        assert out.decode().strip() == "hi there"
+        pushed = b.push(image)
     assert pushed.startswith(f"{engine.registry}/kitaru/args@sha256:"), pushed
     assert b.exists(pushed)  # by digest too
+    built = [s for s in steps if s.upper().startswith("STEP ")]
+    assert len(built) == 3 and "RUN echo" in built[-1], steps
+    assert any("digest: sha256:" in s for s in steps), steps  # the push's own lines
 
 
 def test_a_failing_build_says_which_step(engine: Engine, tmp_path: Path) -> None:
@@ -76,6 +81,7 @@ def test_a_failing_build_says_which_step(engine: Engine, tmp_path: Path) -> None
     with pytest.raises(KitaruError) as info:
         builder().build(BuildContext(str(tmp_path), "Dockerfile", tag))
     assert tag in info.value.message
+    assert "RUN exit 3" in (info.value.hint or ""), info.value.hint  # the step that failed
 
 
 def test_push_to_a_dead_registry_raises(engine: Engine, tmp_path: Path) -> None:

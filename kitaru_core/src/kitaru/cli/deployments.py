@@ -37,10 +37,22 @@ def deploy(target: str, stack: str | None, tag: str) -> None:
     from kitaru.cli.run import resolve_flow
     from kitaru.deployments import deploy as do_deploy
 
-    d = do_deploy(resolve_flow(target), stack=stack, tag=tag, progress=click.echo)
+    d = do_deploy(
+        resolve_flow(target), stack=stack, tag=tag, progress=click.echo, steps=build_steps()
+    )
     click.echo(
         f"deployed {d.flow} v{d.version} on stack {d.stack!r} (tags: {', '.join(d.tags) or '-'})"
     )
+
+
+def build_steps() -> Any:
+    """Where the builder's own lines go (each build step, each pushed layer): dimmed on
+    stderr in a terminal; nowhere otherwise (logs of scripts stay short)."""
+    import sys
+
+    if not sys.stderr.isatty():
+        return None
+    return lambda line: click.secho(f"  {line}", err=True, dim=True)
 
 
 @click.command()
@@ -54,7 +66,7 @@ def build(target: str, stack: str | None) -> None:
     from kitaru.build import build as do_build
     from kitaru.cli.run import resolve_flow
 
-    image = do_build(resolve_flow(target), stack=stack, progress=click.echo)
+    image = do_build(resolve_flow(target), stack=stack, progress=click.echo, steps=build_steps())
     if image:
         click.echo(image)
 
@@ -69,14 +81,15 @@ def build(target: str, stack: str | None) -> None:
 @click.option("--wait", "wait_result", is_flag=True, help="Wait for the result and print it.")
 def invoke(flow: str, input_json: str | None, tag: str | None, version: int | None,
            wait_result: bool) -> None:  # fmt: skip
-    """Run a deployed flow; prints the execution id (and, with --wait, its result)."""
-    from kitaru.cli.output import result_text
+    """Run a deployed flow; prints the execution id (and, with --wait, each wait it reaches
+    with the command that answers it, then its result)."""
+    from kitaru.cli.progress import follow
     from kitaru.deployments import invoke as do_invoke
 
     handle = do_invoke(flow, _inputs(input_json), tag=tag, version=version)
     click.echo(handle.id)
     if wait_result:
-        click.echo(result_text(handle.wait()))
+        follow(handle)
 
 
 @click.group()

@@ -125,8 +125,17 @@ def logs(ctx: click.Context, execution_id: str, follow: bool, output: str) -> No
                 click.echo(out.log_line(record))
         return
 
+    announced: set[str] = set()
+
     def done() -> bool:
-        return handle.status in (*TERMINAL, "crashed")
+        status = handle.status
+        if status == "waiting":  # say why nothing comes, and how to go on (stderr: not data)
+            wait = handle.pending_wait
+            if wait is not None and wait.name not in announced:
+                announced.add(wait.name)
+                for line in out.waiting_lines(handle.id, wait.name, wait.question, wait.schema):
+                    click.echo(line, err=True)
+        return status in (*TERMINAL, "crashed")
 
     try:
         for record in follow_logs(handle.id, done=done, store=client.store):
@@ -135,6 +144,19 @@ def logs(ctx: click.Context, execution_id: str, follow: bool, output: str) -> No
             )
     except KeyboardInterrupt:
         return
+
+
+@executions.command("wait")
+@click.argument("execution_id", metavar="ID", shell_complete=execution_ids)
+def wait_(execution_id: str) -> None:
+    """Wait until an execution ends and print its result (exit code 1 if it failed).
+
+    Each wait it reaches is printed with the command that answers it; meanwhile this process
+    holds the execution (on a local stack it resumes here as soon as input arrives).
+    """
+    from kitaru.cli.progress import follow
+
+    follow(_client().executions.handle(execution_id))
 
 
 @executions.command("input")

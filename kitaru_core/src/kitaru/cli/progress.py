@@ -59,6 +59,7 @@ def follow(handle: FlowHandle[Any]) -> None:
     Raises the handle's ExecutionFailed / ExecutionCancelled (printed as ``error:`` lines).
     """
     box: dict[str, Any] = {}
+    handle.announce = False  # the lines below say it
 
     def target() -> None:
         try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from kitaru.components.base import CONTAINER_BUILDER, ComponentConfig, StackComponent
@@ -25,6 +27,22 @@ class BuildContext:
 class ContainerBuilder(StackComponent):
     TYPE = CONTAINER_BUILDER
     config: ContainerBuilderConfig
+    _progress: Callable[[str], None] | None = None
+
+    @contextmanager
+    def reporting(self, progress: Callable[[str], None] | None) -> Iterator[None]:
+        """While inside, :meth:`report` lines go to ``progress`` (``kitaru build`` prints
+        them)."""
+        before, self._progress = self._progress, progress
+        try:
+            yield
+        finally:
+            self._progress = before
+
+    def report(self, line: str) -> None:
+        """One line of progress: a build step, a pushed layer. Flavors call it as they go."""
+        if self._progress is not None:
+            self._progress(line)
 
     @abstractmethod
     def build(self, context: BuildContext) -> str:

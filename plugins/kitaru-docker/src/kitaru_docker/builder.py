@@ -69,21 +69,28 @@ class DockerContainerBuilder(ContainerBuilder, UsesEngine):
 
     # -- the interface --------------------------------------------------------------------------
     def build(self, context: BuildContext) -> str:
-        """Build ``context`` into ``context.tag`` on the engine; return the tag."""
-        from docker.errors import APIError, BuildError
+        """Build ``context`` into ``context.tag`` on the engine, reporting each step; return
+        the tag."""
+        from docker.errors import APIError
 
         parse_image(context.tag)  # a bad tag fails here, not halfway through a build
+        log: list[str] = []
         try:
-            self.client.images.build(
+            stream = self.client.api.build(
                 path=context.path, dockerfile=context.dockerfile, tag=context.tag, rm=True,
                 buildargs=dict(self.config.build_args) or None, pull=self.config.pull,
-                platform=self.config.platform, timeout=int(self.config.timeout),
+                platform=self.config.platform, timeout=int(self.config.timeout), decode=True,
             )  # fmt: skip
-        except BuildError as exc:
-            tail = [str(c.get("stream") or c.get("error") or "").strip() for c in exc.build_log]
-            tail = [t for t in tail if t][-5:]
-            raise DockerError(f"building {context.tag} failed: {one_line(exc.msg)}",
-                              hint="last build output: " + " | ".join(tail) if tail else None) from exc  # fmt: skip
+            for chunk in stream:
+                error = chunk.get("error") or (chunk.get("errorDetail") or {}).get("message")
+                if error:
+                    tail = [t for t in log if t][-5:]
+                    raise DockerError(f"building {context.tag} failed: {one_line(error)}",
+                                      hint="last build output: " + " | ".join(tail) if tail else None)  # fmt: skip
+                text = str(chunk.get("stream") or "").strip()
+                log.append(text)
+                if text.upper().startswith("STEP "):  # "Step 3/9 : RUN ..." (podman: "STEP 3/9:")
+                    self.report(one_line(text, 160))
         except APIError as exc:
             raise DockerError(f"building {context.tag} failed: {one_line(exc.explanation or exc)}") from exc  # fmt: skip
         return context.tag
@@ -105,6 +112,9 @@ class DockerContainerBuilder(ContainerBuilder, UsesEngine):
                 if error:
                     raise DockerError(f"pushing {image} failed: {one_line(error)}",
                                       hint=self._push_hint(image))  # fmt: skip
+                status = str(line.get("status") or "")
+                if (status and "progressDetail" not in line) or status == "Pushed":  # not per chunk
+                    self.report(f"{line['id']}: {status}" if line.get("id") else status)
                 aux = line.get("aux") or {}
                 found = aux.get("Digest") or _DIGEST.search(str(line.get("status") or ""))
                 if found:
