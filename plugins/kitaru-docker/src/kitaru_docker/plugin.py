@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kitaru.components.flavor import Flavor
-from kitaru.plugins import hookimpl
+from kitaru.plugins import hookimpl, templates_in
 
 _HINT = "pip install kitaru-docker"
 
@@ -28,3 +28,10 @@ def kitaru_flavors() -> list[Flavor]:
             description="one container per execution on a Docker engine, from `image`",
         ),
     ]
+
+
+@hookimpl
+def kitaru_stack_templates() -> list[tuple[str, str]]:
+    """``docker``: the docker orchestrator and builder, a registry, artifacts in a folder the
+    containers mount: ``kitaru stack register docker --template docker``."""
+    return templates_in("kitaru_docker")
