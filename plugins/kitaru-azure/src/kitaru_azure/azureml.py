@@ -1,0 +1,146 @@
+"""The ``azureml`` orchestrator: each unit of work is an Azure Machine Learning command job
+(azure-ai-ml's ``command(...)``), on the :class:`~kitaru.components.job_orchestrator.JobOrchestrator`
+base.
+
+A job runs ``python -m kitaru.entrypoint ARGS`` in the flow's image (a custom environment),
+on the configured compute, as the compute's managed identity; that identity resolves the API
+key and the image's secret environment through the stack's secret store inside the job: no
+secret value is in a job's spec. AzureML lets the caller name a job, so the unit's name is the
+job's name: any process finds it with ``jobs.get``. Logs stay in AzureML (the unit records the
+job's studio URL): ``jobs.stream`` blocks until the job ends, so this flavor returns none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shlex
+from typing import Any
+
+from kitaru.components.job_orchestrator import JobOrchestrator, UnitSpec, UnitState
+from kitaru.components.orchestrator import LogLine
+from kitaru.errors import ConfigError
+from kitaru_azure import _azure
+from kitaru_azure.azureml_config import PHASES, AzureMLOrchestratorConfig
+
+#: the RBAC actions each call needs (named in errors, listed in rbac/)
+JOBS = "Microsoft.MachineLearningServices/workspaces/jobs"
+# azure-ai-ml logs a warning per experimental schema class it loads: not the user's concern
+logging.getLogger("azure.ai.ml").setLevel(logging.ERROR)
+
+
+class AzureMLOrchestrator(JobOrchestrator):
+    config: AzureMLOrchestratorConfig
+    max_name_length = 255
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.poll_longest = self.config.poll_interval
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        """One ``MLClient`` for the workspace, made on first use."""
+        if self._client is None:
+            from azure.ai.ml import MLClient
+
+            c, cloud = self.config, dict[str, Any]()
+            if c.resource_manager_endpoint:  # a custom cloud: azure-ai-ml's sovereign-cloud route
+                arm = c.resource_manager_endpoint.rstrip("/") + "/"
+                name = "Kitaru" + hashlib.sha256(arm.encode()).hexdigest()[:12]
+                cloud = {"cloud": name, "cloud_metadata": {
+                    "azure_portal": arm, "resource_manager": arm, "active_directory":
+                    c.authority_host or "https://login.microsoftonline.com/",
+                    "aml_resource_id": arm, "storage_endpoint": "core.windows.net",
+                    "registry_discovery_endpoint": arm}}  # fmt: skip
+            self._client = MLClient(_azure.credential_for(self, c), c.subscription_id,
+                                    c.resource_group, c.workspace_name, show_progress=False,
+                                    enable_telemetry=False, **cloud)  # fmt: skip
+        return self._client
+
+    @property
+    def where(self) -> str:
+        c = self.config
+        return (f"AzureML workspace {c.workspace_name}, resource group {c.resource_group}, "
+                f"{c.resource_manager_endpoint or 'https://management.azure.com'}")  # fmt: skip
+
+    # -- what a job gets ------------------------------------------------------------------------
+    def execution_time_limit(self) -> float:
+        return float(self.config.timeout_seconds)
+
+    def checkpoint_time_limit(self) -> float:
+        return float(self.config.checkpoint_timeout_seconds)
+
+    def name_prefix(self) -> str:
+        return self.config.job_name_prefix
+
+    def command_job(self, spec: UnitSpec) -> Any:
+        """The command job of one unit (azure-ai-ml's ``command(...)``)."""
+        from azure.ai.ml import command
+        from azure.ai.ml.entities import Environment, ManagedIdentityConfiguration
+
+        c, checkpoint = self.config, spec.role == "checkpoint"
+        identity = ManagedIdentityConfiguration(client_id=c.job_identity_client_id)
+        tags = {**c.tags, "kitaru-role": spec.role, "kitaru-execution": spec.execution_id,
+                "kitaru-orchestrator": self.name}  # fmt: skip
+        instance = (c.checkpoint_instance_type if checkpoint else None) or c.instance_type
+        return command(
+            name=spec.name, display_name=spec.name, experiment_name=c.experiment_name,
+            command=shlex.join([c.python, "-m", "kitaru.entrypoint", *spec.arguments]),
+            environment=Environment(image=spec.image), environment_variables=spec.environment,
+            compute=(c.checkpoint_compute if checkpoint else None) or c.compute, tags=tags,
+            instance_type=instance, timeout=int(spec.time_limit), identity=identity,
+        )  # fmt: skip
+
+    # -- units ----------------------------------------------------------------------------------
+    def submit_unit(self, spec: UnitSpec) -> dict[str, Any]:
+        client = self.client  # a ConfigError (no credential) as it is
+        try:
+            job = client.jobs.create_or_update(self.command_job(spec), skip_validation=True)
+        except Exception as exc:
+            raise self._cannot(f"submit a command job for execution {spec.execution_id}", exc,
+                               f"{JOBS}/write", "the compute, the image, the environment "
+                               "write permission and ") from None  # fmt: skip
+        return {"job": job.name, "studio_url": job.studio_url}
+
+    def unit_state(self, name: str) -> UnitState:
+        try:
+            job = self.client.jobs.get(name)
+        except Exception as exc:
+            if _azure.is_not_found(exc):
+                return UnitState("gone", "AzureML no longer knows the job")
+            raise self._cannot(f"read job {name}", exc, f"{JOBS}/read") from None
+        status = str(job.status or "NotStarted")
+        phase = PHASES.get(status, "running")
+        return UnitState(phase, f"AzureML job status {status}" if phase != "running" else None)
+
+    def stop_unit(self, name: str) -> None:
+        try:
+            self.client.jobs.begin_cancel(name)
+        except Exception as exc:
+            # gone (404), or ended meanwhile (AzureML refuses to cancel a finished job: 400/409)
+            if getattr(exc, "status_code", None) not in (400, 404, 409):
+                raise self._cannot(f"cancel job {name}", exc, f"{JOBS}/cancel/action") from None
+
+    def unit_logs(self, name: str) -> list[LogLine]:
+        """None here: AzureML keeps them (the unit's ``studio_url``)."""
+        return []
+
+    def _cannot(self, what: str, exc: BaseException, action: str, check: str = "") -> Any:
+        """One line: what failed, where, and the RBAC action refused (or to check)."""
+        needed = _azure.refused_action(exc, action)
+        reason = f"{needed} refused" if _azure.is_forbidden(exc) else _azure.describe_error(exc)
+        return ConfigError(f"orchestrator {self.name!r} cannot {what} ({self.where}): {reason}",
+                           hint=f"check {check or 'the subscription, the workspace, '}the "
+                           f"endpoint and the credentials ({needed})")  # fmt: skip
+
+    def verify(self) -> None:
+        """The workspace answers a job listing (one page), in seconds."""
+        endpoint = self.config.resource_manager_endpoint or "https://management.azure.com"
+        try:
+            _azure.check_reachable(endpoint)
+            next(iter(self.client.jobs.list(max_results=1)), None)
+        except ConfigError:
+            raise
+        except Exception as exc:
+            raise self._cannot("list jobs", exc, f"{JOBS}/read") from None

@@ -1,0 +1,71 @@
+"""Azurite and the Azure fake, started and stopped by these tests (one each per session, on
+free ports of 127.0.0.1). Each test gets a fresh container, and the fake emptied.
+
+The session runs as code on an AzureML compute does: ``DefaultAzureCredential`` finds the
+compute's managed identity through ``MSI_ENDPOINT`` / ``MSI_SECRET`` (here, the fake's), and
+``REQUESTS_CA_BUNDLE`` trusts the fake's certificate (the one thing a real host would not need).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from azure_standins import TIMINGS, Azurite, running_azurite
+from fake_azure import MSI_SECRET, FakeAzure, running_fake
+
+#: what would leak a developer's Azure login (or a real endpoint) into the tests
+AMBIENT = ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "AZURE_AUTHORITY_HOST",
+           "AZURE_FEDERATED_TOKEN_FILE", "AZURE_STORAGE_CONNECTION_STRING", "IDENTITY_ENDPOINT",
+           "IDENTITY_HEADER", "AZUREML_CURRENT_CLOUD", "ARM_CLOUD_METADATA_URL")  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def fake_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeAzure]:
+    with running_fake(tmp_path_factory.mktemp("fake-azure")) as fake:
+        names = [*AMBIENT, "MSI_ENDPOINT", "MSI_SECRET", "REQUESTS_CA_BUNDLE", "AZURE_CONFIG_DIR"]
+        saved = {name: os.environ.pop(name, None) for name in names}
+        os.environ.update(azure_environment(fake))
+        os.environ["AZURE_CONFIG_DIR"] = str(tmp_path_factory.mktemp("az"))
+        yield fake
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def azure_environment(fake: FakeAzure) -> dict[str, str]:
+    """What AzureML gives a job's process (its managed identity), plus the fake's CA."""
+    return {"MSI_ENDPOINT": f"{fake.url}/msi/token", "MSI_SECRET": MSI_SECRET,
+            "REQUESTS_CA_BUNDLE": str(fake.ca_file)}  # fmt: skip
+
+
+@pytest.fixture
+def fake(fake_azure: FakeAzure) -> FakeAzure:
+    """The fake, emptied for this test."""
+    fake_azure.reset()
+    return fake_azure
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    with running_azurite(tmp_path_factory.mktemp("azurite") / "azurite.log") as server:
+        TIMINGS["Azurite start (s)"] = round(server.start_seconds, 2)
+        yield server
+
+
+@pytest.fixture
+def container(azurite: Azurite) -> str:
+    name = f"kitaru-test-{uuid.uuid4().hex[:8]}"
+    azurite.create_container(name)
+    return name
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if TIMINGS:
+        terminalreporter.write_line(
+            "kitaru-azure timings: " + ", ".join(f"{k} {v}" for k, v in TIMINGS.items())
+        )
