@@ -11,8 +11,8 @@ kitaru-docker from this checkout; there is no package index), starting podman's 
 registry container (podman.sh has started both; there is no Docker Hub). ``kitaru server
 start`` (``<!-- docs-test: background -->``) runs in the background, as in a second terminal.
 
-What differs from the page (``SUBSTITUTED``, each asserted to occur in it, so the table cannot
-rot): the engine's socket (podman.sh's), the server's port (a free one: 8237 may be another
+What differs from the page (the test's ``substituted`` table, each entry asserted to occur in
+the page, so the table cannot rot): the engine's socket (podman.sh's), the server's port (a free one: 8237 may be another
 server's on this machine), the admin key (the one this server printed), the artifact folder
 (under the test's tmp_path, not the real HOME), KITARU_INLINE_LIMIT=0 (so values cross the
 shared artifact folder, not the server), and the image's ``base_image``: the offline
@@ -245,8 +245,10 @@ def test_the_walk_through_runs_as_written(
                 shell.until(shell.env["ID"], "waiting")
             elif text.startswith('kitaru executions show "$ID"     # status completed'):
                 shell.until(shell.env["ID"], "completed", timeout=120)
+            elif text.startswith('kitaru artifacts load "$DEV" research'):
+                ids.append(shell.env["DEV"])
+                shell.until(shell.env["DEV"], "waiting")
             shell.run(text)
-        ids.append(shell.env["DEV"])
         check_what_happened(shell, artifacts)
     finally:
         if server is not None:
@@ -269,37 +271,35 @@ def start_in_background(
 
 
 def check_what_happened(shell: Session, artifacts: Path) -> None:
-    said = {script.split("\n")[0]: out for script, out in shell.outputs}
-    deploys = [out for script, out in shell.outputs if script.startswith("cd review\nkitaru deploy")
-               or script.startswith("kitaru deploy")]  # fmt: skip
-    first, again = deploys
+    def said(command: str) -> list[str]:
+        """What each block that runs ``command`` printed, in order."""
+        return [out for script, out in shell.outputs if command in script]
+
+    first, again = said("kitaru deploy review_flow.py:review_flow --stack docker")
     assert "building 127.0.0.1:5001/kitaru/review_flow:" in first and "pushing" in first, first
     assert "deployed review_flow v1 on stack 'docker'" in first
     assert "is up to date: nothing to build" in again and "building" not in again, again
     assert "deployed review_flow v2" in again
-    waiting = said['kitaru executions show "$ID"']
+    waiting, completed = said('kitaru executions show "$ID"')
     assert "waiting on   'approve_draft': Approve draft?" in waiting, waiting
-    assert "status       waiting" in waiting
+    assert "status       waiting" in waiting and "status     completed" in completed, completed
 
     # the invocation: a container ran it to the wait, a second one resumed and completed it
     done = shell.execution(shell.env["ID"])
     assert done["status"] == "completed"
     units = done["metadata"]["units"]
     assert [u["role"] for u in units] == ["run", "resume"]
-    deployment = json.loads(
-        shell.kitaru("deployments", "show", "review_flow", "--version", "1", "-o", "json")
-    )
-    image = json.dumps(deployment)
-    assert all(u["image"] in image for u in units), (units, deployment)
+    deployment = shell.kitaru("deployments", "show", "review_flow", "--version", "1", "-o", "json")
+    assert all(u["image"] in deployment for u in units), (units, deployment)
     # values went through the shared folder: written in the containers, read here
     assert [p for p in artifacts.rglob("*") if p.is_file()], "nothing in the artifact folder"
     draft = shell.kitaru("artifacts", "load", shell.env["ID"], "draft")
     assert draft.startswith("[offline answer") and "Research: agents" in draft, draft
 
     # mount_code: the run used the edited file on disk, in the image built before the edit
-    dev = shell.until(shell.env["DEV"], "waiting")
-    research = shell.kitaru("artifacts", "load", shell.env["DEV"], "research")
-    assert "Research: agents. Return three bullet points." in research, research
+    (research,) = said('kitaru artifacts load "$DEV" research')
+    assert 'On "Research: agents. Return three bullet points.":' in research, research
+    dev = shell.execution(shell.env["DEV"])
     assert dev["metadata"]["units"][0]["image"] == shell.env["IMAGE"]
 
 
