@@ -47,6 +47,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "logout": ("kitaru.cli.auth", "logout", "Forget the saved server login."),
     "auth": ("kitaru.cli.auth", "auth", "Service accounts and API keys of the server."),
     "completion": ("kitaru.cli.completion", "completion", "Print the shell completion script."),
+    "mcp": ("kitaru.cli.mcp", "mcp", "Serve Kitaru's tools to an agent over MCP (stdio)."),
 }
 
 _DEBUG_ENV = "KITARU_DEBUG"

@@ -2,7 +2,8 @@
 
 Routes live under ``/api/v1`` and all need an API key (``Authorization: Bearer <key>``) except
 ``/health``. A client sends its version in ``X-Kitaru-Version``; a client whose major.minor
-differs from the server's is refused with a message naming both versions.
+differs from the server's is refused with a message naming both versions. ``/mcp`` serves the
+same tools as ``kitaru mcp`` to MCP clients, with the same keys (:mod:`kitaru.mcp.http`).
 """
 
 from __future__ import annotations
@@ -173,6 +174,9 @@ def create_app(store: Any, runner: Any = None, *, gate: Any = "keys") -> FastAPI
     routes_executions.add(api, store, runner)
     app.include_router(api)
     app.include_router(routes_access.router(store, principal, keys), prefix=API_PREFIX)
+    from kitaru.mcp.http import mount as mount_mcp  # the SDK only on a first /mcp request
+
+    mount_mcp(app, store, runner, keys)
     if gate is not None:  # imported here: only a starting server pays for jinja2 and the pages
         from kitaru.server import dashboard
         from kitaru.server.dashboard.session import KeyGate

@@ -12,7 +12,7 @@ import hmac
 import secrets
 import time
 
-from kitaru.errors import AuthError, Conflict, NotFound, UsageError
+from kitaru.errors import AuthError, Conflict, Forbidden, NotFound, UsageError
 from kitaru.store.access import PRINCIPAL_KINDS, ROLES, AccessStore, ApiKey, Principal
 from kitaru.validation import check_text
 
@@ -50,6 +50,14 @@ def authenticate(store: AccessStore, key: str | None) -> Principal:
     principal = store.get_principal(record.principal)
     if principal is None:
         raise AuthError("invalid API key")
+    return principal
+
+
+def require_admin(principal: Principal) -> Principal:
+    """``principal`` if it is an admin, else Forbidden (REST's ``/auth`` routes and the admin
+    MCP tools refuse the same way)."""
+    if principal.role != "admin":
+        raise Forbidden(f"{principal.name} is not an admin", hint="ask an admin of this workspace")
     return principal
 
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from kitaru.errors import Forbidden, NotFound
+from kitaru.errors import NotFound
 from kitaru.server import auth
 from kitaru.store.access import AccessStore, ApiKey, Principal
 
@@ -37,9 +37,7 @@ def router(store: AccessStore, principal: Callable[..., Any], keys: auth.KeyCach
     r = APIRouter(prefix="/auth", tags=["auth"])
 
     def admin(me: Principal = Depends(principal)) -> Principal:
-        if me.role != "admin":
-            raise Forbidden(f"{me.name} is not an admin", hint="ask an admin of this workspace")
-        return me
+        return auth.require_admin(me)
 
     @r.get("/me")
     def whoami(me: Principal = Depends(principal)) -> dict[str, Any]:
