@@ -253,7 +253,7 @@ def test_the_walk_through_runs_as_written(
     finally:
         if server is not None:
             stop_process(server)
-        remove_containers(engine, ids)
+        clean_up(engine, ids, shell.env.get("IMAGE"))
     print(f"docs/stacks/docker.md walked through in {time.monotonic() - started:.1f} s")
 
 
@@ -303,14 +303,19 @@ def check_what_happened(shell: Session, artifacts: Path) -> None:
     assert dev["metadata"]["units"][0]["image"] == shell.env["IMAGE"]
 
 
-def remove_containers(engine: Engine, execution_ids: list[str]) -> None:
-    """The containers of this test's executions (they exit, but stay until removed)."""
-    if not execution_ids:
-        return
+def clean_up(engine: Engine, execution_ids: list[str], image: str | None) -> None:
+    """The containers of this test's executions (they exit, but stay until removed) and the
+    image it built (a new one each run: the project's path is in its Dockerfile)."""
     import docker
+    from docker.errors import DockerException
 
     client = docker.DockerClient(base_url=engine.docker_host)
     for execution_id in execution_ids:
         label = f"org.kitaru.execution={execution_id}"
         for container in client.containers.list(all=True, filters={"label": label}):
             container.remove(force=True)
+    if image:
+        try:
+            client.images.remove(image, force=True)
+        except DockerException:
+            pass  # already gone; the registry keeps its copy
