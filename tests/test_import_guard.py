@@ -9,7 +9,8 @@ import sys
 
 HEAVY = ("litellm", "openai", "tiktoken", "boto3", "botocore", "google", "azure", "kubernetes",
          "docker", "fastapi", "sqlalchemy", "pydantic", "pydantic_settings", "fsspec", "rich",
-         "click", "jsonschema", "importlib.metadata", "pluggy", "psycopg", "mcp")  # fmt: skip
+         "click", "jsonschema", "importlib.metadata", "pluggy", "psycopg", "mcp", "opentelemetry",
+         "pydantic_ai")  # fmt: skip
 
 PROBE = """
 import json, sys

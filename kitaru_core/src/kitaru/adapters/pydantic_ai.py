@@ -163,6 +163,8 @@ class KitaruOperationBackend(JournalCallableOperationBackend[dict[str, Any]]):
             raise
         value, usage = model_record(cache_key, payload, time.perf_counter() - t0)
         _journal.record(ctx, call_id, LLM, fp, value, started=started, meta={**meta, **usage})
+        if ctx.telemetry is not None:  # the same chat span and counters as kitaru.llm()
+            ctx.telemetry.llm_call(ctx, call_id, {**meta, **usage}, started, time.time())
         _check_budget(ctx, call_id, after=True)
         return payload
 

@@ -40,6 +40,7 @@ from pydantic import Field
 from kitaru.components.base import ComponentConfig, OptionalStr, SecretReference
 from kitaru.components.orchestrator import Capabilities, Launch, LogLine, Orchestrator
 from kitaru.errors import ConfigError, KitaruError
+from kitaru.tracecontext import TRACEPARENT_ENV, traceparent_for
 
 if TYPE_CHECKING:
     from kitaru.store.base import MetadataStore
@@ -47,7 +48,12 @@ if TYPE_CHECKING:
 
 #: runtime settings a unit inherits from the process that submits it, when set there
 PASSED_SETTINGS = ("KITARU_INLINE_LIMIT", "KITARU_LEASE_TTL", "KITARU_HEARTBEAT_INTERVAL",
-                   "KITARU_ALLOW_PICKLE")  # fmt: skip
+                   "KITARU_ALLOW_PICKLE",
+                   # telemetry (docs/observability.md); OTEL_EXPORTER_OTLP_HEADERS may hold a
+                   # token: never copied into a spec, give it as secret environment instead
+                   "KITARU_OTEL", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES",
+                   "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                   "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL")  # fmt: skip
 TERMINAL = ("completed", "failed", "cancelled")
 #: where a checkpoint unit writes its reply (an artifact-store key), and reads its inputs
 REPLY_KEY_ENV = "KITARU_REPLY_KEY"
@@ -245,6 +251,8 @@ class JobOrchestrator(Orchestrator):
         # an empty value is unset (a template's ``${AWS_ENDPOINT_URL:-}``)
         env.update({k: v for k, v in self.config.environment.items() if v != ""})
         env.update({"KITARU_SERVER_URL": self.server_url(), "PYTHONUNBUFFERED": "1"})
+        if parent := traceparent_for(execution.metadata):  # the unit joins the execution's trace
+            env[TRACEPARENT_ENV] = parent
         env.update(self.secret_environment(execution))
         env.update(self.unit_environment(execution))
         return env

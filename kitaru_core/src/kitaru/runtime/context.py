@@ -77,6 +77,8 @@ class ExecutionContext:
         self.journal: dict[str, Call] = {}
         self._counts: dict[str, int] = {}
         self._seq = 0
+        #: the instrumentation of this pass (kitaru.runtime.telemetry), None when nothing traces
+        self.telemetry: Any = None
         if journal is None:
             self.reload()
         else:  # a brand-new execution: nothing to load

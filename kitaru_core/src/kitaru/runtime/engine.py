@@ -125,8 +125,12 @@ def call_checkpoint(
         frame = CallFrame(call_id)
         started = time.time()
         token = current_frame.set(frame)
+        tel = ctx.telemetry
         try:
-            value = _body(ctx, cp, args, kwargs)
+            if tel is None:  # the common case: no tracing, nothing more than this test
+                value = _body(ctx, cp, args, kwargs)
+            else:
+                value = tel.checkpoint(ctx, cp.name, call_id, n, _body, ctx, cp, args, kwargs)
         except LeaseLost:
             raise  # a nested call found the execution taken over: not this body's failure
         except Exception as exc:
@@ -167,13 +171,17 @@ async def call_checkpoint_async(
         frame = CallFrame(call_id)
         started = time.time()
         token = current_frame.set(frame)
+        tel = ctx.telemetry
         try:
             if cp.runtime == "isolated":
                 import asyncio
 
                 value = await asyncio.to_thread(_body, ctx, cp, args, kwargs)
-            else:
+            elif tel is None:
                 value = await cp.fn(*args, **kwargs)
+            else:
+                value = await tel.checkpoint_async(ctx, cp.name, call_id, n,
+                                                   lambda: cp.fn(*args, **kwargs))  # fmt: skip
         except LeaseLost:
             raise
         except Exception as exc:
@@ -220,7 +228,17 @@ def error_record(exc: BaseException, origin: str = "user_code") -> dict[str, Any
 
 
 def run_body(ctx: ExecutionContext) -> Outcome:
-    """Run the flow body once from the top, in this thread."""
+    """Run the flow body once from the top, in this thread (in its ``execution`` span when
+    this process traces: see :mod:`kitaru.runtime.telemetry`)."""
+    from kitaru.runtime.telemetry import resolve
+
+    tel = ctx.telemetry = resolve()
+    if tel is None:
+        return _run_body(ctx)
+    return tel.execution_pass(ctx, lambda: _run_body(ctx))
+
+
+def _run_body(ctx: ExecutionContext) -> Outcome:
     from kitaru.errors import ExecutionCancelled
     from kitaru.runtime.context import current_execution
     from kitaru.runtime.logs import install

@@ -57,6 +57,8 @@ def complete(
         result = gateway.call(request)
     except KitaruError as exc:
         _record(ctx, call_id, fp, "failed", request, None, started, meta, exc)
+        if ctx.telemetry is not None:
+            ctx.telemetry.llm_call(ctx, call_id, meta, started, time.time(), exc)
         raise
     meta.update(_usage(result, time.perf_counter() - t0))
     error: KitaruError | None = None
@@ -67,6 +69,8 @@ def complete(
             error = exc
     _record(ctx, call_id, fp, "failed" if error else "completed", request, result, started, meta,
             error)  # fmt: skip
+    if ctx.telemetry is not None:  # a span for the call made (answers reused make none)
+        ctx.telemetry.llm_call(ctx, call_id, meta, started, time.time(), error)
     if error is not None:
         raise error
     _check_spent(ctx, call_id)

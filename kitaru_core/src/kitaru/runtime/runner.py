@@ -101,10 +101,13 @@ def drive(ctx: ExecutionContext, *, hold: bool, stop_at: float | None = None) ->
     Every write is fenced by the runner's epoch: once another runner has taken the execution
     over, the next write is refused and the outcome is ``lost`` (nothing more is recorded)."""
     try:
-        return _drive(ctx, hold, stop_at)
+        outcome = _drive(ctx, hold, stop_at)
     except LeaseLost as exc:
         keeper().forget(ctx.store, ctx.pk)  # the lease is someone else's now: leave it alone
-        return Outcome("lost", error=ctx.lost or exc)
+        outcome = Outcome("lost", error=ctx.lost or exc)
+    if ctx.telemetry is not None:
+        ctx.telemetry.execution_left(ctx, outcome)
+    return outcome
 
 
 def _drive(ctx: ExecutionContext, hold: bool, stop_at: float | None) -> Outcome:
@@ -198,6 +201,10 @@ def launch_worker(execution: Execution, statuses: tuple[str, ...] = RESUMABLE) -
     log = open(s.logs_dir / f"worker-{execution.id}.log", "ab")  # noqa: SIM115 - handed to child
     cwd = execution.options.get("cwd")
     env = s.child_env()
+    from kitaru.tracecontext import TRACEPARENT_ENV, traceparent_for
+
+    if parent := traceparent_for(execution.metadata):  # the worker joins the execution's trace
+        env[TRACEPARENT_ENV] = parent
     proc = subprocess.Popen(
         [sys.executable, "-m", "kitaru.runtime.worker", execution.id, ",".join(statuses)],
         cwd=cwd if cwd and os.path.isdir(cwd) else None,

@@ -88,6 +88,8 @@ def wait(
         raise UsageError(f"call id {call_id!r} is already used by a {rec.kind} in this flow")
     if rec is not None and rec.status == "completed":
         ctx.journal[call_id] = rec
+        if ctx.telemetry is not None:
+            ctx.telemetry.wait_resolved(ctx, rec)
         return _typed(ctx, rec, schema)
     if rec is not None and rec.status == "failed":
         raise WaitTimeout(f"wait {call_id!r} timed out with no input")
