@@ -17,7 +17,7 @@ from tests.mcp.conftest import call, http_session, refused, text
 from tests.mcp.test_stdio import READING, WRITING
 from tests.server.conftest import Server, start_server, stop
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.xdist_group("mcp-server")]
 
 ACCESS = {"auth_whoami", "auth_service_accounts_list", "auth_api_keys_list"}
 

@@ -4,6 +4,7 @@ replayed through tools; read-only mode; tool errors that say what the CLI says."
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -155,3 +156,54 @@ async def test_bad_arguments_are_tool_errors_with_the_cli_lines() -> None:
         # arguments that do not match the input schema are refused by the SDK, before the tool
         schema_error = await refused(s, "executions_list", limit=0)
         assert "limit" in schema_error
+
+
+FLAKY = """
+from pathlib import Path
+
+from kitaru import checkpoint, flow
+
+MARK = Path(__file__).with_name("fixed")
+
+
+@checkpoint
+def fetch(n: int) -> int:
+    if not MARK.exists():
+        raise RuntimeError("the service is down")
+    return n * 2
+
+
+@flow
+def flaky(n: int) -> int:
+    return fetch(n) + 1
+"""
+
+
+async def test_abort_cancel_resume_and_retry(tmp_path: Path) -> None:
+    script = tmp_path / "flaky.py"
+    script.write_text(FLAKY)
+    async with stdio_session() as s:
+        run = await call(s, "flows_run", target=f"{script}:flaky", inputs={"n": 20}, wait=True,
+                         timeout_s=60)  # fmt: skip
+        eid = run["execution_id"]
+        assert run["status"] == "failed" and "the service is down" in json.dumps(run["error"])
+        (tmp_path / "fixed").write_text("")
+        retried = await call(s, "executions_retry", execution_id=eid, wait=True, timeout_s=60)
+        assert (retried["status"], retried["result"]) == ("completed", 41)
+        again = await refused(s, "executions_retry", execution_id=eid)
+        assert again == cli_error("executions", "retry", eid)
+
+        seed = [(await call(s, "flows_run", target=SEED, inputs={"topic": t}, wait=True,
+                            timeout_s=60))["execution_id"] for t in ("a", "b", "c")]  # fmt: skip
+        resumed = await call(s, "executions_resume", execution_id=seed[0], wait=True,
+                             timeout_s=60)  # fmt: skip
+        assert resumed["status"] == "waiting"  # it ran again to the same wait, nothing re-run
+        assert resumed["pending_wait"]["name"] == "approve_draft"
+        aborted = await call(s, "executions_abort", execution_id=seed[1])
+        assert aborted["status"] == "cancelled"
+        assert aborted["message"] == (f"aborted wait 'approve_draft' of {seed[1]}; the "
+                                      "execution is cancelled")  # fmt: skip
+        cancelled = await call(s, "executions_cancel", execution_id=seed[2][:6])
+        assert cancelled == {**cancelled, "execution_id": seed[2], "status": "cancelled"}
+        waited = await call(s, "executions_wait", execution_id=seed[2], timeout_s=5)
+        assert (waited["status"], waited["settled"]) == ("cancelled", True)
