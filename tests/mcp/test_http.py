@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import REPO
-from tests.mcp.conftest import call, http_session, refused, text
+from tests.mcp.conftest import call, http_session, refused, stdio_session, text
 from tests.mcp.test_stdio import READING, WRITING
 from tests.server.conftest import Server, start_server, stop
 
@@ -139,3 +139,18 @@ async def test_errors_over_http_carry_the_cli_lines(server: Server) -> None:
                            "hint: list executions with `kitaru executions list`")  # fmt: skip
         result = await s.call_tool("deployments_invoke", {"flow": "no_such_flow"})
         assert result.is_error and text(result).startswith("error: ")
+
+
+async def test_kitaru_mcp_on_stdio_uses_the_server_it_is_connected_to(
+    server: Server, tmp_path: Path
+) -> None:
+    env = server.env(KITARU_HOME=str(tmp_path / "client-home"))
+    async with stdio_session(env=env) as s:
+        run = await call(s, "flows_run", target="examples/review_flow.py:review_flow",
+                         inputs={"topic": "Connected"}, wait=True, timeout_s=90)  # fmt: skip
+        assert run["status"] == "waiting", run
+        done = await call(s, "executions_input", execution_id=run["execution_id"], value=False,
+                          wait=True, timeout_s=90)  # fmt: skip
+        assert (done["status"], done["result"]) == ("completed", "Rejected")
+    status, shown = rest(server, "GET", f"/executions/{run['execution_id']}")
+    assert status == 200 and shown["status"] == "completed"  # journaled in the server's store
