@@ -16,6 +16,7 @@ import json
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -45,7 +46,8 @@ def main() -> None:
             sys.exit("demo: the flow never reached its approval wait")
         items = json.loads(kitaru("executions", "list", "--flow", "review_flow",
                                   "--status", "waiting", "-o", "json"))["items"]  # fmt: skip
-        mine = [i for i in items if i["created_at"] >= started]
+        mine = [i for i in items  # JSON times are ISO-8601 UTC
+                if datetime.fromisoformat(i["created_at"]).timestamp() >= started]  # fmt: skip
         waiting = mine[0]["id"] if mine else None
         time.sleep(0.1)
     print(kitaru("executions", "show", waiting))

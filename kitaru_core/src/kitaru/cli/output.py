@@ -277,17 +277,19 @@ def render_execution(info: ExecutionInfo, *, tracebacks: bool = False) -> None:
     if traceback and not tracebacks:
         out.print()
         out.print(Text("traceback of the failure (your code)", style="bold"))
-        out.print(Text(traceback.rstrip(), style="red"))
+        out.print(Text(traceback.rstrip(), style="red"), soft_wrap=True)  # paths stay whole
     _render_sections(out, info)
     if tracebacks:
         for attempt in info.attempts:
             out.print()
             out.print(Text(f"{attempt.call_id}, attempt {attempt.attempt}", style="bold"))
-            out.print(Text((attempt.traceback or attempt.error).rstrip(), style="red"))
+            out.print(
+                Text((attempt.traceback or attempt.error).rstrip(), style="red"), soft_wrap=True
+            )
         if traceback:
             out.print()
             out.print(Text("the execution's failure", style="bold"))
-            out.print(Text(traceback.rstrip(), style="red"))
+            out.print(Text(traceback.rstrip(), style="red"), soft_wrap=True)  # paths stay whole
 
 
 def _render_sections(out: Console, info: ExecutionInfo) -> None:

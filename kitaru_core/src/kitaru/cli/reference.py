@@ -62,18 +62,17 @@ by kitaru-kubernetes: `KITARU_KUBERNETES_IN_CLUSTER` (docs/stacks/kubernetes.md)
 """
 
 
-def _walk(command: click.Command, path: list[str], out: list[str]) -> None:
-    # a fixed width: the file must not depend on the terminal that generated it
-    ctx = click.Context(
-        command, info_name=" ".join(path), terminal_width=100, max_content_width=100
-    )
-    if len(path) > 1:
-        out += [f"## {' '.join(path)}", "", "```text", command.get_help(ctx).rstrip(), "```", ""]
+def _walk(command: click.Command, name: str, parent: click.Context, out: list[str]) -> None:
+    # a child of the real root context (help options and settings are inherited, as when the
+    # command runs); a fixed width: the file must not depend on the terminal that made it
+    ctx = click.Context(command, info_name=name, parent=parent, terminal_width=100,
+                        max_content_width=100)  # fmt: skip
+    out += [f"## {ctx.command_path}", "", "```text", command.get_help(ctx).rstrip(), "```", ""]
     if isinstance(command, click.Group):
-        for name in sorted(command.list_commands(ctx)):
-            sub = command.get_command(ctx, name)
+        for sub_name in sorted(command.list_commands(ctx)):
+            sub = command.get_command(ctx, sub_name)
             if sub is not None and not sub.hidden:
-                _walk(sub, [*path, name], out)
+                _walk(sub, sub_name, ctx, out)
 
 
 def render() -> str:
@@ -81,11 +80,13 @@ def render() -> str:
     from kitaru.cli.main import COMMANDS, cli
 
     out = [HEADER]
-    ctx = click.Context(cli, info_name="kitaru")
+    ctx = click.Context(
+        cli, info_name="kitaru", terminal_width=100, max_content_width=100, **cli.context_settings
+    )
     for name in sorted(COMMANDS):
         command = cli.get_command(ctx, name)
         assert command is not None, name
-        _walk(command, ["kitaru", name], out)
+        _walk(command, name, ctx, out)
     return "\n".join(out).rstrip() + "\n"
 
 
