@@ -44,16 +44,35 @@ def tools(
             yield name, getattr(toolbox, name), marks
 
 
-def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` answering a failure with a tool error whose text is exactly the CLI's
-    ``error:``/``hint:`` lines (a raised ToolError would get the SDK's ``Error executing
-    tool`` prefix). The signature is ``fn``'s, so the SDK builds the same schemas."""
+class Threads:
+    """The worker threads tools run in: their own pool, so tools that wait for an execution
+    (up to ``timeout_s``) never hold the threads the server's REST routes run in."""
+
+    def __init__(self, size: int = 16) -> None:
+        self.size = size
+        self._limiter: Any = None
+
+    def limiter(self) -> Any:
+        import anyio
+
+        if self._limiter is None:  # made in the event loop, on first use
+            self._limiter = anyio.CapacityLimiter(self.size)
+        return self._limiter
+
+
+def guarded(fn: Callable[..., Any], threads: Threads) -> Callable[..., Any]:
+    """``fn`` run in one of ``threads``, answering a failure with a tool error whose text is
+    exactly the CLI's ``error:``/``hint:`` lines (a raised ToolError would get the SDK's
+    ``Error executing tool`` prefix). The signature is ``fn``'s, so the SDK builds the same
+    schemas."""
+    import anyio.to_thread
     from mcp.types import CallToolResult, TextContent
 
     @functools.wraps(fn)
-    def call(*args: Any, **kwargs: Any) -> Any:
+    async def call(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs),
+                                                  limiter=threads.limiter())  # fmt: skip
         except Exception as exc:
             text = TextContent(type="text", text=error_text(exc))
             return CallToolResult(content=[text], is_error=True)
@@ -88,8 +107,9 @@ def build(
     server: MCPServer[Any] = MCPServer("kitaru", version=__version__,
                                        instructions=INSTRUCTIONS + mode,
                                        log_level="WARNING")  # fmt: skip
+    threads = Threads()
     for name, fn, marks in tools(box, read_only=read_only, where=where):
-        server.add_tool(guarded(fn), name=name, annotations=hints(name, marks),
+        server.add_tool(guarded(fn, threads), name=name, annotations=hints(name, marks),
                         structured_output=True)  # fmt: skip
     return server
 
