@@ -85,3 +85,14 @@ def test_a_server_without_the_extra_starts_and_says_what_to_install(
         "message": "this needs mcp, from kitaru's 'mcp' extra, which is not installed",
         "hint": "pip install 'kitaru[mcp]'",
     }
+
+
+def test_kitaru_mcp_without_the_extra_says_what_to_install() -> None:
+    blocked = (
+        "import sys; sys.modules['mcp'] = None; from kitaru.cli.main import main; main(['mcp'])"
+    )
+    out = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True,
+                         env=subprocess_env(), timeout=60)  # fmt: skip
+    assert out.returncode == 1
+    assert out.stderr.strip() == ("error: this needs mcp, from kitaru's 'mcp' extra, which is not "
+                                  "installed\nhint: pip install 'kitaru[mcp]'")  # fmt: skip
