@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 from azure_standins import TIMINGS, Azurite, running_azurite
-from fake_azure import MSI_SECRET, FakeAzure, running_fake
+from fake_azure import FakeAzure, running_fake
 
 #: what would leak a developer's Azure login (or a real endpoint) into the tests
 AMBIENT = ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "AZURE_AUTHORITY_HOST",
@@ -27,7 +27,7 @@ def fake_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeAzure]:
     with running_fake(tmp_path_factory.mktemp("fake-azure")) as fake:
         names = [*AMBIENT, "MSI_ENDPOINT", "MSI_SECRET", "REQUESTS_CA_BUNDLE", "AZURE_CONFIG_DIR"]
         saved = {name: os.environ.pop(name, None) for name in names}
-        os.environ.update(azure_environment(fake))
+        os.environ.update(fake.environment())
         os.environ["AZURE_CONFIG_DIR"] = str(tmp_path_factory.mktemp("az"))
         yield fake
         for name, value in saved.items():
@@ -35,12 +35,6 @@ def fake_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeAzure]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-def azure_environment(fake: FakeAzure) -> dict[str, str]:
-    """What AzureML gives a job's process (its managed identity), plus the fake's CA."""
-    return {"MSI_ENDPOINT": f"{fake.url}/msi/token", "MSI_SECRET": MSI_SECRET,
-            "REQUESTS_CA_BUNDLE": str(fake.ca_file)}  # fmt: skip
 
 
 @pytest.fixture

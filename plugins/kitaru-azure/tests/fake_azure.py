@@ -96,6 +96,12 @@ class FakeAzure:
             self.denied.clear()
             self.requests.clear()
 
+    def environment(self) -> dict[str, str]:
+        """What AzureML gives a job's process — its compute's managed identity (``MSI_ENDPOINT``,
+        ``MSI_SECRET``), here the fake's — plus the fake's CA (a real host needs none)."""
+        return {"MSI_ENDPOINT": f"{self.url}/msi/token", "MSI_SECRET": MSI_SECRET,
+                "REQUESTS_CA_BUNDLE": str(self.ca_file)}  # fmt: skip
+
     def set_status(self, name: str, status: str) -> None:
         """What AzureML's scheduler would do: move job ``name`` to ``status``."""
         with self.lock:

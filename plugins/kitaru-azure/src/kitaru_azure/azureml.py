@@ -25,8 +25,15 @@ from kitaru_azure.azureml_config import PHASES, AzureMLOrchestratorConfig
 
 #: the RBAC actions each call needs (named in errors, listed in rbac/)
 JOBS = "Microsoft.MachineLearningServices/workspaces/jobs"
-# azure-ai-ml logs a warning per experimental schema class it loads: not the user's concern
-logging.getLogger("azure.ai.ml").setLevel(logging.ERROR)
+
+
+def _quiet() -> None:
+    """azure-ai-ml gives its modules' loggers INFO and a stderr handler of their own at import
+    ("Proceeding with no tenant id..." on every jobs.get, a warning per experimental schema
+    class): errors only, through Kitaru's logging."""
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if name.startswith("azure.ai.ml") and isinstance(logger, logging.Logger):
+            logger.setLevel(logging.ERROR)
 
 
 class AzureMLOrchestrator(JobOrchestrator):
@@ -42,8 +49,9 @@ class AzureMLOrchestrator(JobOrchestrator):
     def client(self) -> Any:
         """One ``MLClient`` for the workspace, made on first use."""
         if self._client is None:
-            from azure.ai.ml import MLClient
+            from azure.ai.ml import MLClient, command  # noqa: F401 - loads its loggers
 
+            _quiet()
             c, cloud = self.config, dict[str, Any]()
             if c.resource_manager_endpoint:  # a custom cloud: azure-ai-ml's sovereign-cloud route
                 arm = c.resource_manager_endpoint.rstrip("/") + "/"
@@ -110,7 +118,8 @@ class AzureMLOrchestrator(JobOrchestrator):
             if _azure.is_not_found(exc):
                 return UnitState("gone", "AzureML no longer knows the job")
             raise self._cannot(f"read job {name}", exc, f"{JOBS}/read") from None
-        status = str(job.status or "NotStarted")
+        # JobStatus is a str enum: its value, not its str() ("JobStatus.COMPLETED")
+        status = str(getattr(job.status, "value", job.status) or "NotStarted")
         phase = PHASES.get(status, "running")
         return UnitState(phase, f"AzureML job status {status}" if phase != "running" else None)
 
