@@ -13,6 +13,9 @@ KNOWN_FLAVORS: dict[str, str] = {
     "gcp": "kitaru-gcp",
     "vertex": "kitaru-gcp",
     "artifact_registry": "kitaru-gcp",
+    "azure": "kitaru-azure",
+    "azureml": "kitaru-azure",
+    "acr": "kitaru-azure",
     "kubernetes": "kitaru-kubernetes",
     "docker": "kitaru-docker",
 }
@@ -23,6 +26,9 @@ KNOWN_SCHEMES: dict[str, str] = {
     "s3": "s3",
     "gs": "gcs",
     "gcs": "gcs",
+    "az": "azure",
+    "abfs": "azure",
+    "abfss": "azure",
 }
 
 
