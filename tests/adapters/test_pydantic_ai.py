@@ -147,3 +147,18 @@ def test_denied_approval_tells_the_model(agent_flows: Flows) -> None:
     KitaruClient().executions.input(handle.id, {"approved": False, "reason": "too much"})
     assert handle.wait() == "done: too much"
     assert agent_flows.runs("refund") == 0
+
+
+def test_async_flow_awaits_the_agent(agent_flows: Flows) -> None:
+    from kitaru import flow
+
+    agent = agent_flows.module.trip_agent
+
+    @flow
+    async def trip_async(question: str) -> str:
+        return str((await agent.run(question)).output)
+
+    import asyncio
+
+    assert asyncio.run(trip_async("go")) == "sunny in Paris / booked Paris"
+    assert agent_flows.runs("get_weather") == 1 and agent_flows.runs("model") == 3
