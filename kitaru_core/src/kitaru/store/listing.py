@@ -16,9 +16,11 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
+from kitaru.store.dialect import Dialect
 from kitaru.store.records import Execution, display_status
+from kitaru.store.rows import EXEC_COLUMNS, execution
 
 #: statuses a person may filter by; the derived ones are read from these stored ones
 DERIVED = {"running": ("running",), "pending": ("pending",), "crashed": ("running", "pending")}
@@ -55,19 +57,14 @@ def _like(text: str) -> str:
 
 
 class SqlListing:
-    """Mixed into the SQL stores: they provide ``_all`` and say how their dialect differs."""
-
-    _PH = "?"  # the driver's placeholder
-    _STACK = "json_extract(options, '$.stack')"
-    _ILIKE = "LIKE"  # SQLite's LIKE ignores ASCII case already
+    """Mixed into the SQL stores: they provide ``_all`` (canonical ``?`` SQL) and a dialect."""
 
     # the store's own (annotations only: nothing of the store is shadowed)
     _all: Callable[..., list[Any]]
-    _EXEC_COLUMNS: str  # the executions columns its row decoder reads
-    _decode_execution: Callable[[Any], Execution]
+    dialect: ClassVar[Dialect]
 
     def _where(self, f: ExecutionFilter, statuses: tuple[str, ...] | None) -> tuple[str, list[Any]]:
-        ph = self._PH
+        ph = "?"
         where: list[str] = []
         args: list[Any] = []
         if f.flow:
@@ -77,10 +74,12 @@ class SqlListing:
             where.append(f"status IN ({', '.join([ph] * len(statuses))})")
             args += list(statuses)
         if f.stack:
-            where.append(f"{self._STACK} = {ph}")
+            where.append(f"{self.dialect.json_text('options', 'stack')} = {ph}")
             args.append(f.stack)
         if f.text:
-            where.append(f"(id LIKE {ph} ESCAPE '\\' OR flow {self._ILIKE} {ph} ESCAPE '\\')")
+            where.append(
+                f"(id LIKE {ph} ESCAPE '\\' OR flow {self.dialect.ilike} {ph} ESCAPE '\\')"
+            )
             args += [_like(f.text.lower()) + "%", "%" + _like(f.text) + "%"]
         if f.since is not None:
             where.append(f"created_at >= {ph}")
@@ -100,13 +99,13 @@ class SqlListing:
         while len(out) < limit:
             clause, args = self._where(f, statuses)
             if before_pk is not None:
-                clause += (" AND " if clause else " WHERE ") + f"pk < {self._PH}"
+                clause += (" AND " if clause else " WHERE ") + "pk < ?"
                 args.append(before_pk)
             # derived statuses are filtered after the query: read a little more each round
             want = limit - len(out) if f.status not in DERIVED else max(limit, 200)
-            rows = self._all(f"SELECT {self._EXEC_COLUMNS} FROM executions{clause} "
-                             f"ORDER BY pk DESC LIMIT {self._PH}", (*args, want))  # fmt: skip
-            batch = [self._decode_execution(r) for r in rows]
+            rows = self._all(f"SELECT {EXEC_COLUMNS} FROM executions{clause} "
+                             "ORDER BY pk DESC LIMIT ?", (*args, want))  # fmt: skip
+            batch = [execution(r) for r in rows]
             out += [e for e in batch if f.status not in DERIVED or f.matches(e, now)]
             if len(rows) < want:
                 break

@@ -27,7 +27,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a venv without the
         hint="pip install 'kitaru[postgres]'",
     ) from exc
 
-__all__ = ["Pool", "UniqueViolation", "describe", "normalize_url"]
+__all__ = ["Pool", "UniqueViolation", "describe", "normalize_url", "row_factory"]
 
 #: Seconds to wait for the server before giving up (unless the URL sets connect_timeout).
 CONNECT_TIMEOUT = 5
@@ -55,6 +55,36 @@ def describe(url: str) -> str:
     return f"{host}:{port}/{dbname}"
 
 
+class Row(tuple[Any, ...]):
+    """A row readable by position and by column name, like ``sqlite3.Row`` (the shared queries
+    read records by name). One subclass per column list, holding its name -> position map."""
+
+    __slots__ = ()
+    _index: dict[str, int] = {}
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._index[key])
+        return tuple.__getitem__(self, key)
+
+
+_row_types: dict[tuple[str, ...], type[Row]] = {}
+
+
+def row_factory(cursor: Any) -> Any:
+    """psycopg row factory making :class:`Row` s (the class is made once per column list)."""
+    description = cursor.description
+    if description is None:
+        return tuple
+    names = tuple(c.name for c in description)
+    cls = _row_types.get(names)
+    if cls is None:
+        cls = type("Row", (Row,), {"__slots__": (), "_index": {n: i for i, n in enumerate(names)}})
+        if len(_row_types) < 4096:
+            _row_types[names] = cls
+    return cls
+
+
 def _scrub(message: str, url: str) -> str:
     """First line of a libpq message, with the password cut out should libpq ever echo it."""
     line = (message.strip().splitlines() or ["unknown error"])[0]
@@ -78,10 +108,12 @@ class Pool:
     connections a failed block left inside a transaction, are closed instead of reused.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, row_factory: Any = None) -> None:
         self.url = normalize_url(url)
         self.location = describe(self.url)
         self._kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": 0}
+        if row_factory is not None:
+            self._kwargs["row_factory"] = row_factory
         if "connect_timeout" not in self.url:
             self._kwargs["connect_timeout"] = CONNECT_TIMEOUT
         self._idle: list[psycopg.Connection[Any]] = []
