@@ -127,6 +127,13 @@ class AzureBlobArtifactStore(ArtifactStore):
         except Exception as exc:
             if "ContainerNotFound" in str(exc):
                 raise self._no_container(uri) from None
+            if "failed to authenticate" in str(exc):  # a wrong key or SAS: a 403 as well
+                raise ConfigError(
+                    f"artifact store {self.name!r} cannot {verb} {uri} ({self.endpoint}): the "
+                    "service could not authenticate the request",
+                    hint="check the account key, SAS token or connection string (and the "
+                    "clock: a signature expires)",
+                ) from None
             refused = is_forbidden(exc) or "AuthorizationPermissionMismatch" in str(exc)
             needed = refused_action(exc, action)
             reason = f"{needed} refused" if refused else describe_error(exc)

@@ -8,7 +8,7 @@ lowercase hex digits (``_`` -> ``-5f``, ``-`` -> ``-2d``, ``A`` -> ``-41``), or 
 six hex digits beyond U+00FF. The encoding is lowercase, so Key Vault's case-insensitivity
 cannot merge two names, and each ``-`` starts an escape, so decoding is unambiguous::
 
-    llm -> llm    kitaru-server -> kitaru-2dserver    OpenAI_Key -> -4fpen-41-5f-4bey
+    llm -> llm    kitaru-server -> kitaru-2dserver    OpenAI_Key -> -4fpen-41-49-5f-4bey
 """
 
 from __future__ import annotations
