@@ -50,8 +50,11 @@ class Flow(Generic[R]):
         cache: bool = False,
         image: Any = None,
         max_cost_usd: float | None = None,
+        schedule: str | None = None,
     ) -> None:
         self.fn = fn
+        #: a cron expression (UTC): `kitaru serve` keeps a schedule of this flow under its name
+        self.schedule = schedule
         self.name = name or fn.__name__
         self.stack = stack
         self.retries = retries
@@ -190,6 +193,7 @@ def flow(
     cache: bool = False,
     image: Any = None,
     max_cost_usd: float | None = None,
+    schedule: str | None = None,
 ) -> Callable[[Callable[..., R]], Flow[R]]: ...
 def flow(fn: Callable[..., R] | None = None, /, **options: Any) -> Any:
     """Mark a function as a durable flow: ``@flow`` or ``@flow(retries=2, ...)``."""

@@ -108,4 +108,12 @@ def deploy_changed(flows: dict[str, Flow[Any]]) -> list[str]:
             lines.append(f"deployed {name} v{d.version}")
         else:
             lines.append(f"serving {name} v{d.version} (unchanged)")
+        cron = getattr(flow, "schedule", None)
+        if cron:  # @flow(schedule=...): kept under the flow's name, in UTC
+            from kitaru import schedules
+
+            found = store.get_schedule(name)
+            if found is None or found.cron != cron or found.tz != "UTC":
+                schedules.create(name, cron=cron, tz="UTC", store=store)
+                lines.append(f"scheduled {name}: {cron} (UTC)")
     return lines

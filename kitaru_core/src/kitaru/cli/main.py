@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "deploy": ("kitaru.cli.deployments", "deploy", "Deploy a flow as a new immutable version."),
     "invoke": ("kitaru.cli.deployments", "invoke", "Run a deployed flow by tag or version."),
     "deployments": ("kitaru.cli.deployments", "deployments", "List, show, tag deployments."),
+    "schedule": ("kitaru.cli.schedule", "schedule", "Start deployed flows on a cron schedule."),
     "login": ("kitaru.cli.auth", "login", "Use a Kitaru server for every later command."),
     "logout": ("kitaru.cli.auth", "logout", "Forget the saved server login."),
     "auth": ("kitaru.cli.auth", "auth", "Service accounts and API keys of the server."),

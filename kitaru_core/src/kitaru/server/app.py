@@ -161,7 +161,7 @@ def create_app(store: Any, runner: Any = None, *, gate: Any = "keys") -> FastAPI
         """Liveness; needs no key."""
         return {"status": "ok", "version": __version__}
 
-    from kitaru.server import routes_access, routes_executions, routes_store
+    from kitaru.server import routes_access, routes_executions, routes_schedules, routes_store
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(principal)])
 
@@ -172,6 +172,7 @@ def create_app(store: Any, runner: Any = None, *, gate: Any = "keys") -> FastAPI
 
     routes_store.add(api, store)
     routes_executions.add(api, store, runner)
+    routes_schedules.add(api, store)
     app.include_router(api)
     app.include_router(routes_access.router(store, principal, keys), prefix=API_PREFIX)
     from kitaru.mcp.http import mount as mount_mcp  # the SDK only on a first /mcp request

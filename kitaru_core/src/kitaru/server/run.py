@@ -103,6 +103,13 @@ def serve(
         threading.Thread(target=runner.loop, args=(stop,), name="kitaru-sweep",
                          daemon=True).start()  # fmt: skip
     app = create_app(store, runner)
+    from kitaru.schedules import Scheduler
+
+    # due schedules fire here: kitaru serve runs what they start in its own threads, a server
+    # hands it to each execution's orchestrator
+    scheduler = Scheduler(store, start=runner.submit if runner is not None else None)
+    threading.Thread(target=scheduler.loop, args=(threading.Event(),), name="kitaru-scheduler",
+                     daemon=True).start()  # fmt: skip
 
     def recover_soon() -> None:
         from kitaru.config import settings

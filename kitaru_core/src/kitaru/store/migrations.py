@@ -170,6 +170,31 @@ SQLITE_MIGRATIONS: list[str] = [
     """
     ALTER TABLE executions ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
     """,
+    # 8: cron schedules, and the fire times they started (one execution per schedule and time)
+    """
+    CREATE TABLE schedules (
+        name TEXT PRIMARY KEY,
+        flow TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        cron TEXT NOT NULL,
+        tz TEXT NOT NULL,
+        inputs TEXT NOT NULL,
+        catchup TEXT NOT NULL,
+        max_catchup INTEGER NOT NULL,
+        paused INTEGER NOT NULL DEFAULT 0,
+        next_fire REAL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX schedules_due ON schedules(next_fire);
+    CREATE TABLE schedule_fires (
+        schedule TEXT NOT NULL,
+        fire_time REAL NOT NULL,
+        execution_id TEXT NOT NULL,
+        fired_at REAL NOT NULL,
+        PRIMARY KEY (schedule, fire_time)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(SQLITE_MIGRATIONS)

@@ -182,6 +182,31 @@ PG_MIGRATIONS: list[str] = [
     """
     ALTER TABLE executions ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0;
     """,
+    # 8: cron schedules, and the fire times they started (one execution per schedule and time)
+    """
+    CREATE TABLE schedules (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        flow TEXT COLLATE "C" NOT NULL,
+        tag TEXT COLLATE "C" NOT NULL,
+        cron TEXT NOT NULL,
+        tz TEXT NOT NULL,
+        inputs TEXT NOT NULL,
+        catchup TEXT NOT NULL,
+        max_catchup INTEGER NOT NULL,
+        paused BOOLEAN NOT NULL DEFAULT FALSE,
+        next_fire DOUBLE PRECISION,
+        created_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX schedules_due ON schedules(next_fire);
+    CREATE TABLE schedule_fires (
+        schedule TEXT COLLATE "C" NOT NULL,
+        fire_time DOUBLE PRECISION NOT NULL,
+        execution_id TEXT COLLATE "C" NOT NULL,
+        fired_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (schedule, fire_time)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(PG_MIGRATIONS)
@@ -189,7 +214,7 @@ SCHEMA_VERSION = len(PG_MIGRATIONS)
 #: Every table the migrations create, for tools that empty a database (tests) or inspect it.
 TABLES = ("executions", "journal", "attempts", "cache_index", "blobs", "components", "stacks",
           "stack_components", "memory", "api_keys", "principals", "deployments",
-          "deployment_tags", "logs")  # fmt: skip
+          "deployment_tags", "logs", "schedules", "schedule_fires")  # fmt: skip
 
 # pg_advisory_xact_lock key serializing migrations: any fixed 64-bit number unique to Kitaru.
 MIGRATION_LOCK = 0x4B49544152550001  # "KITARU" + 1

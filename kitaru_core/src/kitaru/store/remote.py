@@ -24,6 +24,7 @@ from typing import Any
 from kitaru.errors import ConfigError
 from kitaru.store.base import MetadataStore
 from kitaru.store.deployments import DeploymentStore
+from kitaru.store.schedules import ScheduleStore
 from kitaru.version import __version__
 
 # IncompleteRead: the server died while sending its answer (SIGKILL mid-response); the request
@@ -32,11 +33,12 @@ _RETRYABLE = (ConnectionError, http.client.RemoteDisconnected, http.client.Canno
               http.client.BadStatusLine, http.client.IncompleteRead, TimeoutError, OSError)  # fmt: skip
 
 
-#: what a connected process may call: the metadata store and the deployment registry
-REMOTE_METHODS = MetadataStore.__abstractmethods__ | DeploymentStore.__abstractmethods__
+#: what a connected process may call: the metadata store, deployments and schedules
+REMOTE_METHODS = (MetadataStore.__abstractmethods__ | DeploymentStore.__abstractmethods__
+                  | ScheduleStore.__abstractmethods__)  # fmt: skip
 
 
-class RemoteStore(MetadataStore, DeploymentStore):
+class RemoteStore(MetadataStore, DeploymentStore, ScheduleStore):
     def __init__(
         self,
         url: str,

@@ -37,6 +37,7 @@ from kitaru.store.sql_access import SqlAccess
 from kitaru.store.sql_deployments import SqlDeployments
 from kitaru.store.sql_memory import SqlMemory
 from kitaru.store.sql_registry import SqlRegistry
+from kitaru.store.sql_schedules import SqlSchedules
 from kitaru.validation import check_names
 
 _CALL_KEY = "execution_pk, call_id"
@@ -92,8 +93,8 @@ def after_prefix(prefix: str) -> str | None:
     return None
 
 
-class SqlStore(SqlListing, SqlRegistry, SqlMemory, MetadataStore, SqlAccess,
-               SqlDeployments):  # fmt: skip
+class SqlStore(SqlListing, SqlRegistry, SqlMemory, MetadataStore, SqlAccess, SqlDeployments,
+               SqlSchedules):  # fmt: skip
     """The metadata store over SQL; a subclass provides the connection and the dialect."""
 
     # -- executions ---------------------------------------------------------------------------
