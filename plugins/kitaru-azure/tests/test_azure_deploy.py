@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,8 +43,9 @@ if TYPE_CHECKING:
 TEMPLATE = REPO / "stacks" / "azureml.yaml"
 SEED = REPO / "examples" / "review_flow.py"
 SECRET = "sk-kitaru-AZUREML-E2E-1a2b3c4d5e6f"
-#: podman.sh's registry by a name its login API accepts without TLS
-REGISTRY = "localhost:5001/kitaru-azure"
+#: podman.sh's registry by a name its login API accepts without TLS; a repository per run, so
+#: that the first deploy pushes (the registry outlives the test, and tags are content hashes)
+REGISTRY = f"localhost:5001/kitaru-azure/e2e-{uuid.uuid4().hex[:8]}"
 pytestmark = pytest.mark.timeout(1800)  # a first podman.sh and wheelhouse take minutes
 
 
