@@ -18,5 +18,7 @@ def templates_in(package: str, folder: str = "templates") -> list[tuple[str, str
     from importlib.resources import files
 
     found = files(package) / folder
+    if not found.is_dir():  # no templates (yet): nothing to offer, not a failing plugin
+        return []
     return sorted((item.name.removesuffix(".yaml"), item.read_text()) for item in found.iterdir()
                   if item.name.endswith(".yaml"))  # fmt: skip
