@@ -283,3 +283,19 @@ def test_a_bad_config_is_refused(config: dict[str, Any], says: str) -> None:
     with pytest.raises((ValidationError, ConfigError)) as info:
         build_component("orchestrator", "azureml", name="aml", **{**WORKSPACE_CONFIG, **config})
     assert says in str(info.value)
+
+
+def test_a_custom_cloud_never_leaks_into_child_processes(fake: FakeAzure) -> None:
+    """azure-ai-ml writes the current cloud into the environment and reads it at import: a
+    custom cloud's name inherited by a child process would break its import of azure-ai-ml."""
+    import os
+    import subprocess
+
+    os.environ["AZUREML_CURRENT_CLOUD"] = "KitaruStaleFromAParent"
+    aml = build_component("orchestrator", "azureml", name="aml",
+                          resource_manager_endpoint=fake.url, **WORKSPACE_CONFIG)  # fmt: skip
+    assert aml.client is not None  # imports azure-ai-ml despite the stale name, and registers
+    assert not os.environ.get("AZUREML_CURRENT_CLOUD", "").startswith("Kitaru")
+    child = subprocess.run([sys.executable, "-c", "import azure.ai.ml"], capture_output=True,
+                           text=True, timeout=120)  # fmt: skip
+    assert child.returncode == 0, child.stderr[-500:]

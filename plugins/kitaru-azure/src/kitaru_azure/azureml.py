@@ -12,9 +12,12 @@ job's studio URL): ``jobs.stream`` blocks until the job ends, so this flavor ret
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import os
 import shlex
+from collections.abc import Iterator
 from typing import Any
 
 from kitaru.components.job_orchestrator import JobOrchestrator, UnitSpec, UnitState
@@ -25,6 +28,22 @@ from kitaru_azure.azureml_config import PHASES, AzureMLOrchestratorConfig
 
 #: the RBAC actions each call needs (named in errors, listed in rbac/)
 JOBS = "Microsoft.MachineLearningServices/workspaces/jobs"
+CLOUD_ENV = "AZUREML_CURRENT_CLOUD"
+
+
+@contextlib.contextmanager
+def _own_cloud_setting() -> Iterator[None]:
+    """azure-ai-ml keeps the current cloud in the process environment (AZUREML_CURRENT_CLOUD)
+    and reads it when imported: a custom cloud's name there (registered in one process only)
+    would break the import in every child process. Ours never outlives the client's creation."""
+    before = os.environ.get(CLOUD_ENV, "")
+    if before.startswith("Kitaru"):
+        del os.environ[CLOUD_ENV]
+    try:
+        yield
+    finally:
+        if os.environ.get(CLOUD_ENV, "").startswith("Kitaru"):
+            del os.environ[CLOUD_ENV]
 
 
 def _quiet() -> None:
@@ -49,21 +68,22 @@ class AzureMLOrchestrator(JobOrchestrator):
     def client(self) -> Any:
         """One ``MLClient`` for the workspace, made on first use."""
         if self._client is None:
-            from azure.ai.ml import MLClient, command  # noqa: F401 - loads its loggers
+            with _own_cloud_setting():
+                from azure.ai.ml import MLClient, command  # noqa: F401 - loads its loggers
 
-            _quiet()
-            c, cloud = self.config, dict[str, Any]()
-            if c.resource_manager_endpoint:  # a custom cloud: azure-ai-ml's sovereign-cloud route
-                arm = c.resource_manager_endpoint.rstrip("/") + "/"
-                name = "Kitaru" + hashlib.sha256(arm.encode()).hexdigest()[:12]
-                cloud = {"cloud": name, "cloud_metadata": {
-                    "azure_portal": arm, "resource_manager": arm, "active_directory":
-                    c.authority_host or "https://login.microsoftonline.com/",
-                    "aml_resource_id": arm, "storage_endpoint": "core.windows.net",
-                    "registry_discovery_endpoint": arm}}  # fmt: skip
-            self._client = MLClient(_azure.credential_for(self, c), c.subscription_id,
-                                    c.resource_group, c.workspace_name, show_progress=False,
-                                    enable_telemetry=False, **cloud)  # fmt: skip
+                _quiet()
+                c, cloud = self.config, dict[str, Any](cloud="AzureCloud")
+                if c.resource_manager_endpoint:  # a custom cloud: azure-ai-ml's sovereign route
+                    arm = c.resource_manager_endpoint.rstrip("/") + "/"
+                    name = "Kitaru" + hashlib.sha256(arm.encode()).hexdigest()[:12]
+                    cloud = {"cloud": name, "cloud_metadata": {
+                        "azure_portal": arm, "resource_manager": arm, "active_directory":
+                        c.authority_host or "https://login.microsoftonline.com/",
+                        "aml_resource_id": arm, "storage_endpoint": "core.windows.net",
+                        "registry_discovery_endpoint": arm}}  # fmt: skip
+                self._client = MLClient(_azure.credential_for(self, c), c.subscription_id,
+                                        c.resource_group, c.workspace_name, show_progress=False,
+                                        enable_telemetry=False, **cloud)  # fmt: skip
         return self._client
 
     @property
