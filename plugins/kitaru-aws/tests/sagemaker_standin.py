@@ -7,14 +7,13 @@ through the stack's secret store, (moto's) Secrets Manager."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from tests.job_standins import kitaru_server, podman_engine, register_stack  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from aws_moto import Moto
@@ -30,19 +29,6 @@ API_KEY_REFERENCE = "{{secret:kitaru-server.api_key}}"
 ROLE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
-@contextlib.contextmanager
-def kitaru_server(home: Path) -> Iterator[Server]:
-    """A real Kitaru server (SQLite under ``home``) the jobs report to; its admin key."""
-    from tests.server.conftest import start_server, stop
-
-    server = start_server(home)
-    assert server.admin_key, server.log.read_text()
-    try:
-        yield server
-    finally:
-        stop(server)
-
-
 def store_api_key(moto: Moto, server: Server) -> None:
     """The server's key in Secrets Manager, where the jobs resolve ``API_KEY_REFERENCE``."""
     client: Any = moto.client("secretsmanager")
@@ -52,19 +38,6 @@ def store_api_key(moto: Moto, server: Server) -> None:
 def aws_secret_store(moto: Moto) -> dict[str, Any]:
     """The stack's secret store: moto's Secrets Manager (what the jobs resolve through)."""
     return {"flavor": "aws", "config": {"region": "us-east-1", "endpoint_url": moto.endpoint_url}}
-
-
-def register_stack(server: Server, stack: dict[str, Any], tmp_path: Path) -> None:
-    """``kitaru stack register --file`` against the server (where the jobs look it up)."""
-    stack_file = tmp_path / f"{stack['name']}.json"
-    stack_file.write_text(json.dumps(stack))
-    env = server.env()
-    env.pop("KITARU_STACK", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "kitaru.cli", "stack", "register", "--file", str(stack_file)],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr + done.stdout
 
 
 def job_command(spec: dict[str, Any]) -> list[str]:
@@ -108,17 +81,3 @@ def run_in_podman(
         container.remove(force=True)
     assert code == 0, logs[-3000:]
     return logs
-
-
-def podman_engine() -> str:
-    """``DOCKER_HOST`` of the podman engine of ``scripts/standins/podman.sh`` (skips the test
-    when it cannot run here: exit 77)."""
-    import pytest
-
-    proc = subprocess.run(["bash", str(REPO / "scripts" / "standins" / "podman.sh")],
-                          capture_output=True, text=True, timeout=1200)  # fmt: skip
-    if proc.returncode == 77:
-        pytest.skip(proc.stderr.strip().splitlines()[-1])
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    (line,) = [x for x in proc.stdout.splitlines() if x.startswith("export DOCKER_HOST=")]
-    return line.split("=", 1)[1]
