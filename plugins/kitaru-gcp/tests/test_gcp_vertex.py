@@ -330,3 +330,42 @@ def test_accelerators_service_account_and_network_reach_the_job() -> None:
     assert job["job_spec"]["base_output_directory"] == {"output_uri_prefix": "gs://b-1/staging"}
     assert job["labels"]["kitaru-execution"] == "e1"  # label values are lowercase
     assert pool["container_spec"]["env"] == [{"name": "A", "value": "b"}]
+
+
+def test_every_job_of_an_execution_is_in_one_trace(
+    vx: Any, scheduler: VertexScheduler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OpenTelemetry across job units: the run job stops at the wait, a resume job finishes
+    the execution; each gets TRACEPARENT (and KITARU_OTEL, the OTLP endpoint) in its spec and
+    exports to a local OTLP/HTTP receiver: both jobs' spans share the execution's trace."""
+    import time
+
+    from kitaru.client import resolve_input
+    from kitaru.store import default_store
+    from kitaru.testing import resume_on
+    from kitaru.testing.flows import waiting
+    from tests.otel.otlp_receiver import OTLPReceiver
+
+    with OTLPReceiver() as rx:
+        monkeypatch.setenv("KITARU_OTEL", "1")  # passed on to the units (PASSED_SETTINGS)
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rx.base_url)
+        monkeypatch.setenv("OTEL_SERVICE_NAME", "kitaru-vertex-job")
+        handle = run_on(vx, waiting, {"question": "go on?"})
+        deadline = time.monotonic() + 120
+        while vx.status(handle.id) != "waiting":
+            assert time.monotonic() < deadline, vx.status(handle.id)
+            time.sleep(0.1)
+        resolve_input(default_store(), handle.id, "yes", name="answer")
+        resume_on(vx, handle.id)
+        assert handle.wait(timeout=120) == "answered: yes"
+        while len([s for s in rx.spans if s["name"] == "execution waiting"]) < 2:
+            assert time.monotonic() < deadline + 60, rx.spans
+            time.sleep(0.1)
+        passes = [s for s in rx.spans if s["name"] == "execution waiting"]
+        jobs = {s["resource"].get("service.name") for s in passes}
+    assert jobs == {"kitaru-vertex-job"}
+    assert len({s["trace_id"] for s in passes}) == 1, passes  # one trace for both jobs
+    recorded = default_store().get_execution(handle.id).metadata["traceparent"]
+    assert recorded.split("-")[1] == passes[0]["trace_id"]
+    units = default_store().get_execution(handle.id).metadata["units"]
+    assert [u["role"] for u in units] == ["run", "resume"]
