@@ -42,6 +42,22 @@ class TestBlobStoreByAccountKeyAtContainerRoot(ArtifactStoreContract):
                                secrets=keys(key=ACCOUNT_KEY))  # fmt: skip
 
 
+class TestBlobStoreBySASToken(ArtifactStoreContract):
+    @pytest.fixture
+    def artifact_store(self, azurite: Azurite, container: str) -> ArtifactStore:
+        from datetime import UTC, datetime, timedelta
+
+        from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+        sas = generate_container_sas(ACCOUNT, container, account_key=ACCOUNT_KEY,
+                                     permission=ContainerSasPermissions(read=True, write=True,
+                                                                        delete=True, list=True),
+                                     expiry=datetime.now(UTC) + timedelta(hours=1))  # fmt: skip
+        return build_component("artifact_store", "azure", name="az", path=f"az://{container}/sas",
+                               account_name=ACCOUNT, sas_token="{{secret:azure.sas}}",
+                               endpoint_url=azurite.endpoint_url, secrets=keys(sas=sas))  # fmt: skip
+
+
 class TestKeyVaultSecretStore(SecretStoreContract):
     @pytest.fixture
     def secret_store(self, fake: FakeAzure) -> SecretStore:

@@ -18,6 +18,7 @@ from kitaru.components.secret_store import SecretStore
 from kitaru.errors import ConfigError, NotFound
 from kitaru_azure import names
 from kitaru_azure._azure import (
+    CONNECT_TIMEOUT,
     check_reachable,
     credential_for,
     describe_error,
@@ -51,9 +52,12 @@ class AzureKeyVaultSecretStore(SecretStore):
                 if self._client is None:
                     from azure.keyvault.secrets import SecretClient
 
+                    # azure-core waits 300 s for a connection by default: a vault that does
+                    # not answer should fail in seconds (a refused connection is retried 3x)
                     self._client = SecretClient(
                         self.config.vault_url, credential_for(self, self.config),
                         verify_challenge_resource=self.config.verify_challenge_resource,
+                        connection_timeout=CONNECT_TIMEOUT * 2, read_timeout=60,
                     )  # fmt: skip
         return self._client
 
