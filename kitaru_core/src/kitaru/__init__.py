@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "FlowHandle": "kitaru.handle",
     "ImageSettings": "kitaru.build",
     "PendingWait": "kitaru.handle",
+    "Queue": "kitaru.queues",
     "KitaruError": "kitaru.errors",
     "UsageError": "kitaru.errors",
     "ConfigError": "kitaru.errors",
@@ -65,6 +66,7 @@ __all__ = [
     "LeaseLost",
     "NotFound",
     "PendingWait",
+    "Queue",
     "ToolCall",
     "UsageError",
     "WaitInputError",
@@ -108,6 +110,7 @@ if TYPE_CHECKING:
         WaitTimeout,
     )
     from kitaru.handle import FlowHandle, PendingWait
+    from kitaru.queues import Queue
     from kitaru.stack import current_stack, list_stacks, use_stack
 
 

@@ -127,6 +127,24 @@ class Flow(Generic[R]):
             raise codeloc.StopLoading()
         return self._launch(self.bind(args, kwargs))
 
+    def enqueue(
+        self, *args: Any, queue: Any, key: str | None = None, priority: int | None = None,
+        dedup_key: str | None = None, **kwargs: Any,
+    ) -> FlowHandle[R]:  # fmt: skip
+        """Store an execution on ``queue`` (a :class:`kitaru.Queue` or a queue's name) for a
+        worker (``kitaru serve --queue NAME``) to run; returns its handle at once.
+
+        ``key``: the per-key concurrency key; ``priority``: higher runs first (default: the
+        queue's); ``dedup_key``: while an execution of the queue with this key is queued or
+        running, its handle is returned instead of a new one. (These four names are taken: a
+        flow parameter of the same name is passed positionally.)"""
+        from kitaru.queues import enqueue
+
+        if codeloc.loading():
+            raise codeloc.StopLoading()
+        return enqueue(self, self.bind(args, kwargs), queue=queue, key=key, priority=priority,
+                       dedup_key=dedup_key)  # fmt: skip
+
     def _launch(self, arguments: dict[str, Any], **how: Any) -> FlowHandle[R]:
         """Create the execution and hand it to its stack's orchestrator (``how``: see
         :class:`kitaru.runtime.launch.Launch`)."""

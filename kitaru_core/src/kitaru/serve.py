@@ -5,6 +5,11 @@ of deployed flows, executions whose wait was answered (at once, not through a co
 waits whose timeout passed while nobody held them, and executions whose process died (at
 start and whenever it notices). Flows given on the command line are imported once and deployed
 when their code changed, so invoking them costs no import.
+
+With ``--queue NAME`` it is a queue worker (:mod:`kitaru.queues`): it takes queued executions
+of its queues, up to ``--concurrency`` at once in this process (the queue's own limits hold
+across all workers), and every few seconds recovers its queues' crashed executions. Its sweep
+then leaves other executions alone (any number of workers share one database).
 """
 
 from __future__ import annotations
@@ -21,25 +26,36 @@ if TYPE_CHECKING:
     from kitaru.store.base import MetadataStore
 
 
+#: seconds between a queue worker's looks for crashed executions of its queues
+RECOVER_EVERY = 2.0
+
+
 class LocalRunner:
     """Runs executions in this process; ``sweep()`` finds the ones that need running."""
 
-    def __init__(self, store: MetadataStore, flows: dict[str, Flow[Any]], workers: int = 16):
+    def __init__(
+        self, store: MetadataStore, flows: dict[str, Flow[Any]], workers: int = 16, *,
+        queues: tuple[str, ...] = (), concurrency: int = 4,
+    ) -> None:  # fmt: skip
         self.store = store
         self.flows = flows
+        self.queues = list(queues)
+        self.concurrency = concurrency
+        workers = max(workers, concurrency + 4)  # room for recoveries and invocations too
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kitaru-serve")
         self._active: set[str] = set()
         self._lock = threading.Lock()
         self.ran: list[str] = []  # ids of executions this process drove (for logs and tests)
+        self._recovered_at = 0.0
 
-    def submit(self, execution_id: str) -> None:
+    def submit(self, execution_id: str, reason: str = "recover") -> None:
         with self._lock:
             if execution_id in self._active:
                 return
             self._active.add(execution_id)
-        self._pool.submit(self._run, execution_id)
+        self._pool.submit(self._run, execution_id, reason)
 
-    def _run(self, execution_id: str) -> None:
+    def _run(self, execution_id: str, reason: str = "recover") -> None:
         from kitaru.runtime.launch import launch
 
         try:
@@ -48,7 +64,7 @@ class LocalRunner:
             if flow is not None and flow.location.source_file != ex.source_file:
                 flow = None  # another version of the code: import that one
             # in this worker thread when the execution's orchestrator runs it here (local)
-            if launch(self.store, ex, "recover", flow=flow, in_caller=True).took_it:
+            if launch(self.store, ex, reason, flow=flow, in_caller=True).took_it:
                 self.ran.append(execution_id)
         except Conflict:
             pass  # someone else holds it, or it is done
@@ -62,12 +78,23 @@ class LocalRunner:
 
     def sweep(self) -> None:
         """Submit what nobody runs: pending executions, waits answered or timed out while
-        released, crashed executions."""
+        released, crashed executions (a queue worker: of its queues only, every few seconds)."""
         from kitaru.store.records import display_status, lease_is_live
 
         now = time.time()
+        if self.queues:
+            if now - self._recovered_at >= RECOVER_EVERY:
+                from kitaru.queues import orphans
+
+                self._recovered_at = now
+                for ex in orphans(self.store, self.queues, now):
+                    self.submit(ex.id)
+            if not self.flows:
+                return
         for status in ("pending", "waiting", "running"):
             for ex in self.store.list_executions(status=status, limit=10_000):
+                if self.queues and ex.flow not in self.flows:
+                    continue  # a queue worker also runs the flows it serves, nothing else
                 if ex.id in self._active or lease_is_live(ex.lease_owner, ex.lease_expires, now):
                     continue
                 if status == "waiting":
@@ -79,13 +106,33 @@ class LocalRunner:
                     continue
                 self.submit(ex.id)
 
+    def pull(self) -> int:
+        """Take queued executions of this worker's queues while it has free slots; how many."""
+        from kitaru.config import settings
+        from kitaru.runtime.leases import keeper
+
+        taken = 0
+        for queue in self.queues:
+            with self._lock:
+                free = self.concurrency - len(self._active)
+            if free <= 0:
+                break
+            store: Any = self.store  # a SQL store: queue workers connect to the database
+            for ex in store.dequeue(queue, keeper().owner, settings().lease_ttl, free):
+                self.submit(ex.id, "dequeue")
+                taken += 1
+        return taken
+
     def loop(self, stop: threading.Event, interval: float = 0.2) -> None:
         while not stop.is_set():
+            took = 0
             try:
                 self.sweep()
+                took = self.pull()
             except Exception as exc:  # the store may be briefly unavailable: keep serving
                 print(f"kitaru serve: sweep failed: {type(exc).__name__}: {exc}", flush=True)
-            stop.wait(interval)
+            # more may be waiting: ask again soon (each ask is one short transaction)
+            stop.wait(interval / 10 if took else interval)
 
 
 def deploy_changed(flows: dict[str, Flow[Any]]) -> list[str]:

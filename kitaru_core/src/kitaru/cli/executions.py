@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from kitaru.client import KitaruClient
     from kitaru.handle import FlowHandle
 
-STATUSES = ("pending", "running", "waiting", "completed", "failed", "cancelled", "crashed")
+STATUSES = ("queued", "pending", "running", "waiting", "completed", "failed", "cancelled",
+            "crashed")  # fmt: skip
 TERMINAL = ("completed", "failed", "cancelled")
 
 

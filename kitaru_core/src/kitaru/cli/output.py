@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 FORMATS = ("table", "json")
 
 STATUS_STYLE = {
+    "queued": "dim blue",
     "pending": "blue",
     "running": "cyan",
     "waiting": "yellow",

@@ -63,7 +63,18 @@ def resolve_flow(target: str) -> Flow[Any]:
     is_flag=True,
     help="Hand the execution to a background worker, print its id and return at once.",
 )
-def run(target: str, input_json: str | None, detach: bool) -> None:
+@click.option("--queue", metavar="NAME",
+              help="Enqueue it on queue NAME for a worker (`kitaru serve --queue NAME`); "
+              "prints the execution id and returns.")  # fmt: skip
+@click.option("--key", metavar="KEY", help="With --queue: the per-key concurrency key.")
+@click.option("--priority", type=int, help="With --queue: higher runs first.")
+@click.option("--dedup-key", metavar="KEY",
+              help="With --queue: while an execution with this key is queued or running on "
+              "the queue, print its id instead of enqueuing another.")  # fmt: skip
+def run(
+    target: str, input_json: str | None, detach: bool, queue: str | None, key: str | None,
+    priority: int | None, dedup_key: str | None,
+) -> None:  # fmt: skip
     """Run the flow FLOW defined in FILE.py.
 
     Prints the execution id, every wait it reaches (with the exact command to answer it), and
@@ -75,6 +86,17 @@ def run(target: str, input_json: str | None, detach: bool) -> None:
 
     kwargs = parse_object("--input", input_json)
     flow_obj = resolve_flow(target)
+    if queue is None and (key or priority is not None or dedup_key):
+        from kitaru.errors import UsageError
+
+        raise UsageError("--key, --priority and --dedup-key go with --queue NAME")
+    if queue is not None:
+        from kitaru.queues import enqueue
+
+        handle = enqueue(flow_obj, flow_obj.bind((), kwargs), queue=queue, key=key,
+                         priority=priority, dedup_key=dedup_key)  # fmt: skip
+        click.echo(handle.id)
+        return
     from kitaru.handle import FlowHandle
     from kitaru.runtime.launch import launch, new_execution
     from kitaru.store.sqlite import new_execution_id

@@ -73,11 +73,24 @@ def create_admin(name: str, db_url: str | None) -> None:
 @click.option("--port", default=8237, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))  # fmt: skip
-def serve_command(targets: tuple[str, ...], host: str, port: int, log_level: str) -> None:
+@click.option("--queue", "queues", multiple=True, metavar="NAME",
+              help="Be a worker of queue NAME (repeatable): run its queued executions and "
+              "recover its crashed ones. Any number of workers may share one database.")  # fmt: skip
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 1000),
+              help="Queued executions this process runs at once (the queue's own limits hold "
+              "across all workers).")  # fmt: skip
+@click.option("--no-api", is_flag=True,
+              help="Serve no REST API (a worker only: no port taken).")  # fmt: skip
+def serve_command(
+    targets: tuple[str, ...], host: str, port: int, log_level: str, queues: tuple[str, ...],
+    concurrency: int, no_api: bool,
+) -> None:  # fmt: skip
     """Serve deployed flows from this process, warm, with the full durability contract.
 
     The flows given are imported once and deployed when their code changed. Invocations, waits
-    answered through the API, waits that time out and crashed executions all run here.
+    answered through the API, waits that time out and crashed executions all run here. With
+    --queue, it takes the queue's executions (`flow.enqueue(...)`, `kitaru run --queue`) and
+    recovers only executions of its queues.
     """
     from kitaru.cli.run import resolve_flow
     from kitaru.server.run import serve
@@ -86,4 +99,5 @@ def serve_command(targets: tuple[str, ...], host: str, port: int, log_level: str
     for target in targets:
         flow = resolve_flow(target)
         flows[flow.name] = flow
-    serve(host, port, log_level=log_level, flows=flows)
+    serve(host, port, log_level=log_level, flows=flows, queues=queues, concurrency=concurrency,
+          api=not no_api)  # fmt: skip

@@ -75,7 +75,7 @@ def cancel_execution(store: MetadataStore, execution_id: str) -> None:
 
     ex = store.get_execution(execution_id)
     if ex.status in TERMINAL_STATUSES or not store.set_status(
-        ex.pk, "cancelled", only_if=("pending", "running", "waiting")
+        ex.pk, "cancelled", only_if=("queued", "pending", "running", "waiting")
     ):
         ex = store.get_execution(execution_id)
         raise Conflict(f"execution {ex.id} is already {ex.status}")

@@ -28,6 +28,7 @@ STATUSES: dict[str, tuple[str, ...]] = {
     "run": ("pending",),
     "replay": ("pending",),
     "invoke": ("pending",),
+    "dequeue": ("pending",),
     "resume": ("pending", "running", "waiting"),
     "input": ("pending", "running", "waiting"),
     "recover": ("pending", "running", "waiting"),
@@ -141,6 +142,9 @@ class Launch:
             return ctx if acquire(ctx, ("waiting",), None) else None
         if self._execution is None:  # new: created running and leased to this process at once
             return self._create_here()
+        if self.reason == "dequeue":  # this process took it off its queue, leased to itself
+            ctx = prepare(self.store, self.execution, self.flow)
+            return ctx if acquire(ctx, ("pending",), "running") else None
         if self.reason == "run":  # created pending a moment ago: nothing to check
             ctx = prepare(self.store, self.execution, self.flow, journal={})
             if not acquire(ctx, ("pending",), "running"):

@@ -74,9 +74,11 @@ def use_artifact_store(url: str) -> str:
 
 def serve(
     host: str, port: int, *, log_level: str = "warning", artifact_store: str | None = None,
-    flows: dict[str, Any] | None = None,
+    flows: dict[str, Any] | None = None, queues: tuple[str, ...] = (), concurrency: int = 4,
+    api: bool = True,
 ) -> None:  # fmt: skip
-    """Run the server; with ``flows`` (``kitaru serve``) executions run in this process."""
+    """Run the server; with ``flows`` (``kitaru serve``) executions run in this process, and
+    with ``queues`` it is also their worker; without ``api``, only that (no port)."""
     import uvicorn
 
     from kitaru.server import auth
@@ -98,11 +100,15 @@ def serve(
 
         for line in deploy_changed(flows):
             click.echo(line, err=True)
-        runner = LocalRunner(store, flows)
+        runner = LocalRunner(store, flows, queues=queues, concurrency=concurrency)
+        if queues:
+            from kitaru.runtime.leases import keeper
+
+            click.echo(f"worker of queue(s) {', '.join(queues)}: {concurrency} at once "
+                       f"(lease owner {keeper().owner})", err=True)  # fmt: skip
         stop = threading.Event()
         threading.Thread(target=runner.loop, args=(stop,), name="kitaru-sweep",
                          daemon=True).start()  # fmt: skip
-    app = create_app(store, runner)
     from kitaru.schedules import Scheduler
 
     # due schedules fire here: kitaru serve runs what they start in its own threads, a server
@@ -126,6 +132,11 @@ def serve(
 
     if runner is None:  # kitaru serve's sweep recovers in-process instead
         threading.Thread(target=recover_soon, name="kitaru-recover", daemon=True).start()
+    if not api:
+        click.echo("no REST API (--no-api): working until stopped", err=True)
+        threading.Event().wait()  # the sweep, queue and scheduler threads do the work
+        return
+    app = create_app(store, runner)
     click.echo(f"kitaru server {__import__('kitaru').__version__} on http://{host}:{port} "
                f"(API under /api/v1, OpenAPI at /docs)", err=True)  # fmt: skip
     uvicorn.run(app, host=host, port=port, log_level=log_level)

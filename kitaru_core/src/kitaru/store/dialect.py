@@ -7,7 +7,8 @@ A :class:`Dialect` turns a canonical statement into the driver's text once (cach
 
 * **placeholders**: sqlite3 takes ``?``, psycopg ``%s`` (and a literal ``%`` doubled);
 * **row locks**: SQLite has none and needs none: every write transaction begins with
-  ``BEGIN IMMEDIATE``, which holds the whole database, so the lock clauses are dropped;
+  ``BEGIN IMMEDIATE``, which holds the whole database, so the lock clauses (``SKIP LOCKED``
+  too: nothing is ever locked by another transaction inside one) are dropped;
 * **JSON**: stored as TEXT on both (key order kept); reading a field in SQL differs;
 * **named locks**: PostgreSQL serializes rare registry writes with advisory transaction locks;
   SQLite's ``BEGIN IMMEDIATE`` already did.
@@ -20,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-_ROW_LOCK = re.compile(r" FOR (SHARE|UPDATE)\b")
+_ROW_LOCK = re.compile(r" FOR (SHARE|UPDATE)( SKIP LOCKED)?\b")
 
 
 @dataclass(frozen=True)

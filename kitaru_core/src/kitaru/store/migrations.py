@@ -195,6 +195,30 @@ SQLITE_MIGRATIONS: list[str] = [
         PRIMARY KEY (schedule, fire_time)
     ) WITHOUT ROWID;
     """,
+    # 9: durable queues: queue fields of executions (status "queued" until a worker takes
+    # one), queue definitions (limits); a dedup key is unique among live executions of a queue
+    """
+    ALTER TABLE executions ADD COLUMN queue TEXT;
+    ALTER TABLE executions ADD COLUMN queue_key TEXT;
+    ALTER TABLE executions ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE executions ADD COLUMN dedup_key TEXT;
+    ALTER TABLE executions ADD COLUMN dequeued_at REAL;
+    CREATE INDEX executions_queue ON executions(queue, status, priority DESC, pk)
+        WHERE queue IS NOT NULL;
+    CREATE INDEX executions_dequeued ON executions(queue, dequeued_at)
+        WHERE dequeued_at IS NOT NULL;
+    CREATE UNIQUE INDEX executions_dedup ON executions(queue, dedup_key)
+        WHERE dedup_key IS NOT NULL AND status IN ('queued', 'pending', 'running', 'waiting');
+    CREATE TABLE queues (
+        name TEXT PRIMARY KEY,
+        concurrency INTEGER,
+        per_key_concurrency INTEGER,
+        rate_limit INTEGER,
+        rate_period REAL,
+        priority INTEGER NOT NULL DEFAULT 0,
+        updated_at REAL NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(SQLITE_MIGRATIONS)

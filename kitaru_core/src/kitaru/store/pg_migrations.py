@@ -207,6 +207,30 @@ PG_MIGRATIONS: list[str] = [
         PRIMARY KEY (schedule, fire_time)
     );
     """,
+    # 9: durable queues: queue fields of executions (status "queued" until a worker takes
+    # one), queue definitions (limits); a dedup key is unique among live executions of a queue
+    """
+    ALTER TABLE executions ADD COLUMN queue TEXT;
+    ALTER TABLE executions ADD COLUMN queue_key TEXT;
+    ALTER TABLE executions ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE executions ADD COLUMN dedup_key TEXT;
+    ALTER TABLE executions ADD COLUMN dequeued_at DOUBLE PRECISION;
+    CREATE INDEX executions_queue ON executions(queue, status, priority DESC, pk)
+        WHERE queue IS NOT NULL;
+    CREATE INDEX executions_dequeued ON executions(queue, dequeued_at)
+        WHERE dequeued_at IS NOT NULL;
+    CREATE UNIQUE INDEX executions_dedup ON executions(queue, dedup_key)
+        WHERE dedup_key IS NOT NULL AND status IN ('queued', 'pending', 'running', 'waiting');
+    CREATE TABLE queues (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        concurrency INTEGER,
+        per_key_concurrency INTEGER,
+        rate_limit INTEGER,
+        rate_period DOUBLE PRECISION,
+        priority INTEGER NOT NULL DEFAULT 0,
+        updated_at DOUBLE PRECISION NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(PG_MIGRATIONS)
@@ -214,7 +238,7 @@ SCHEMA_VERSION = len(PG_MIGRATIONS)
 #: Every table the migrations create, for tools that empty a database (tests) or inspect it.
 TABLES = ("executions", "journal", "attempts", "cache_index", "blobs", "components", "stacks",
           "stack_components", "memory", "api_keys", "principals", "deployments",
-          "deployment_tags", "logs", "schedules", "schedule_fires")  # fmt: skip
+          "deployment_tags", "logs", "schedules", "schedule_fires", "queues")  # fmt: skip
 
 # pg_advisory_xact_lock key serializing migrations: any fixed 64-bit number unique to Kitaru.
 MIGRATION_LOCK = 0x4B49544152550001  # "KITARU" + 1

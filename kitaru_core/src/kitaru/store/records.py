@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Statuses an execution is stored with. ``crashed`` is derived (running + dead lease), never stored.
-EXECUTION_STATUSES = ("pending", "running", "waiting", "completed", "failed", "cancelled")
+#: ``queued``: enqueued, waiting for a queue worker to take it (see :mod:`kitaru.queues`).
+EXECUTION_STATUSES = ("queued", "pending", "running", "waiting", "completed", "failed",
+                      "cancelled")  # fmt: skip
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 #: seconds a pending execution may wait for its worker before it is shown as crashed
 PENDING_GRACE = 60.0
@@ -42,6 +44,13 @@ class Execution:
     options: dict[str, Any] = field(default_factory=dict)
     #: the fencing token: bumped by every lease take-over; a runner writes only under its own
     epoch: int = 0
+    #: the queue it was enqueued on (None: started directly), its concurrency key, priority
+    #: (higher runs first), deduplication key, and when a worker took it off the queue
+    queue: str | None = None
+    queue_key: str | None = None
+    priority: int = 0
+    dedup_key: str | None = None
+    dequeued_at: float | None = None
 
 
 @dataclass

@@ -19,7 +19,8 @@ from kitaru.validation import check_names
 EXEC_COLUMNS = (
     "pk, id, flow, status, module, qualname, source_file, root, inputs, created_at, started_at, "
     "ended_at, result_ser, result_type, result_value, result_ref, error, lease_owner, "
-    "lease_expires, replay_of, replay_from, overrides, metadata, options, epoch"
+    "lease_expires, replay_of, replay_from, overrides, metadata, options, epoch, queue, queue_key, "
+    "priority, dedup_key, dequeued_at"
 )
 CALL_NAMES = ("call_id", "kind", "status", "seq", "fingerprint", "serializer", "type_name",
               "value", "ref", "started_at", "ended_at", "attempts", "meta")  # fmt: skip
@@ -59,7 +60,8 @@ def execution(r: Any) -> Execution:
         error=loads(r["error"]), lease_owner=r["lease_owner"], lease_expires=r["lease_expires"],
         replay_of=r["replay_of"], replay_from=r["replay_from"], overrides=loads(r["overrides"]),
         metadata=loads(r["metadata"]) or {}, options=loads(r["options"]) or {},
-        epoch=int(r["epoch"]),
+        epoch=int(r["epoch"]), queue=r["queue"], queue_key=r["queue_key"],
+        priority=int(r["priority"]), dedup_key=r["dedup_key"], dequeued_at=r["dequeued_at"],
     )  # fmt: skip
 
 

@@ -36,6 +36,7 @@ from kitaru.store.records import (
 from kitaru.store.sql_access import SqlAccess
 from kitaru.store.sql_deployments import SqlDeployments
 from kitaru.store.sql_memory import SqlMemory
+from kitaru.store.sql_queues import SqlQueues
 from kitaru.store.sql_registry import SqlRegistry
 from kitaru.store.sql_schedules import SqlSchedules
 from kitaru.validation import check_names
@@ -94,7 +95,7 @@ def after_prefix(prefix: str) -> str | None:
 
 
 class SqlStore(SqlListing, SqlRegistry, SqlMemory, MetadataStore, SqlAccess, SqlDeployments,
-               SqlSchedules):  # fmt: skip
+               SqlSchedules, SqlQueues):  # fmt: skip
     """The metadata store over SQL; a subclass provides the connection and the dialect."""
 
     # -- executions ---------------------------------------------------------------------------

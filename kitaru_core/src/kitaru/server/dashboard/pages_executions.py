@@ -16,8 +16,9 @@ from kitaru.server.dashboard.session import Session
 from kitaru.server.dashboard.web import Dashboard
 from kitaru.store.listing import ExecutionFilter, count_by_status, page_executions
 
-STATUSES = ("pending", "running", "waiting", "completed", "failed", "cancelled", "crashed")
-LIVE = ("pending", "running", "waiting")
+STATUSES = ("queued", "pending", "running", "waiting", "completed", "failed", "cancelled",
+            "crashed")  # fmt: skip
+LIVE = ("queued", "pending", "running", "waiting")
 PAGE = 50
 
 
