@@ -2,11 +2,14 @@
 ``kitaru serve``, every replica straight on one PostgreSQL store (``KITARU_DB_URL`` from the
 Secret ``kitaru-db``, as the manifest documents).
 
-Proven here: invocations sent to each replica's API run in that replica (recorded by pod, in
-a side-effect table each checkpoint body appends to); waits answered through
-either replica's API resume; a replica deleted while a checkpoint runs loses nothing: once its lease
-(``KITARU_LEASE_TTL``) runs out the other replica's sweep (or the Deployment's replacement pod)
-resumes the execution, and the checkpoint that had completed before the kill did not run again.
+Proven here, with a side-effect table every checkpoint body appends to (step, pod):
+- API replicas: invocations sent to each replica's API run in that replica; waits answered
+  through either replica's API resume; a replica deleted while a checkpoint runs loses nothing:
+  once its lease (``KITARU_LEASE_TTL``) runs out the other replica's sweep, or the Deployment's
+  replacement pod, resumes the execution, and the checkpoint completed before the kill did not
+  run again (the interrupted one ran twice, as documented).
+- queue workers (``--queue scale --concurrency 1 --no-api``, as docs/scale.md shows): what this
+  process enqueues is taken by both replicas; one deleted mid-checkpoint is finished by the other.
 
 What the stand-in forces on the manifest (and only this is changed by the test):
 - ``hostNetwork: true``: no kube-proxy and no cluster DNS, so pods reach PostgreSQL only on
@@ -17,11 +20,11 @@ What the stand-in forces on the manifest (and only this is changed by the test):
 - the image: the runtime image of the deploy tests plus kitaru's ``server`` and ``postgres``
   extras (uvicorn, psycopg: what ``kitaru serve`` on ``KITARU_DB_URL`` needs; it cannot run on
   a Kitaru server's URL instead: ``auth.bootstrap`` calls ``list_principals``, which the remote
-  store lacks), and the flow file from a ConfigMap instead
-  of an image built by ``kitaru deploy``.
+  store lacks), and the flow file from a ConfigMap instead of an image built by ``kitaru
+  deploy``.
 - with hostNetwork every pod has the node's hostname, and ``kitaru serve`` is PID 1 in each:
   a lease owner ``host:1`` looks alive from every pod, so another replica's lease is judged by
-  its expiry only (what the fencing needs; a PID other than 1 would look dead at once).
+  its expiry only (any other PID would be looked up in the reader's own PID namespace).
 
 Not proven: a Service spreading requests (the test sends them round-robin, as a Service would),
 cluster DNS, a database off the node, autoscaling.
@@ -83,9 +86,9 @@ def publish(text: str, topic: str) -> str:
     return text
 
 @flow
-def scale_flow(topic: str, pause: float = 0.0) -> str:
+def scale_flow(topic: str, pause: float = 0.0, ask: bool = True) -> str:
     text = hold(research(topic), topic, pause)
-    ok = kitaru.wait(name="ship", question="Ship it?", schema=bool)
+    ok = kitaru.wait(name="ship", question="Ship it?", schema=bool) if ask else True
     return publish(text, topic) if ok else "rejected"
 """
 
@@ -144,16 +147,22 @@ def workers_image(runtime: RuntimeImage, context: Path) -> str:
     return tag
 
 
-def deployment(namespace: str, image: str) -> dict[str, Any]:
-    """workers.yaml, changed only where the stand-in needs it (see the docstring)."""
+def deployment(
+    namespace: str, image: str, args: list[str] | None = None, mount: str = "/app"
+) -> dict[str, Any]:
+    """workers.yaml, changed only where the stand-in needs it (see the docstring); ``args``:
+    kitaru serve's own (no API: no port to pick), else the shell that picks a port."""
     (found,) = manifests(WORKERS, namespace)
     pod = found["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert container["command"] == ["kitaru", "serve"]  # what the docs show
     pod["hostNetwork"] = True
     pod["volumes"] = [{"name": "flow", "configMap": {"name": "scale-flow"}}]
-    container.update(image=image, command=["sh", "-c", COMMAND], args=[],
-                     volumeMounts=[{"name": "flow", "mountPath": "/app"}])  # fmt: skip
+    if args is None:
+        container.update(command=["sh", "-c", COMMAND], args=[])
+    else:
+        container["args"] = args
+    container.update(image=image, volumeMounts=[{"name": "flow", "mountPath": mount}])
     for key in ("ports", "readinessProbe"):
         container.pop(key)
     container["env"] += [
@@ -340,3 +349,102 @@ def _create(apps: Any, namespace: str, body: dict[str, Any]) -> bool:
             raise
         return False
     return True
+
+
+def test_queue_workers_on_two_replicas_share_a_queue_and_a_deleted_one_loses_nothing(
+    cluster: Any, runtime: RuntimeImage, pg_store: str, tmp_path: Path
+) -> None:
+    """The same Deployment as queue workers (``--queue scale --concurrency 1 --no-api``, what
+    docs/scale.md shows): executions enqueued from this process are taken by both replicas, and
+    one deleted mid-checkpoint is recovered by the other's orphan sweep (or its replacement)."""
+    from kubernetes import client
+
+    from kitaru import Queue
+    from kitaru.cli.run import resolve_flow
+    from kitaru.store import default_store
+    from tests.store.conftest import _connect
+
+    image = workers_image(runtime, tmp_path / "image")
+    store: Any = default_store()
+    # the pods mount the flow at the very path this process imports it from: the executions
+    # record that source file, and the workers serve it from there
+    code = tmp_path / "flows"
+    code.mkdir()
+    (code / "scale_flow.py").write_text(FLOW)
+    flow: Any = resolve_flow(f"{code / 'scale_flow.py'}:scale_flow")
+
+    def effects(topic: str) -> list[tuple[str, str]]:
+        with _connect(pg_store) as db:
+            return [(r[0], r[1]) for r in db.execute(
+                "SELECT step, pod FROM scale_effects WHERE topic = %s ORDER BY id", (topic,))]  # fmt: skip
+
+    namespace = create_namespace(cluster, "kitaru-queue")
+    core: Any = client.CoreV1Api(cluster)
+    apps: Any = client.AppsV1Api(cluster)
+
+    def logs() -> dict[str, str]:
+        found = {}
+        for pod in core.list_namespaced_pod(namespace).items:
+            if pod.metadata.deletion_timestamp or pod.status.phase != "Running":
+                continue
+            try:
+                found[pod.metadata.name] = core.read_namespaced_pod_log(pod.metadata.name,
+                                                                        namespace)  # fmt: skip
+            except client.exceptions.ApiException:
+                continue
+        return found
+
+    def completed(eid: str, timeout: float = 180) -> None:
+        until(lambda: store.get_execution(eid).status == "completed",
+              lambda: f"{eid}: {store.get_execution(eid).status} {logs()}", timeout)  # fmt: skip
+
+    try:
+        core.create_namespaced_secret(namespace, {"metadata": {"name": "kitaru-db"},
+                                                  "stringData": {"url": pg_store}})  # fmt: skip
+        core.create_namespaced_config_map(namespace, {"metadata": {"name": "scale-flow"},
+                                                      "data": {"scale_flow.py": FLOW}})  # fmt: skip
+        args = [f"{code / 'scale_flow.py'}:scale_flow", "--queue", "scale", "--concurrency", "1",
+                "--no-api"]  # fmt: skip
+        started = time.monotonic()
+        until(lambda: _create(apps, namespace, deployment(namespace, image, args, str(code))),
+              "no deployment")  # fmt: skip
+        # both replicas past their start (the flow deployed or found unchanged)
+        until(lambda: len([t for t in logs().values() if "scale_flow v" in t]) == 2,
+              lambda: str(logs()), timeout=300)  # fmt: skip
+        TIMINGS["2 queue workers up (s)"] = round(time.monotonic() - started, 1)
+
+        # -- N enqueued: one at a time per worker (each holds 1.5 s), so both take some ------
+        started = time.monotonic()
+        queue = Queue("scale")
+        handles = {f"q{i}": flow.enqueue(topic=f"q{i}", pause=1.5, ask=False, queue=queue)
+                   for i in range(N)}  # fmt: skip
+        for h in handles.values():
+            completed(h.id)
+        taken: dict[str, list[str]] = {}
+        for topic in handles:
+            steps = effects(topic)
+            assert [s for s, _ in steps] == ["research", "hold", "publish"], steps
+            assert len({p for _, p in steps}) == 1, steps  # one worker ran it through
+            taken.setdefault(steps[0][1], []).append(topic)
+        assert len(taken) == 2, taken  # both replicas took from the queue
+        TIMINGS[f"{N} queued on 2 workers (s)"] = round(time.monotonic() - started, 1)
+        print(f"queue taken by: {taken}")
+
+        # -- a worker deleted mid-checkpoint ------------------------------------------------
+        killed = flow.enqueue(topic="qkilled", pause=600, ask=False, queue=queue)
+        pk = store.get_execution(killed.id).pk
+        until(lambda: [s for s, _ in effects("qkilled")] == ["research", "hold"], "no hold")
+        victim = effects("qkilled")[1][1]
+        (research,) = [c for c in store.load_journal(pk).values() if c.name == "research"]
+        started = time.monotonic()
+        core.delete_namespaced_pod(victim, namespace, grace_period_seconds=1)
+        completed(killed.id, timeout=240)
+        steps = effects("qkilled")
+        assert [s for s, _ in steps] == ["research", "hold", "hold", "publish"], steps
+        assert steps[2][1] != victim, steps
+        (again,) = [c for c in store.load_journal(pk).values() if c.name == "research"]
+        assert again == research  # completed once, never run again
+        TIMINGS["queue worker deleted -> finished (s)"] = round(time.monotonic() - started, 1)
+        print(f"queue: victim {victim}, finished by {steps[2][1]}")
+    finally:
+        delete_namespace(cluster, namespace)
