@@ -13,7 +13,6 @@ so completed checkpoints are never run again and no two runners ever write one e
 
 from __future__ import annotations
 
-import socket
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -125,11 +124,11 @@ def enqueue(
 def orphans(store: Any, queues: list[str], now: float | None = None) -> list[Execution]:
     """Executions of ``queues`` that need a runner: their holder is gone (lease expired, or a
     dead process of this host) and they are not simply waiting for input."""
-    from kitaru.store.records import lease_is_live
+    from kitaru.store.records import lease_is_live, this_host
 
     now = time.time() if now is None else now
     found = []
-    for ex in _store(store).queue_orphans(queues, now, socket.gethostname()):
+    for ex in _store(store).queue_orphans(queues, now, this_host()):
         if lease_is_live(ex.lease_owner, ex.lease_expires, now):
             continue
         if ex.status == "waiting":

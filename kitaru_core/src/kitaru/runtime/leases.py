@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -36,7 +35,9 @@ class _Held:
 
 
 def _new_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    from kitaru.store.records import this_host
+
+    return f"{this_host()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 class LeaseKeeper:

@@ -16,14 +16,12 @@ from kitaru.store.records import Execution
 def holder_is_gone(ex: Execution) -> bool:
     """Nobody holds the execution, or its holder was a process of this host that is gone: no
     client can come back for it."""
-    import socket
-
-    from kitaru.store.records import parse_owner, process_is_alive
+    from kitaru.store.records import parse_owner, process_is_alive, this_host
 
     if ex.lease_owner is None:
         return True
     host, pid = parse_owner(ex.lease_owner)
-    return host == socket.gethostname() and bool(pid) and not process_is_alive(pid)
+    return host == this_host() and bool(pid) and not process_is_alive(pid)
 
 
 def recover(store: MetadataStore, *, may_take: Callable[[Execution], bool]) -> list[str]:

@@ -103,6 +103,28 @@ class Blob:
     uri: str
 
 
+_HOST: list[str] = []
+
+
+def this_host() -> str:
+    """This process's host as lease owners name it: the host name and, where Linux tells, the
+    PID namespace — processes whose pids mean something to each other. Containers on the host
+    network share the host name but not their pids: a pid seen from another container says
+    nothing of its process, so their leases must not be judged by it."""
+    if not _HOST:
+        import os
+        import socket
+
+        host = socket.gethostname().replace(":", "-")
+        try:
+            namespace = os.readlink("/proc/self/ns/pid")  # "pid:[4026531836]"
+        except OSError:
+            namespace = ""
+        digits = "".join(c for c in namespace if c.isdigit())
+        _HOST.append(f"{host}~{digits}" if digits else host)
+    return _HOST[0]
+
+
 def parse_owner(owner: str) -> tuple[str, int]:
     host, _, rest = owner.partition(":")
     pid, _, _ = rest.partition(":")
@@ -112,12 +134,10 @@ def parse_owner(owner: str) -> tuple[str, int]:
 def lease_is_live(owner: str | None, expires: float | None, now: float) -> bool:
     """A lease is live while unexpired, unless its holder is a dead process on this host
     (gone, or a zombie nobody has reaped yet)."""
-    import socket
-
     if not owner or expires is None or expires < now:
         return False
     host, pid = parse_owner(owner)
-    if host == socket.gethostname() and pid:
+    if host == this_host() and pid:
         return process_is_alive(pid)
     return True
 

@@ -9,7 +9,6 @@ fencing tests in :mod:`kitaru.testing.contracts.metadata_store_fencing`.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import pytest
 
 from kitaru.errors import NotFound, UsageError
 from kitaru.store.base import MetadataStore
-from kitaru.store.records import CHECKPOINT, LLM, WAIT, Attempt, Blob, Call, Execution
+from kitaru.store.records import CHECKPOINT, LLM, WAIT, Attempt, Blob, Call, Execution, this_host
 from kitaru.testing.contracts.metadata_store_fencing import MetadataStoreFencingContract
 from kitaru.testing.contracts.metadata_store_more import MetadataStoreMoreContract, run_together
 
@@ -43,7 +42,7 @@ def dead_local_owner() -> str:
     """A lease owner (``host:pid:token``) whose process on this host has exited."""
     proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)  # fmt: skip
-    return f"{socket.gethostname()}:{int(proc.stdout)}:dead"
+    return f"{this_host()}:{int(proc.stdout)}:dead"
 
 
 class MetadataStoreContract(MetadataStoreMoreContract, MetadataStoreFencingContract):

@@ -8,7 +8,6 @@ take-over bumps the execution's epoch; a runner's writes carry the epoch it hold
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -20,7 +19,7 @@ import pytest
 
 from kitaru.errors import LeaseLost
 from kitaru.store.base import MetadataStore
-from kitaru.store.records import CHECKPOINT, WAIT, Attempt, Call, Execution
+from kitaru.store.records import CHECKPOINT, WAIT, Attempt, Call, Execution, this_host
 
 OpenStore = Callable[[], MetadataStore]
 
@@ -50,7 +49,7 @@ def zombie_local_owner() -> tuple[str, subprocess.Popen[bytes]]:
                 break
         assert time.monotonic() < deadline, "the child never exited"
         time.sleep(0.01)
-    return f"{socket.gethostname()}:{proc.pid}:zombie", proc
+    return f"{this_host()}:{proc.pid}:zombie", proc
 
 
 def _wait(call_id: str = "approve", seq: int = 5) -> Call:
