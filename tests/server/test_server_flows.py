@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.server.conftest import Server, start_server, stop
 from tests.server.test_server_auth import http
 
@@ -127,6 +129,26 @@ def test_a_restarted_server_recovers_executions_whose_process_died(tmp_path: Pat
         assert info["result_preview"].startswith("[OFFLINE ANSWER")
         # research completed before the crash: it was not run (nor paid for) again
         assert [c["call_id"] for c in info["llm_calls"]] == ["research/llm"]
+        assert "recovering 1 execution(s)" in srv.log.read_text()
+    finally:
+        stop(srv)
+
+
+def test_a_running_server_recovers_an_execution_whose_process_died(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No restart: the server sweeps for crashed executions once per lease TTL while it runs
+    (a killed client, job or pod), and hands them to their orchestrator."""
+    monkeypatch.setenv("KITARU_LEASE_TTL", "1")
+    monkeypatch.setenv("KITARU_HEARTBEAT_INTERVAL", "0.2")
+    srv = start_server(tmp_path / "home")
+    try:
+        proc = client_process(srv, tmp_path, "unattended", "hold", DIE_ONCE="1")
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == -signal.SIGKILL
+        execution_id = out.split()[0]
+        info = wait_for_status(srv, execution_id, "completed")
+        assert [c["call_id"] for c in info["llm_calls"]] == ["research/llm"]  # not run again
         assert "recovering 1 execution(s)" in srv.log.read_text()
     finally:
         stop(srv)

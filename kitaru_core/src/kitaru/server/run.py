@@ -24,7 +24,10 @@ def holder_is_gone(ex: Execution) -> bool:
     return host == this_host() and bool(pid) and not process_is_alive(pid)
 
 
-def recover(store: MetadataStore, *, may_take: Callable[[Execution], bool]) -> list[str]:
+def recover(
+    store: MetadataStore, *, may_take: Callable[[Execution], bool],
+    statuses: tuple[str, ...] = ("running", "pending", "waiting"),
+) -> list[str]:  # fmt: skip
     """Hand crashed executions (and waiting ones whose input arrived while nobody held them)
     that ``may_take`` allows to workers on this machine. Returns their ids."""
     from kitaru.runtime.launch import launch
@@ -32,7 +35,7 @@ def recover(store: MetadataStore, *, may_take: Callable[[Execution], bool]) -> l
 
     now = time.time()
     started = []
-    for status in ("running", "pending", "waiting"):
+    for status in statuses:
         for ex in store.list_executions(status=status, limit=100_000):
             if lease_is_live(ex.lease_owner, ex.lease_expires, now) or not may_take(ex):
                 continue
@@ -125,6 +128,18 @@ def serve(
             if may_take is None:
                 time.sleep(settings().lease_ttl + settings().heartbeat_interval)
             ids = recover(store, may_take=may_take or (lambda ex: True))
+            if ids:
+                click.echo(f"recovering {len(ids)} execution(s): {', '.join(ids)}", err=True)
+        # then, while it runs, whatever crashes later (a killed job, pod or client): a waiting
+        # execution needs no sweep (its input launches it), a running one may have lost its
+        # runner; one sweep per lease TTL
+        while True:
+            time.sleep(max(settings().lease_ttl, 1.0) + settings().heartbeat_interval)
+            try:
+                ids = recover(store, may_take=lambda ex: True, statuses=("running", "pending"))
+            except Exception as exc:  # a store outage must not end the sweeps
+                click.echo(f"recovery sweep failed: {type(exc).__name__}: {exc}", err=True)
+                continue
             if ids:
                 click.echo(f"recovering {len(ids)} execution(s): {', '.join(ids)}", err=True)
 
