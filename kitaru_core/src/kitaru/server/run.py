@@ -24,6 +24,19 @@ def holder_is_gone(ex: Execution) -> bool:
     return host == this_host() and bool(pid) and not process_is_alive(pid)
 
 
+def backend_says_crashed(ex: Execution) -> bool:
+    """The execution's orchestrator agrees it crashed. A job orchestrator knows a unit that is
+    still starting (a cloud job can take minutes to reach Kitaru): recovering it too would start
+    a second job. The store's word when the orchestrator cannot be asked."""
+    from kitaru.errors import KitaruError
+    from kitaru.runtime.stacks import orchestrator_of
+
+    try:
+        return orchestrator_of(ex).status(ex.id) == "crashed"
+    except KitaruError:
+        return True
+
+
 def recover(
     store: MetadataStore, *, may_take: Callable[[Execution], bool],
     statuses: tuple[str, ...] = ("running", "pending", "waiting"),
@@ -43,7 +56,7 @@ def recover(
                 wait = store.pending_wait(ex.pk)
                 if wait is not None:  # still waiting for input: nothing to do
                     continue
-            elif display_status(ex, now) != "crashed":
+            elif display_status(ex, now) != "crashed" or not backend_says_crashed(ex):
                 continue
             launch(store, ex, "recover", detach=True)  # on the execution's own orchestrator
             started.append(ex.id)
