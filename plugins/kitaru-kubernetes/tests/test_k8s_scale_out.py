@@ -201,6 +201,18 @@ def http(url: str, method: str, path: str, key: str, body: Any = None) -> Any:
         return json.loads(answer.read())
 
 
+def answers(url: str) -> bool:
+    """The replica's API answers ``/health``."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url + "/health", timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
 def until(check: Any, what: str | Callable[[], str], timeout: float = 180) -> Any:
     deadline = time.monotonic() + timeout
     while not (value := check()):
@@ -254,7 +266,9 @@ def test_two_serve_replicas_share_the_work_and_a_deleted_one_loses_nothing(
                     continue
                 for line in log.splitlines():
                     if line.startswith("kitaru server ") and " on http://" in line:
-                        found[pod.metadata.name] = line.split(" on ")[1].split()[0]
+                        url = line.split(" on ")[1].split()[0]
+                        if answers(url):  # the line comes just before uvicorn listens
+                            found[pod.metadata.name] = url
             return found
 
         def pod_logs() -> str:
