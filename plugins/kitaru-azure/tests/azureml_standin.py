@@ -20,7 +20,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,10 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tests.job_standins import kitaru_server, podman_engine, register_stack  # noqa: F401 (re-exported)
+
 if TYPE_CHECKING:
     from fake_azure import FakeAzure
 
-    from tests.server.conftest import Server
 
 REPO = Path(__file__).resolve().parents[3]
 #: the orchestrator's api_key: the server's key in Key Vault (secret kitaru-kitaru-2dserver)
@@ -184,43 +184,3 @@ class AzureMLScheduler:
         while len(self.ended) < count:
             assert time.monotonic() < deadline, f"{len(self.ended)} of {count} jobs ended"
             time.sleep(0.1)
-
-
-@contextlib.contextmanager
-def kitaru_server(home: Path) -> Iterator[Server]:
-    """A real Kitaru server (SQLite under ``home``) the jobs report to; its admin key."""
-    from tests.server.conftest import start_server, stop
-
-    server = start_server(home)
-    assert server.admin_key, server.log.read_text()
-    try:
-        yield server
-    finally:
-        stop(server)
-
-
-def register_stack(server: Server, stack: dict[str, Any], tmp_path: Path) -> None:
-    """``kitaru stack register --file`` against the server (where the jobs look it up)."""
-    stack_file = tmp_path / f"{stack['name']}.json"
-    stack_file.write_text(json.dumps(stack))
-    env = server.env()
-    env.pop("KITARU_STACK", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "kitaru.cli", "stack", "register", "--file", str(stack_file)],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr + done.stdout
-
-
-def podman_engine() -> str:
-    """``DOCKER_HOST`` of the podman engine of ``scripts/standins/podman.sh`` (skips the test
-    when it cannot run here: exit 77)."""
-    import pytest
-
-    proc = subprocess.run(["bash", str(REPO / "scripts" / "standins" / "podman.sh")],
-                          capture_output=True, text=True, timeout=1200)  # fmt: skip
-    if proc.returncode == 77:
-        pytest.skip(proc.stderr.strip().splitlines()[-1])
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    (line,) = [x for x in proc.stdout.splitlines() if x.startswith("export DOCKER_HOST=")]
-    return line.split("=", 1)[1]
