@@ -37,12 +37,26 @@ def backend_says_crashed(ex: Execution) -> bool:
         return True
 
 
+def answered_at(store: MetadataStore, ex: Execution) -> float | None:
+    """When the execution's last wait got its input (None: it has no answered wait)."""
+    from kitaru.store.records import WAIT
+
+    ended = [c.ended_at or 0.0 for c in store.load_journal(ex.pk).values()
+             if c.kind == WAIT and c.status != "pending"]  # fmt: skip
+    return max(ended) if ended else None
+
+
 def recover(
     store: MetadataStore, *, may_take: Callable[[Execution], bool],
     statuses: tuple[str, ...] = ("running", "pending", "waiting"),
+    answered_before: float | None = None,
 ) -> list[str]:  # fmt: skip
     """Hand crashed executions (and waiting ones whose input arrived while nobody held them)
-    that ``may_take`` allows to workers on this machine. Returns their ids."""
+    that ``may_take`` allows to workers on this machine. Returns their ids.
+
+    ``answered_before``: take a waiting execution only if its input arrived before then (the
+    server's start): input that reached this server launched its resume, whose unit may still
+    be starting (a cloud job takes seconds to minutes to take the lease)."""
     from kitaru.runtime.launch import launch
     from kitaru.store.records import display_status, lease_is_live
 
@@ -56,6 +70,9 @@ def recover(
                 wait = store.pending_wait(ex.pk)
                 if wait is not None:  # still waiting for input: nothing to do
                     continue
+                answered = answered_at(store, ex)
+                if answered_before is not None and (answered or 0.0) >= answered_before:
+                    continue  # its input launched a resume here, maybe still starting
             elif display_status(ex, now) != "crashed" or not backend_says_crashed(ex):
                 continue
             launch(store, ex, "recover", detach=True)  # on the execution's own orchestrator
@@ -131,6 +148,8 @@ def serve(
     threading.Thread(target=scheduler.loop, args=(threading.Event(),), name="kitaru-scheduler",
                      daemon=True).start()  # fmt: skip
 
+    started_at = time.time()
+
     def recover_soon() -> None:
         from kitaru.config import settings
 
@@ -140,7 +159,7 @@ def serve(
         for may_take in (holder_is_gone, None):
             if may_take is None:
                 time.sleep(settings().lease_ttl + settings().heartbeat_interval)
-            ids = recover(store, may_take=may_take or (lambda ex: True))
+            ids = recover(store, may_take=may_take or (lambda ex: True), answered_before=started_at)
             if ids:
                 click.echo(f"recovering {len(ids)} execution(s): {', '.join(ids)}", err=True)
         # then, while it runs, whatever crashes later (a killed job, pod or client): a waiting
