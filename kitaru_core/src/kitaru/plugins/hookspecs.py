@@ -9,6 +9,7 @@ import pluggy
 if TYPE_CHECKING:
     from kitaru.components.flavor import Flavor
     from kitaru.runtime.serialization import Serializer
+    from kitaru.smoke.standins import StandIn
 
 hookspec = pluggy.HookspecMarker("kitaru")
 
@@ -36,4 +37,12 @@ def kitaru_serializers() -> list[Serializer]:
 def kitaru_stack_templates() -> list[tuple[str, str]]:
     """Stack templates as ``(name, YAML text)`` that ``kitaru stack register --template``
     offers, with ``${ENV}`` placeholders for what the user must fill in."""
+    raise NotImplementedError
+
+
+@hookspec
+def kitaru_standins() -> list[StandIn]:
+    """Local services that stand in for this plugin's cloud backends in ``kitaru smoke``:
+    which ``(component type, flavor)`` each serves and its starter by import path (imported
+    only by a smoke run that needs it)."""
     raise NotImplementedError

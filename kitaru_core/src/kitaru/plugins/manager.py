@@ -21,6 +21,7 @@ from kitaru.components.flavor import Flavor
 from kitaru.errors import ConfigError
 from kitaru.plugins import hookspecs
 from kitaru.plugins.known import KNOWN_FLAVORS, KNOWN_SCHEMES, install_hint
+from kitaru.smoke.standins import StandIn
 
 GROUP = "kitaru"
 #: every hook a plugin can implement (the specifications in hookspecs.py)
@@ -169,6 +170,17 @@ class PluginManager:
 
     def stack_templates(self) -> dict[str, str]:
         return dict(t for _, t in self._results("kitaru_stack_templates"))
+
+    def standins(self) -> list[StandIn]:
+        return [replace(s, provider=info.distribution)
+                for info, s in self._results("kitaru_standins")]  # fmt: skip
+
+    def standin_for(self, component_type: str, flavor: str) -> StandIn | None:
+        """The installed stand-in serving ``flavor`` of ``component_type`` (None: none)."""
+        for s in self.standins():
+            if (component_type, flavor) in s.serves:
+                return s
+        return None
 
     def plugins(self) -> list[PluginInfo]:
         """Every plugin with its status. Every hook of every plugin is called first, so a plugin

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kitaru.components.flavor import Flavor
 from kitaru.plugins import hookimpl, templates_in
+from kitaru.smoke.standins import StandIn
 
 _HINT = "pip install kitaru-docker"
 
@@ -35,3 +36,18 @@ def kitaru_stack_templates() -> list[tuple[str, str]]:
     """``docker``: the docker orchestrator and builder, a registry, artifacts in a folder the
     containers mount: ``kitaru stack register docker --template docker``."""
     return templates_in("kitaru_docker")
+
+
+@hookimpl
+def kitaru_standins() -> list[StandIn]:
+    """In a smoke run the ``docker`` builder pushes to the CI job's own registry; the ``docker``
+    orchestrator runs on its engine."""
+    return [
+        StandIn(
+            name="local registry",
+            serves=(("container_builder", "docker"), ("orchestrator", "docker")),
+            implementation="kitaru_docker.smoke:docker_registry",
+            install_hint=_HINT,
+            description="the smoke run's engine (DOCKER_HOST) and registry (--registry)",
+        )
+    ]
