@@ -13,6 +13,8 @@ from kitaru.runtime.serialization import decode_input as _decode
 from kitaru.runtime.serialization import encode_input as _encode
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from kitaru.handle import FlowHandle
 
 R = TypeVar("R")
@@ -218,3 +220,35 @@ def flow(fn: Callable[..., R] | None = None, /, **options: Any) -> Any:
     if fn is not None:
         return Flow(fn, **options)
     return lambda f: Flow(f, **options)
+
+
+def _split_target(target: str) -> tuple[str, str | None]:
+    path, sep, name = target.rpartition(":")
+    if sep and name.isidentifier() and path:
+        return path, name
+    return target, None
+
+
+def _flows_in(module: ModuleType) -> list[str]:
+    return sorted(k for k, v in vars(module).items() if isinstance(v, Flow) and k.isidentifier())
+
+
+def load_flow(target: str) -> Flow[Any]:
+    """Load ``FILE.py:FLOW`` (``FILE.py`` alone when the file defines exactly one flow)."""
+    path, name = _split_target(target)
+    module = codeloc.load_file(path)
+    flows = _flows_in(module)
+    found = "flows in the file: " + (
+        ", ".join(flows) if flows else "none (decorate one with @flow)"
+    )
+    if name is None:
+        if len(flows) == 1:
+            name = flows[0]
+        else:
+            raise UsageError(f"say which flow of {path} to run, as {path}:FLOW", hint=found)
+    obj = getattr(module, name, None)
+    if obj is None:
+        raise UsageError(f"{path} defines no flow named {name!r}", hint=found)
+    if not isinstance(obj, Flow):
+        raise UsageError(f"{name!r} in {path} is a {type(obj).__name__}, not a @flow", hint=found)
+    return obj

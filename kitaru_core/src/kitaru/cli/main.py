@@ -44,6 +44,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "invoke": ("kitaru.cli.deployments", "invoke", "Run a deployed flow by tag or version."),
     "deployments": ("kitaru.cli.deployments", "deployments", "List, show, tag deployments."),
     "schedule": ("kitaru.cli.schedule", "schedule", "Start deployed flows on a cron schedule."),
+    "smoke": ("kitaru.cli.smoke", "smoke", "Run a flow on a stack with local stand-ins (CI)."),
     "login": ("kitaru.cli.auth", "login", "Use a Kitaru server for every later command."),
     "logout": ("kitaru.cli.auth", "logout", "Forget the saved server login."),
     "auth": ("kitaru.cli.auth", "auth", "Service accounts and API keys of the server."),

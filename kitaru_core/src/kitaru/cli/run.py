@@ -7,47 +7,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from types import ModuleType
-
     from kitaru.flow import Flow
-
-
-def _split_target(target: str) -> tuple[str, str | None]:
-    path, sep, name = target.rpartition(":")
-    if sep and name.isidentifier() and path:
-        return path, name
-    return target, None
-
-
-def _flows_in(module: ModuleType) -> list[str]:
-    from kitaru.flow import Flow
-
-    return sorted(k for k, v in vars(module).items() if isinstance(v, Flow) and k.isidentifier())
 
 
 def resolve_flow(target: str) -> Flow[Any]:
-    """Load ``FILE.py:FLOW`` (``FILE.py`` alone when the file defines exactly one flow)."""
-    from kitaru.errors import UsageError
-    from kitaru.flow import Flow
-    from kitaru.runtime.codeloc import load_file
+    """:func:`kitaru.flow.load_flow` (imported when a command needs it: ``--help`` stays fast)."""
+    from kitaru.flow import load_flow
 
-    path, name = _split_target(target)
-    module = load_file(path)
-    flows = _flows_in(module)
-    found = "flows in the file: " + (
-        ", ".join(flows) if flows else "none (decorate one with @flow)"
-    )
-    if name is None:
-        if len(flows) == 1:
-            name = flows[0]
-        else:
-            raise UsageError(f"say which flow of {path} to run, as {path}:FLOW", hint=found)
-    obj = getattr(module, name, None)
-    if obj is None:
-        raise UsageError(f"{path} defines no flow named {name!r}", hint=found)
-    if not isinstance(obj, Flow):
-        raise UsageError(f"{name!r} in {path} is a {type(obj).__name__}, not a @flow", hint=found)
-    return obj
+    return load_flow(target)
 
 
 @click.command()

@@ -252,8 +252,8 @@ class ExecutionTools:
         timeout_s: Timeout = 30.0,
     ) -> schemas.Outcome:
         """Run a flow defined in a Python file, in a worker (`kitaru run --detach`)."""
-        from kitaru.cli.run import resolve_flow
         from kitaru.errors import UsageError
+        from kitaru.flow import load_flow as resolve_flow
         from kitaru.runtime.launch import launch, new_execution
         from kitaru.store.sqlite import new_execution_id
 
