@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import REPO, child_cmd, machine_info, min_wall, write_result
+from benchmarks.curve_report import CURVES, params_for
+from benchmarks.curve_report import lines as curve_lines
 
 RESULTS = REPO / "benchmarks" / "results" / "latest.json"
 SYSTEMS = ("kitaru", "dbos")
@@ -45,13 +47,13 @@ def child(system: str, metric: str, out: str, params_json: str) -> None:
 
         result = sqlite_floor()
     elif system == "kitaru":
-        from benchmarks import kitaru_bench
+        from benchmarks import curves, kitaru_bench
 
-        result = kitaru_bench.MEASUREMENTS[metric](params)
+        result = {**kitaru_bench.MEASUREMENTS, **curves.MEASUREMENTS}[metric](params)
     elif system == "dbos":
-        from benchmarks import dbos_bench
+        from benchmarks import dbos_bench, dbos_curves
 
-        result = dbos_bench.MEASUREMENTS[metric](params)
+        result = {**dbos_bench.MEASUREMENTS, **dbos_curves.MEASUREMENTS}[metric](params)
     else:
         raise SystemExit(f"unknown system {system!r}")
     write_result(Path(out), result)
@@ -62,7 +64,9 @@ def child(system: str, metric: str, out: str, params_json: str) -> None:
 
 
 # -- parent side ----------------------------------------------------------------------------------
-def run_child(system: str, metric: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+def run_child(
+    system: str, metric: str, params: dict[str, Any] | None = None, timeout: float = 170
+) -> dict[str, Any]:
     """One measurement in a fresh temp dir and child process: its result, or ``{"error": ...}``."""
     tmp = Path(tempfile.mkdtemp(prefix=f"kitaru-bench-{system}-{metric}-"))
     env = {**os.environ, "BENCH_TMP": str(tmp), "KITARU_HOME": str(tmp / "home")}
@@ -72,7 +76,7 @@ def run_child(system: str, metric: str, params: dict[str, Any] | None = None) ->
     try:
         proc = subprocess.run(
             child_cmd(system, metric, params or {}, out), cwd=REPO, env=env,
-            capture_output=True, text=True, timeout=170, check=False,
+            capture_output=True, text=True, timeout=timeout, check=False,
         )  # fmt: skip
         if proc.returncode == 0 and out.exists():
             result: dict[str, Any] = json.loads(out.read_text())
@@ -286,19 +290,30 @@ def render(rows: list[Row]) -> str:
 # -- main -----------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
-    ap.add_argument("--only", help="comma-separated metrics (default: all)")
+    ap.add_argument("--only", help="comma-separated metrics and curves (default: all): "
+                    f"{', '.join(METRICS + CURVES)}")  # fmt: skip
     ap.add_argument("--systems", default="kitaru,dbos", help="default: kitaru,dbos")
     ap.add_argument("--no-startup", action="store_true", help="skip import/--help timings")
     ap.add_argument("--no-server", action="store_true",
                     help="skip the server-mode run (8 clients, PostgreSQL)")  # fmt: skip
     ap.add_argument("--out", help=f"JSON results file (default: {RESULTS.relative_to(REPO)}; "
                     "not written with --only unless given)")  # fmt: skip
+    ap.add_argument("--no-curves", action="store_true",
+                    help="skip the cost curves (PostgreSQL, workers, journal length, ...)")  # fmt: skip
+    ap.add_argument("--full", action="store_true",
+                    help="the curves at their full sizes (minutes; see benchmarks/README.md)")  # fmt: skip
+    ap.add_argument("--size", type=int, help="the selected curves' main size (calls, flows, "
+                    "longest journal, executions, schedules)")  # fmt: skip
     args = ap.parse_args(argv)
 
-    metrics = args.only.split(",") if args.only else list(METRICS)
-    unknown = sorted(set(metrics) - set(METRICS))
+    chosen = args.only.split(",") if args.only else list(METRICS + CURVES)
+    unknown = sorted(set(chosen) - set(METRICS + CURVES))
     if unknown:
-        ap.error(f"unknown metric(s): {', '.join(unknown)}; known: {', '.join(METRICS)}")
+        ap.error(f"unknown metric(s): {', '.join(unknown)}; known: {', '.join(METRICS + CURVES)}")
+    metrics = [m for m in chosen if m in METRICS]
+    curves = [c for c in chosen if c in CURVES and not args.no_curves]
+    if args.only and not metrics:  # curves only: no table, startup or server-mode runs
+        args.no_startup = args.no_server = True
     have_dbos = importlib.util.find_spec("dbos") is not None
     systems = [s for s in args.systems.split(",") if s]
     if "dbos" in systems and not have_dbos:
@@ -312,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_info()
     t0 = time.perf_counter()
     results: dict[str, dict[str, Any]] = {s: {} for s in systems}
-    results["sqlite"] = {"floor": run_child("sqlite", "floor")}
+    if metrics:
+        results["sqlite"] = {"floor": run_child("sqlite", "floor")}
     for metric in metrics:
         for system in systems:
             r = run_child(system, metric)
@@ -321,6 +337,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {system:<6} {metric:<20} {r['_seconds']:6.1f}s  {status}", flush=True)
             for line in r.get("stderr", []):
                 print(f"      {line}")
+    curve_results: dict[str, dict[str, Any]] = {}
+    for curve in curves:
+        curve_results[curve] = {}
+        for system in systems:
+            params = params_for(curve, system, args.full, args.size)
+            r = run_child(system, curve, params, timeout=3600)
+            r["_params"] = params
+            curve_results[curve][system] = r
+            status = f"error: {r['error']}" if "error" in r else "ok"
+            print(f"  {system:<6} {curve:<20} {r['_seconds']:6.1f}s  {status}  "
+                  f"load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
     startup: dict[str, Any] = {} if args.no_startup else startup_times(have_dbos)
     server: dict[str, Any] = {}
     dashboard: dict[str, Any] = {}
@@ -329,10 +356,14 @@ def main(argv: list[str] | None = None) -> int:
         dashboard = dashboard_mode()
     elapsed = time.perf_counter() - t0
 
-    rows = build_rows(results, startup)
-    table = render(rows)
+    rows = build_rows(results, startup) if metrics else []
+    table = render(rows) if rows else ""
     print()
     print(table)
+    for curve, sides in curve_results.items():
+        print(f"\ncurve {curve} ({'full' if args.full else 'quick'} sizes):")
+        for line in curve_lines(curve, sides.get("kitaru"), sides.get("dbos")):
+            print(line)
     if server:
         print("\n" + server_line(server))
     if dashboard:
@@ -353,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
             "startup": startup,
             "server_mode": server,
             "dashboard": dashboard,
+            "curves": curve_results,
             "table": [
                 {
                     "metric": r.label,
