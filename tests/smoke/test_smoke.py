@@ -50,6 +50,8 @@ def test_the_seed_flow_passes_on_a_stack_file_with_its_wait_answered(
     assert 'inputs not given, sampled: topic="kitaru smoke test"' in out
     assert "llm_gateway" in out and "litellm → offline" in out
     assert "llm.api_key = unused (the LLM gateway answers offline)" in out
+    assert "secret_store    local → the run's own folder (KITARU_HOME untouched)" in out
+    assert not (isolated_kitaru_home / "secrets.json").exists()
     assert "waits answered: approve_draft" in out and "LLM: 2 call(s)" in out
     assert "result: " in out and "Rejected" not in out
 
@@ -203,7 +205,7 @@ def test_a_third_party_standin_is_found_through_the_hook_and_started(
     assert standin.provider == "kitaru-elsewhere" and [u.type for u in uses] == ["artifact_store"]
     ctx = SimpleNamespace(server_url="http://127.0.0.1:1", workdir=Path("/tmp"))
     with standin.load()(ctx, uses) as stood:  # type: ignore[arg-type]
-        rewritten = _rewrite(_spec(), [stood], "http://127.0.0.1:1", None)
+        rewritten = _rewrite(_spec(), [stood], "http://127.0.0.1:1", None, Path("/tmp"))
     assert rewritten.components["artifact_store"].config == {"path": "/tmp/stood-in"}
     assert rewritten.components["orchestrator"].config == {}  # local: no server_url to set
     assert stood.limits == ["no real latency"]

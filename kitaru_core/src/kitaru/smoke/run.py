@@ -145,11 +145,22 @@ def _environment(changes: dict[str, str | None]) -> Iterator[None]:
         reset_stack_cache()
 
 
-def _rewrite(spec: Any, stood: list[StoodIn], server_url: str, llm_key: str | None) -> Any:
+#: builtin flavors whose empty ``path`` means a place in KITARU_HOME: a run gets its own, so it
+#: leaves the user's secrets and artifacts untouched
+OWN_FOLDERS = {("artifact_store", "local"): "artifacts", ("secret_store", "local"): "secrets.json"}
+
+
+def _rewrite(
+    spec: Any, stood: list[StoodIn], server_url: str, llm_key: str | None, workdir: Path
+) -> Any:
     """The stack with endpoints pointing at the stand-ins (nothing else changed)."""
     from kitaru.stack.model import StackSpec
 
     data = spec.model_dump()
+    for kind, component in data["components"].items():
+        own = OWN_FOLDERS.get((kind, component["flavor"]))
+        if own is not None and not component["config"].get("path"):
+            component["config"]["path"] = str(workdir / own)
     for s in stood:
         for kind, changes in s.config.items():
             data["components"][kind]["config"].update(changes)
@@ -241,13 +252,16 @@ def _run(target: str, stack: str, options: SmokeOptions, workdir: Path, r: Smoke
                        "offline (answered here; --llm-key KEY calls the provider)")  # fmt: skip
                 r.components.append(ComponentLine(kind, component.flavor, how))
             elif not any(u.type == kind for uses in groups.values() for u in uses):
-                r.components.append(ComponentLine(kind, component.flavor, "runs here as it is"))
+                own = (kind, component.flavor) in OWN_FOLDERS and not component.config.get("path")
+                how = "the run's own folder (KITARU_HOME untouched)" if own else "runs as it is"
+                r.components.append(ComponentLine(kind, component.flavor, how))
         r.timings["stand-ins"] = time.monotonic() - started
         env: dict[str, str | None] = {k: v for s in stood for k, v in s.environment.items()}
         env.update(KITARU_SERVER_URL=server.url, KITARU_API_KEY=server.admin_key,
                    KITARU_STACK=spec.name, KITARU_DB_URL=None)  # fmt: skip
         with _environment(env):
-            _deploy_and_run(flow, spec, _rewrite(spec, stood, server.url, options.llm_key),
+            rewritten = _rewrite(spec, stood, server.url, options.llm_key, workdir)
+            _deploy_and_run(flow, spec, rewritten,
                             server.admin_key, [s.runner for s in stood if s.runner], options, r)  # fmt: skip
 
 
