@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from kitaru.errors import ExecutionCancelled, ExecutionFailed
 from kitaru.store.base import MetadataStore
+from kitaru.store.changes import Waker
 from kitaru.store.records import TERMINAL_STATUSES, Execution, display_status, lease_is_live
 
 if TYPE_CHECKING:
@@ -135,22 +136,28 @@ class FlowHandle(Generic[R]):
         input is stored, wherever it comes from.
         """
         stop_at = None if timeout is None else time.time() + timeout
-        delay = 0.0005
-        while True:
-            if self._thread is not None and self._thread.is_alive():
-                self._thread.join(None if stop_at is None else max(0.0, stop_at - time.time()))
-            self._raise_if_lost()
-            ex = self._execution()
-            if self._ended(ex):
-                return self._result(ex)
-            if ex.status == "waiting":
-                self._announce_wait()
-                if self._hold(ex, stop_at):
+        waker: Waker | None = None  # woken by the store's change notifications, or polling
+        try:
+            while True:
+                if self._thread is not None and self._thread.is_alive():
+                    self._thread.join(None if stop_at is None else max(0.0, stop_at - time.time()))
+                self._raise_if_lost()
+                ex = self._execution()
+                if self._ended(ex):
+                    return self._result(ex)
+                if ex.status == "waiting":
+                    self._announce_wait()
+                    if self._hold(ex, stop_at):
+                        continue
+                if stop_at is not None and time.time() >= stop_at:
+                    raise TimeoutError(f"execution {self.id} is still {self.status}")
+                if waker is None:  # watched from before the next read: no change slips by
+                    waker = Waker(self._store, ex.id, cap=0.02)
                     continue
-            if stop_at is not None and time.time() >= stop_at:
-                raise TimeoutError(f"execution {self.id} is still {self.status}")
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.02)
+                waker.sleep(until=stop_at)
+        finally:
+            if waker is not None:
+                waker.close()
 
     def _announce_wait(self) -> None:
         """A person running a script sees why it blocks and how to go on; library use (no

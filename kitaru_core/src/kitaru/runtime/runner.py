@@ -22,12 +22,15 @@ from kitaru.runtime.engine import Outcome, error_record, run_body
 from kitaru.runtime.leases import keeper
 from kitaru.runtime.values import ValueIO
 from kitaru.store.base import MetadataStore
+from kitaru.store.changes import Waker
 from kitaru.store.records import Call, Execution, display_status
 
 if TYPE_CHECKING:
     from kitaru.flow import Flow
 
 RESUMABLE = ("pending", "running", "waiting")
+#: seconds between a held wait's looks at the store while its changes are announced
+HOLD_FALLBACK = 5.0
 #: the execution metadata key that keeps why the last attempt to resume it failed (written by
 #: the worker, cleared by the next resume that gets past it, shown by the client)
 RESUME_ERROR = "resume_error"
@@ -172,24 +175,31 @@ def acquire(ctx: ExecutionContext, statuses: tuple[str, ...], set_status: str | 
 
 
 def hold_until_resolved(ctx: ExecutionContext, call_id: str, stop_at: float | None) -> bool:
-    """Keep a waiting execution's lease until its wait is resolved (True) or we stop (False)."""
+    """Keep a waiting execution's lease until its wait is resolved (True) or we stop (False).
+
+    Woken by the store's change notifications where it has them (PostgreSQL, directly or
+    through a server), else polling (:class:`~kitaru.store.changes.Waker`)."""
     store, pk = ctx.store, ctx.pk
-    delay = 0.0005
-    while True:
-        rec = store.get_call(pk, call_id)
-        deadline = ((rec.meta if rec else None) or {}).get("deadline")
-        if rec is None or rec.status != "pending" or (deadline and time.time() >= deadline):
-            if store.set_status(pk, "running", only_if=("waiting", "running"), epoch=ctx.epoch):
-                return True
-            keeper().release(store, pk)  # cancelled (e.g. the wait was aborted)
-            return False
-        if ctx.taken_over.is_set():
-            ctx.check_runnable()  # raises LeaseLost
-        if ctx.cancelled.is_set() or (stop_at is not None and time.time() >= stop_at):
-            keeper().release(store, pk)
-            return False
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.01)
+    # the input a hold waits for is always announced: its fallback look only covers a writer
+    # that announces nothing (an older client), so it can be rare with thousands held
+    with Waker(store, ctx.execution.id, cap=0.01, fallback=HOLD_FALLBACK) as waker:
+        while True:
+            rec = store.get_call(pk, call_id)
+            deadline = ((rec.meta if rec else None) or {}).get("deadline")
+            if rec is None or rec.status != "pending" or (deadline and time.time() >= deadline):
+                if store.set_status(pk, "running", only_if=("waiting", "running"),
+                                    epoch=ctx.epoch):  # fmt: skip
+                    return True
+                keeper().release(store, pk)  # cancelled (e.g. the wait was aborted)
+                return False
+            if ctx.taken_over.is_set():
+                ctx.check_runnable()  # raises LeaseLost
+            # a cancel is announced before the heartbeat notices it
+            if (ctx.cancelled.is_set() or waker.seen("cancelled")
+                    or (stop_at is not None and time.time() >= stop_at)):  # fmt: skip
+                keeper().release(store, pk)
+                return False
+            waker.sleep(until=min((t for t in (deadline, stop_at) if t), default=None))
 
 
 # -- resuming elsewhere -----------------------------------------------------------------------

@@ -161,7 +161,13 @@ def create_app(store: Any, runner: Any = None, *, gate: Any = "keys") -> FastAPI
         """Liveness; needs no key."""
         return {"status": "ok", "version": __version__}
 
-    from kitaru.server import routes_access, routes_executions, routes_schedules, routes_store
+    from kitaru.server import (
+        routes_access,
+        routes_changes,
+        routes_executions,
+        routes_schedules,
+        routes_store,
+    )
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(principal)])
 
@@ -171,6 +177,7 @@ def create_app(store: Any, runner: Any = None, *, gate: Any = "keys") -> FastAPI
         return {"version": __version__, "store": type(store).__name__}
 
     routes_store.add(api, store)
+    app.state.changes = routes_changes.add(api, store)
     routes_executions.add(api, store, runner)
     routes_schedules.add(api, store)
     app.include_router(api)

@@ -9,10 +9,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kitaru.errors import Conflict, LeaseLost, NotFound, UsageError
 from kitaru.store.records import Attempt, Blob, Call, Execution
+
+if TYPE_CHECKING:
+    from kitaru.store.changes import Changes
 
 
 def check_execution_id(execution_id: str) -> None:
@@ -221,6 +224,11 @@ class MetadataStore(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+    def changes(self) -> Changes | None:
+        """This process's listener for the store's change notifications, None where the
+        store announces nothing (waiters poll it; :mod:`kitaru.store.changes`)."""
+        return None
 
     # -- stacks and components ----------------------------------------------------------------
     @abstractmethod

@@ -11,7 +11,10 @@ A :class:`Dialect` turns a canonical statement into the driver's text once (cach
   too: nothing is ever locked by another transaction inside one) are dropped;
 * **JSON**: stored as TEXT on both (key order kept); reading a field in SQL differs;
 * **named locks**: PostgreSQL serializes rare registry writes with advisory transaction locks;
-  SQLite's ``BEGIN IMMEDIATE`` already did.
+  SQLite's ``BEGIN IMMEDIATE`` already did;
+* **change notifications**: PostgreSQL announces a changed execution to its listeners
+  (``pg_notify``, sent only when the transaction commits; :mod:`kitaru.store.changes`); SQLite
+  has no one to tell (waiters poll it).
 
 Standard library only: drivers are imported by the store modules that use them.
 """
@@ -39,6 +42,8 @@ class Dialect:
     ilike: str
     #: statement taking a transaction-scoped lock on a text key (None: the transaction is one)
     lock_key: str | None
+    #: the channel changes of executions are announced on (None: not announced)
+    channel: str | None = None
     _cache: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def sql(self, canonical: str) -> str:
@@ -76,6 +81,7 @@ POSTGRES = Dialect(
     json_field="({column}::jsonb ->> '{key}')",
     ilike="ILIKE",
     lock_key="SELECT pg_advisory_xact_lock(hashtext(?))",
+    channel="kitaru_executions",
 )
 
 

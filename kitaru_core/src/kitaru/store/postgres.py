@@ -9,14 +9,19 @@ use, rows readable by column name. The schema is created or upgraded on open
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kitaru.store.dialect import POSTGRES
 from kitaru.store.pg_migrations import migrate
 from kitaru.store.pg_pool import Pool, UniqueViolation, row_factory
 from kitaru.store.sql import SqlStore
+
+if TYPE_CHECKING:
+    from kitaru.store.changes import Changes
 
 
 class _Tx:
@@ -54,6 +59,8 @@ class PostgresStore(SqlStore):
         self.location = self._pool.location  # host:port/dbname: for messages, no password
         with self._pool.connection() as conn:
             migrate(conn, self.location)
+        self._changes: Changes | None = None
+        self._changes_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.location!r})"
@@ -80,5 +87,19 @@ class PostgresStore(SqlStore):
         with self._pool.connection() as conn:
             return conn.execute(POSTGRES.sql(sql), args).rowcount
 
+    def changes(self) -> Changes | None:
+        """The process's ``LISTEN`` connection, started by the first watch; None with
+        ``KITARU_NOTIFY=0`` (e.g. behind PgBouncer in transaction mode, which cannot LISTEN)."""
+        if os.environ.get("KITARU_NOTIFY", "1").strip().lower() in ("0", "false", "no", "off"):
+            return None
+        with self._changes_lock:
+            if self._changes is None:
+                from kitaru.store.pg_listen import PgChanges
+
+                self._changes = PgChanges(self._pool.connect)
+            return self._changes
+
     def close(self) -> None:
+        if self._changes is not None:  # its connection closes with the store's
+            self._changes.close(wait=2.0)
         self._pool.close()

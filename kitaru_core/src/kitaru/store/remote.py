@@ -8,6 +8,10 @@ Standard library only (``http.client``, one keep-alive connection per thread), s
 costs no import time. A server that cannot be reached on the first call fails within
 ``connect_timeout`` seconds with one line; once connected, calls ride out a server restart for
 up to ``reconnect_window`` seconds (journal writes are then retried, not lost).
+
+Waits wake through the server: a process that waits on an execution long-polls the server's
+``GET /api/v1/changes`` in one thread (:class:`RemoteChanges`), which the server answers from
+its PostgreSQL listener; a server on SQLite says it has none, and waiters poll.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 from kitaru.errors import ConfigError
 from kitaru.store.base import MetadataStore
+from kitaru.store.changes import Changes
 from kitaru.store.deployments import DeploymentStore
 from kitaru.store.schedules import ScheduleStore
 from kitaru.version import __version__
@@ -56,6 +61,7 @@ class RemoteStore(MetadataStore, DeploymentStore, ScheduleStore):
         self._host = parsed.hostname
         self._port = parsed.port or (443 if self._https else 80)
         self._base = parsed.path.rstrip("/") + "/api/v1/store/"
+        self._changes_path = parsed.path.rstrip("/") + "/api/v1/changes"
         self._headers = {"Authorization": f"Bearer {api_key}", "X-Kitaru-Version": __version__,
                          "Content-Type": "application/json"}  # fmt: skip
         # 5 s suits a person at a terminal; kitaru.entrypoint (containers, jobs) waits longer
@@ -66,6 +72,7 @@ class RemoteStore(MetadataStore, DeploymentStore, ScheduleStore):
         self._reconnect_window = reconnect_window
         self._local = threading.local()
         self._connected_once = False
+        self._changes = RemoteChanges(self)
 
     #: the runtime sends captured output here (the server keeps it) besides the local file
     ships_logs = True
@@ -136,8 +143,64 @@ class RemoteStore(MetadataStore, DeploymentStore, ScheduleStore):
             codec.raise_error(body, status)
         return codec.decode(body["result"])
 
+    def changes(self) -> Changes | None:
+        """The server's change notifications, heard by long polling it (see
+        :class:`RemoteChanges`); None once the server said it has none."""
+        return None if self._changes.unsupported else self._changes
+
     def close(self) -> None:
+        self._changes.close()
         self._drop()
+
+
+#: seconds the server may hold one long poll (below the client's read timeout)
+LONG_POLL = 25.0
+
+
+class RemoteChanges(Changes):
+    """A server's change feed, long-polled by one thread of this process while anything
+    watches: each answer lists what changed since the cursor of the last one. An answer
+    saying ``reset`` (the first one, a restarted or other server, a cursor it no longer
+    remembers) wakes every watch; so does losing the server (waiters then poll)."""
+
+    name = "changes-poll"
+
+    def __init__(self, store: RemoteStore) -> None:
+        super().__init__()
+        self._store = store
+        #: the server has no feed (it runs on SQLite, or with KITARU_NOTIFY=0): poll
+        self.unsupported = False
+
+    def _listen(self) -> None:
+        stream: str | None = None
+        after = 0
+        while self._wanted():
+            query: dict[str, Any] = {"timeout": LONG_POLL}
+            if stream is not None:
+                query.update(stream=stream, after=after)
+            try:
+                status, data = self._store.request(
+                    "GET", f"{self._store._changes_path}?{urllib.parse.urlencode(query)}"
+                )
+                body = json.loads(data) if status == 200 else {}
+            except (ConfigError, ValueError):
+                status, body = 0, {}
+            if status == 404 or (status == 200 and not body.get("supported")):
+                self.unsupported = True  # an older server, or none to hear: waiters poll
+                self._set_listening(False)
+                return
+            if status != 200:
+                stream = None
+                if self.listening:
+                    self._set_listening(False)
+                time.sleep(1.0)
+                continue
+            for _seq, execution_id, what in body.get("events", ()):
+                self.publish(execution_id, what)
+            listening = bool(body.get("listening"))
+            if body.get("reset") or body["stream"] != stream or listening != self.listening:
+                self._set_listening(listening)  # wakes every watch: read the store again
+            stream, after = body["stream"], int(body["seq"])
 
 
 def _remote(name: str) -> Any:

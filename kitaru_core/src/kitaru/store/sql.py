@@ -230,7 +230,7 @@ class SqlStore(SqlListing, SqlRegistry, SqlMemory, MetadataStore, SqlAccess, Sql
             # an UPDATE racing a take-over waits for it, then re-checks the row: never both
             sql += " AND epoch = ?"
             args.append(epoch)
-        if self._run(sql, args) == 1:
+        if self._changed(None, sql, args, status) == 1:
             return True
         if epoch is not None:
             self._refused(pk, epoch)
@@ -320,10 +320,13 @@ class SqlStore(SqlListing, SqlRegistry, SqlMemory, MetadataStore, SqlAccess, Sql
         return {int(r["pk"]): r["status"] for r in found}
 
     def release_lease(self, pk: int, owner: str) -> None:
-        self._run(
+        # announced: a process waiting for the result may hold the execution now
+        self._changed(
+            None,
             "UPDATE executions SET lease_owner = NULL, lease_expires = NULL "
             "WHERE pk = ? AND lease_owner = ?",
             (pk, owner),
+            "released",
         )
 
     # -- journal ------------------------------------------------------------------------------
@@ -349,8 +352,8 @@ class SqlStore(SqlListing, SqlRegistry, SqlMemory, MetadataStore, SqlAccess, Sql
         with self._session() as tx:
             self._check_epoch(tx, pk, epoch)
             tx.run(_RECORD_WAIT, rows.call_row(pk, call))  # an existing record is kept
-            tx.run("UPDATE executions SET status = 'waiting' WHERE pk = ? AND status = 'running'",
-                   (pk,))  # fmt: skip
+            self._changed(tx, "UPDATE executions SET status = 'waiting' WHERE pk = ? AND "
+                          "status = 'running'", (pk,), "waiting")  # fmt: skip
 
     def resolve_wait(
         self,
@@ -381,6 +384,7 @@ class SqlStore(SqlListing, SqlRegistry, SqlMemory, MetadataStore, SqlAccess, Sql
                 (status, serializer, type_name, value, time.time(), rows.dumps(merged), pk,
                  call_id),
             )  # fmt: skip
+            self._announce(tx, pk, "input")  # the holder of the wait continues at once
             return True
 
     def pending_wait(self, pk: int) -> Call | None:

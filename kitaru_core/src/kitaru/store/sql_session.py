@@ -72,6 +72,25 @@ class SqlSession:
         if epoch is not None:
             fence(tx.one("SELECT id, epoch FROM executions WHERE pk = ? FOR SHARE", (pk,)), epoch)
 
+    # -- change notifications (kitaru.store.changes) -------------------------------------------
+    def _changed(self, tx: Tx | None, update: str, args: Sequence[Any], what: str) -> int:
+        """Run ``update`` of executions (in ``tx``, or autocommitted); rows changed. Where the
+        database announces changes, listeners hear ``<execution id>:<what>`` on commit."""
+        channel = self.dialect.channel
+        if channel is None:
+            return tx.run(update, args) if tx is not None else self._run(update, args)
+        # one statement: the UPDATE and its announcement commit (or roll back) together
+        sql = (f"WITH changed AS ({update} RETURNING id) "
+               f"SELECT pg_notify('{channel}', id || ':' || ?) FROM changed")  # fmt: skip
+        return len(tx.all(sql, (*args, what)) if tx is not None else self._all(sql, (*args, what)))
+
+    def _announce(self, tx: Tx, pk: int, what: str) -> None:
+        """Inside a write transaction: announce that execution ``pk`` changed, on commit."""
+        channel = self.dialect.channel
+        if channel is not None:
+            tx.one(f"SELECT pg_notify('{channel}', id || ':' || ?) FROM executions WHERE pk = ?",
+                   (what, pk))  # fmt: skip
+
     def _lock_key(self, tx: Tx, key: str) -> None:
         """Serialize transactions on ``key`` (rare registry writes) until commit."""
         if self.dialect.lock_key is not None:
