@@ -1,9 +1,11 @@
-"""The plugin module (entry point ``kitaru = aws``): it only describes its flavors."""
+"""The plugin module (entry point ``kitaru = aws``): it only describes its flavors, templates
+and stand-ins (nothing here imports boto3 or moto)."""
 
 from __future__ import annotations
 
 from kitaru.components.flavor import Flavor
 from kitaru.plugins import hookimpl, templates_in
+from kitaru.smoke.standins import StandIn
 
 _HINT = "pip install kitaru-aws"
 
@@ -52,3 +54,24 @@ def kitaru_stack_templates() -> list[tuple[str, str]]:
     """``aws`` (SageMaker, ECR, S3, Secrets Manager) and ``aws-local`` (S3 and Secrets Manager,
     local execution): ``kitaru stack register NAME --template aws``."""
     return templates_in("kitaru_aws")
+
+
+@hookimpl
+def kitaru_standins() -> list[StandIn]:
+    """In a smoke run moto (server mode) stands in for S3, Secrets Manager, ECR's API and
+    SageMaker; the training jobs it records run as containers on the smoke run's engine, the
+    images go to its registry (:mod:`kitaru_aws.smoke`)."""
+    return [
+        StandIn(
+            name="moto",
+            serves=(
+                ("artifact_store", "s3"),
+                ("secret_store", "aws"),
+                ("container_builder", "ecr"),
+                ("orchestrator", "sagemaker"),
+            ),
+            implementation="kitaru_aws.smoke:moto",
+            install_hint="pip install 'kitaru-aws[smoke]'",
+            description="moto_server on 127.0.0.1; SageMaker jobs run in the engine (DOCKER_HOST)",
+        )
+    ]
