@@ -318,6 +318,7 @@ def _drive(
 ) -> None:  # fmt: skip
     """Run what the stand-ins recorded and answer waits until the execution ends."""
     problem_since: float | None = None
+    asked = time.monotonic()
     while True:
         for runner in runners:
             runner.poll()
@@ -333,6 +334,12 @@ def _drive(
                                  hint=f"kitaru smoke ... --answer {name}=JSON")  # fmt: skip
             handle.input(options.answers[key], name=wait.name)
             r.waits_answered.append(wait.name)
+        # with no stand-in running the units, the orchestrator's backend (an engine, a
+        # cluster) is the one that knows a unit ended without finishing the execution
+        ask = not runners and status in ("pending", "running", "crashed")
+        if ask and time.monotonic() - asked >= 2.0:
+            asked = time.monotonic()
+            _raise_if_crashed(handle.id)
         problems = [p for runner in runners for p in runner.problems()]
         if problems:
             # a unit failed before the flow could say so (an import error, a refused image):
@@ -355,6 +362,23 @@ def _drive(
     reason = (f"{error.get('type', 'Error')}: {error.get('message', '')}" if error else
               problems[0] if problems else "no reason recorded")  # fmt: skip
     raise KitaruError(f"the execution {status}: {reason}")
+
+
+def _raise_if_crashed(execution_id: str) -> None:
+    """A KitaruError with the orchestrator's reason and the unit's last output line if the
+    orchestrator says the execution crashed (its unit ended without finishing it)."""
+    from kitaru.client import KitaruClient
+
+    client = KitaruClient()
+    info = client.executions.get(execution_id)
+    if info.status != "crashed":
+        return
+    lines = [str(x.get("line") or x.get("message") or "").strip() for x in
+             client.executions.logs(execution_id)]  # fmt: skip
+    last = next((x for x in reversed(lines) if x), None)
+    reason = info.crash_reason or "its unit ended without finishing it"
+    raise KitaruError(f"the execution crashed: {reason}" + (f"; its last output: {last}"
+                                                             if last else ""))  # fmt: skip
 
 
 def _short(value: Any, limit: int = 200) -> str:

@@ -112,7 +112,8 @@ class StoodIn:
     environment: dict[str, str] = field(default_factory=dict)
     #: component type → config keys replaced (endpoints and the registry only)
     config: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: component type → one line for the report ("moto 5.2.5 at http://…; bucket b created")
+    #: component type → what stood in for it, for the report line ``type  flavor → note``
+    #: ("moto 5.2.5 at http://…; bucket b created"; no need to repeat the flavor)
     notes: dict[str, str] = field(default_factory=dict)
     #: what cannot be stood in for ("instance_type ml.p4d.24xlarge: units run on this CPU")
     limits: list[str] = field(default_factory=list)

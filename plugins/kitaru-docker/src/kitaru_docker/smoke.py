@@ -155,8 +155,8 @@ def docker_registry(ctx: SmokeContext, components: list[ComponentUse]) -> Iterat
             path = original.split("/", 1)[1] if "/" in original else "kitaru"
             registry = f"{ctx.registry}/{path}"
             stood.config[use.type] = {"registry": registry, "base_url": ctx.docker_host}
-            stood.notes[use.type] = f"docker → pushes to {registry} (in place of {original})"
+            stood.notes[use.type] = f"pushes to {registry} (in place of {original})"
         elif use.type == "orchestrator":
             stood.config[use.type] = {"base_url": ctx.docker_host}
-            stood.notes[use.type] = f"docker → the engine at {ctx.docker_host}"
+            stood.notes[use.type] = f"its containers run on the engine at {ctx.docker_host}"
     yield stood
