@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from kitaru.components.flavor import Flavor
 from kitaru.plugins import hookimpl, templates_in
+from kitaru.smoke.standins import StandIn
 
 _HINT = "pip install kitaru-gcp"
 
@@ -57,3 +58,24 @@ def kitaru_stack_templates() -> list[tuple[str, str]]:
     """``vertex`` (Vertex AI, Artifact Registry, GCS, Secret Manager, litellm):
     ``kitaru stack register NAME --template vertex``."""
     return templates_in("kitaru_gcp")
+
+
+@hookimpl
+def kitaru_standins() -> list[StandIn]:
+    """In a smoke run (``kitaru smoke``) the GCS emulator and drongo stand in for Google Cloud;
+    Vertex AI's CustomJobs run in the smoke run's container engine, images go to its registry."""
+    return [
+        StandIn(
+            name="GCS emulator + drongo",
+            serves=(
+                ("artifact_store", "gcs"),
+                ("secret_store", "gcp"),
+                ("orchestrator", "vertex"),
+                ("container_builder", "artifact_registry"),
+            ),
+            implementation="kitaru_gcp.smoke.starter:gcp_standins",
+            install_hint="pip install 'kitaru-gcp[smoke]'",
+            description="gcp-storage-emulator (GCS), drongo (Secret Manager, Vertex AI "
+            "CustomJobs run in the engine), the smoke run's registry (Artifact Registry)",
+        )
+    ]

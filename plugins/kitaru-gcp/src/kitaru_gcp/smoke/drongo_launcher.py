@@ -7,11 +7,12 @@ FAILED with its error). This launcher serves drongo unchanged plus
     POST /drongo/vertexai/state?name=projects/P/locations/L/customJobs/ID&state=STATE[&message=M]
 
 which sets the job's state (and, with ``message``, its ``error``) in drongo's own backend,
-under drongo's server lock, so that clients read it through the real REST API. Only the tests'
-stand-in runner (``vertex_standin``) calls it: it is the part of Vertex AI's job state machine
-that drongo lacks.
+under drongo's server lock, so that clients read it through the real REST API. Only the stand-in
+runner (:class:`kitaru_gcp.smoke.vertex_jobs.VertexJobs`) and tests call it: it is the part of
+Vertex AI's job state machine that drongo lacks.
 
-Usage: ``python drongo_launcher.py --host 127.0.0.1 --port PORT``.
+Usage: ``python -m kitaru_gcp.smoke.drongo_launcher --host 127.0.0.1 --port PORT`` (drongo is
+in ``pip install 'kitaru-gcp[smoke]'``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ ROUTE = "/drongo/vertexai/state"
 
 
 class Handler(server.DrongoHTTPRequestHandler):
+    """drongo's handler, plus :data:`ROUTE`."""
+
     def _dispatch(self) -> None:
         parts = urlsplit(self.path)
         if parts.path != ROUTE:
