@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from azure_standins import TIMINGS, Azurite, running_azurite
+from azure_standins import TIMINGS, Azurite, azurite_blob, running_azurite
 from fake_azure import FakeAzure, running_fake
 
 #: what would leak a developer's Azure login (or a real endpoint) into the tests
@@ -47,7 +47,8 @@ def fake(fake_azure: FakeAzure) -> FakeAzure:
 
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
-    with running_azurite(tmp_path_factory.mktemp("azurite") / "azurite.log") as server:
+    script = azurite_blob()
+    with running_azurite(tmp_path_factory.mktemp("azurite") / "azurite.log", script) as server:
         TIMINGS["Azurite start (s)"] = round(server.start_seconds, 2)
         yield server
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from kitaru.components.flavor import Flavor
 from kitaru.plugins import hookimpl, templates_in
+from kitaru.smoke.standins import StandIn
 
 _HINT = "pip install kitaru-azure"
 
@@ -58,3 +59,24 @@ def kitaru_stack_templates() -> list[tuple[str, str]]:
     """``azureml`` (AzureML, ACR, Blob Storage, Key Vault, litellm):
     ``kitaru stack register NAME --template azureml``."""
     return templates_in("kitaru_azure")
+
+
+@hookimpl
+def kitaru_standins() -> list[StandIn]:
+    """In a smoke run Azurite stands in for Blob Storage, a hand-written HTTPS fake for Key Vault
+    and AzureML (its command jobs run in the engine), the smoke run's registry for ACR."""
+    return [
+        StandIn(
+            name="Azurite and the Azure fake",
+            serves=(
+                ("artifact_store", "azure"),
+                ("secret_store", "azure"),
+                ("orchestrator", "azureml"),
+                ("container_builder", "acr"),
+            ),
+            implementation="kitaru_azure.smoke.standin:start",
+            install_hint="pip install 'kitaru-azure[smoke]' and npm install -g azurite",
+            description="Azurite (blobs), a fake of Key Vault/AzureML/Entra ID (jobs run in "
+            "the engine), the smoke run's registry for ACR",
+        )
+    ]
