@@ -44,6 +44,7 @@ Shell completion (commands, options, execution ids, stack and component names):
 | `KITARU_DB_URL` | a `postgresql://` metadata store instead of SQLite under `KITARU_HOME` | |
 | `KITARU_SERVER_URL`, `KITARU_API_KEY` | use a Kitaru server (instead of `kitaru login`'s saved one) | |
 | `KITARU_CONNECT_TIMEOUT` | seconds to wait for an unreachable server (60 in a unit) | 5 |
+| `KITARU_NOTIFY` | `0`: on PostgreSQL, waits poll instead of listening (`LISTEN`) for changes, e.g. behind PgBouncer in transaction mode (docs/scale.md) | 1 |
 | `KITARU_STACK` | the active stack, over `kitaru stack use` | |
 | `KITARU_INLINE_LIMIT` | bytes up to which a value is stored inline, not in the artifact store | 65536 |
 | `KITARU_LEASE_TTL`, `KITARU_HEARTBEAT_INTERVAL` | seconds a runner's lease lasts / between its heartbeats | 10, 1 |
