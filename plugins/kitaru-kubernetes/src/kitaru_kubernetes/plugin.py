@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from kitaru.components.flavor import Flavor
 from kitaru.plugins import hookimpl, templates_in
+from kitaru.smoke.standins import StandIn
 
 _HINT = "pip install kitaru-kubernetes"
 
@@ -42,3 +43,21 @@ def kitaru_stack_templates() -> list[tuple[str, str]]:
     """``kubernetes`` (Jobs, Kubernetes Secrets, the docker builder, S3): the package's
     ``templates/kubernetes.yaml``, for ``kitaru stack register NAME --template kubernetes``."""
     return templates_in("kitaru_kubernetes")
+
+
+@hookimpl
+def kitaru_standins() -> list[StandIn]:
+    """In a smoke run a local cluster stands in for the stack's, and only one that is
+    configured (its API server on this machine, or ``KITARU_SMOKE_KUBECONFIG``): it runs the
+    Jobs and keeps the Secrets itself."""
+    return [
+        StandIn(
+            name="local cluster",
+            serves=(("orchestrator", "kubernetes"), ("secret_store", "kubernetes")),
+            implementation="kitaru_kubernetes.smoke:local_kubernetes",
+            install_hint="start a local cluster (scripts/standins/k8s.sh, k3s, kind) and set "
+            "KUBECONFIG or KITARU_SMOKE_KUBECONFIG",
+            description="the configured local cluster (127.0.0.1 / KITARU_SMOKE_KUBECONFIG) "
+            "runs the Jobs; nothing emulated",
+        )
+    ]
