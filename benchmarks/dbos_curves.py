@@ -196,7 +196,7 @@ def measure_workers(params: dict[str, Any]) -> dict[str, Any]:
                 "flows_per_s": flows / span, "checkpoints_per_s": flows * cps / span,
                 "seconds": span, "enqueue_per_s": flows / enqueue_s, "executors": len(by),
             }  # fmt: skip
-        DBOS.destroy()
+        # no DBOS.destroy(): the child ends with os._exit, the database is dropped with FORCE
     return out
 
 

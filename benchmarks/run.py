@@ -40,6 +40,17 @@ METRICS = (
 
 # -- child side -----------------------------------------------------------------------------------
 def child(system: str, metric: str, out: str, params_json: str) -> None:
+    try:
+        _child(system, metric, out, params_json)
+    except BaseException:  # print it and end now: DBOS's threads would keep the process alive
+        import traceback
+
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
+
+
+def _child(system: str, metric: str, out: str, params_json: str) -> None:
     params: dict[str, Any] = json.loads(params_json or "{}")
     params["_out"] = out
     if system == "sqlite":
