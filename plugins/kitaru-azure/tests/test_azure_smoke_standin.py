@@ -176,7 +176,8 @@ def test_a_name_azure_would_refuse_is_one_line_naming_the_component(
                                                          components(path, vault)):  # fmt: skip
         pass
     assert (
-        caught.value.message.startswith(f"{component} (azure): ") and says in caught.value.message
+        caught.value.message.startswith(f"smoke stack azure: {component} (flavor 'azure'): ")
+        and says in caught.value.message
     )
     assert "\n" not in caught.value.message
     assert not (tmp_path / "smoke").exists()  # refused before anything started

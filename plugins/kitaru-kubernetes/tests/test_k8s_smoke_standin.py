@@ -132,7 +132,8 @@ def test_a_namespace_kubernetes_would_refuse_is_one_line_naming_the_component(
 ) -> None:
     uses = components(namespace="Kitaru_Prod")
     message = refusal(tmp_path, uses)
-    assert message.startswith("orchestrator (kubernetes): namespace: String should match pattern")
+    assert message.startswith("smoke stack k8s: orchestrator (flavor 'kubernetes'): config key "
+                              "'namespace': String should match pattern")  # fmt: skip
 
 
 def test_the_service_account_rules_are_rbac_job_pods_yaml_s() -> None:

@@ -107,21 +107,13 @@ def _kubeconfig_path() -> str | None:
 @contextlib.contextmanager
 def local_kubernetes(ctx: SmokeContext, components: list[ComponentUse]) -> Iterator[StoodIn]:
     """The starter (``kitaru_kubernetes.smoke:local_kubernetes``): see the module doc."""
-    from pydantic import ValidationError
-
-    from kitaru_kubernetes.config import KubernetesOrchestratorConfig, KubernetesSecretStoreConfig
+    from kitaru.stack.model import find_flavor, validate_component_config
 
     stood = StoodIn()
     for use in components:
-        config_class = (KubernetesOrchestratorConfig if use.type == "orchestrator"
-                        else KubernetesSecretStoreConfig)  # fmt: skip
-        try:  # a namespace Kubernetes would refuse: one line, before anything is touched
-            config = config_class.model_validate(use.config)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(x) for x in first["loc"]) or "config"
-            raise ConfigError(f"{use.type} (kubernetes): {where}: {one_line(first['msg'])}",
-                              hint="Kubernetes would refuse it too: fix the stack's config") from None  # fmt: skip
+        # a namespace Kubernetes would refuse: one line naming the component, before anything
+        config: Any = validate_component_config(use.type, find_flavor(use.type, use.flavor),
+                                                use.config, source=f"smoke stack {ctx.stack}")  # fmt: skip
         keys, server = local_cluster(use)
         created = _ensure(keys, config, use)
         where = f"namespace {config.namespace}" + (f" ({', '.join(created)} created)" if created else "")  # fmt: skip

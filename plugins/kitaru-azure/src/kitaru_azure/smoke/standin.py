@@ -45,35 +45,21 @@ AMBIENT = ("AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_FEDERA
 #: a Key Vault's name (``NAME.vault.azure.net``): 3-24 letters, digits and single dashes
 _VAULT = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{1,22}[A-Za-z0-9]$")
 _VAULT_DOMAINS = (".vault.azure.net", ".vault.azure.cn", ".vault.usgovcloudapi.net")
-#: (type, flavor) -> its config class
-_CONFIGS = {
-    ("artifact_store", "azure"): "kitaru_azure.config:AzureBlobArtifactStoreConfig",
-    ("secret_store", "azure"): "kitaru_azure.config:AzureKeyVaultSecretStoreConfig",
-    ("orchestrator", "azureml"): "kitaru_azure.azureml_config:AzureMLOrchestratorConfig",
-    ("container_builder", "acr"): "kitaru_azure.acr:ACRBuilderConfig",
-}
 
 
-def _checked(use: ComponentUse) -> Any:
+def _checked(ctx: SmokeContext, use: ComponentUse) -> Any:
     """The component's config, validated as registration would: a name Azure refuses (the
     config classes carry Azure's naming rules) is one line naming the component."""
-    from pydantic import ValidationError
+    from kitaru.stack.model import find_flavor, validate_component_config
 
-    from kitaru.imports import import_object
-
-    cls = import_object(_CONFIGS[(use.type, use.flavor)])
-    try:
-        config = cls.model_validate(use.config)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "config"
-        raise ConfigError(f"{use.type} ({use.flavor}): {where}: {one_line(first['msg'])}",
-                          hint="Azure would refuse it too: fix the stack's config") from None  # fmt: skip
+    config = validate_component_config(use.type, find_flavor(use.type, use.flavor), use.config,
+                                       source=f"smoke stack {ctx.stack}")  # fmt: skip
     if use.type == "secret_store":
         host = urlsplit(config.vault_url).hostname or ""
         name, _, domain = host.partition(".")
         if f".{domain}" in _VAULT_DOMAINS and not _VAULT.match(name):
-            raise ConfigError(f"secret_store (azure): {name!r} is not a Key Vault name (3-24 "
+            raise ConfigError(f"smoke stack {ctx.stack}: secret_store (flavor 'azure'): config "
+                              f"key 'vault_url': {name!r} is not a Key Vault name (3-24 "
                               "letters, digits and single '-', starting with a letter)",
                               hint="Azure would refuse it too: fix vault_url")  # fmt: skip
     return config
@@ -94,7 +80,7 @@ def _ca_bundle(ca_file: Path) -> Path:
 def start(ctx: SmokeContext, components: list[ComponentUse]) -> Iterator[StoodIn]:
     """Start what ``components`` need and yield what changed (see the module doc)."""
     uses = {use.type: use for use in components}
-    configs = {use.type: _checked(use) for use in components}  # names first: nothing started
+    configs = {use.type: _checked(ctx, use) for use in components}  # names first: nothing started
     blob = uses.get("artifact_store")
     if blob is not None and "secret_store" not in uses:
         raise ConfigError("artifact_store (azure): its Azurite stand-in needs the stack's "
