@@ -3,7 +3,9 @@ port of 127.0.0.1). Each test gets fresh state (``POST /moto-api/reset``) and a 
 
 from __future__ import annotations
 
+import hashlib
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,6 +65,38 @@ def aws_env(
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(isolated_kitaru_home)  # no pyproject.toml [tool.kitaru] from the repo
     yield dict(os.environ)
+
+
+@pytest.fixture(scope="session")
+def docker_host() -> str:
+    """podman's engine (``scripts/standins/podman.sh``); skips where podman cannot run."""
+    from sagemaker_standin import podman_engine
+
+    return podman_engine()
+
+
+@pytest.fixture(scope="session")
+def runtime_image(docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """Debian + python3 with kitaru and kitaru-aws (and their pinned dependencies) installed
+    from a local wheelhouse; its tag and the wheels of this checkout. Shared by the deploy and
+    smoke tests: built once per session (and kept by the engine while its recipe is the same)."""
+    import docker
+    from sagemaker_standin import REPO
+
+    context = tmp_path_factory.mktemp("aws-runtime")
+    script = REPO / "scripts" / "standins" / "kitaru_wheelhouse.sh"
+    proc = subprocess.run(["bash", str(script), str(context), "kitaru-aws"], capture_output=True,
+                          text=True, timeout=900)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    digest = hashlib.sha256()  # the script wrote the Dockerfile too
+    for path in sorted(context.rglob("*")):
+        if path.is_file():
+            digest.update(path.name.encode() + path.read_bytes())
+    tag = f"localhost/kitaru/aws-runtime-test:{digest.hexdigest()[:16]}"
+    client = docker.DockerClient(base_url=docker_host, timeout=600)
+    if not client.images.list(name=tag):
+        client.images.build(path=str(context), tag=tag, rm=True)
+    return tag, context / "kitaru"
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

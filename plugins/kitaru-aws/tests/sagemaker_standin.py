@@ -40,6 +40,17 @@ def aws_secret_store(moto: Moto) -> dict[str, Any]:
     return {"flavor": "aws", "config": {"region": "us-east-1", "endpoint_url": moto.endpoint_url}}
 
 
+def wheel_cache(wheels: Path, cache: Path) -> Path:
+    """A ``KITARU_CACHE`` holding this checkout's Kitaru wheel, as the runtime image does (a
+    build installs it from there)."""
+    import shutil
+
+    (cache / "wheels").mkdir(parents=True, exist_ok=True)
+    for wheel in wheels.glob("kitaru-*.whl"):
+        shutil.copy2(wheel, cache / "wheels")
+    return cache
+
+
 def job_command(spec: dict[str, Any]) -> list[str]:
     algorithm = spec["AlgorithmSpecification"]
     return [*algorithm["ContainerEntrypoint"], *algorithm["ContainerArguments"]]

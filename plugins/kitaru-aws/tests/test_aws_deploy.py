@@ -16,7 +16,6 @@ Skipped when there is no engine (``podman.sh`` exits 77)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
-from sagemaker_standin import REPO, ROLE, kitaru_server, podman_engine, run_in_podman
+from sagemaker_standin import REPO, ROLE, kitaru_server, run_in_podman, wheel_cache
 
 if TYPE_CHECKING:
     from aws_moto import Moto
@@ -41,33 +40,6 @@ SECRET = "sk-kitaru-SAGEMAKER-E2E-5e4d3c2b1a"
 #: podman.sh's registry by a name its login API accepts without TLS
 REGISTRY = "localhost:5001/kitaru-aws"
 pytestmark = pytest.mark.timeout(1500)  # a first podman.sh and wheelhouse take minutes
-
-
-@pytest.fixture(scope="module")
-def docker_host() -> str:
-    return podman_engine()
-
-
-@pytest.fixture(scope="module")
-def runtime_image(docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
-    """Debian + python3 with kitaru and kitaru-aws (and their pinned dependencies) installed
-    from a local wheelhouse; its tag and the wheels of this checkout."""
-    import docker
-
-    context = tmp_path_factory.mktemp("aws-runtime")
-    script = REPO / "scripts" / "standins" / "kitaru_wheelhouse.sh"
-    proc = subprocess.run(["bash", str(script), str(context), "kitaru-aws"], capture_output=True,
-                          text=True, timeout=900)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    digest = hashlib.sha256()  # the script wrote the Dockerfile too
-    for path in sorted(context.rglob("*")):
-        if path.is_file():
-            digest.update(path.name.encode() + path.read_bytes())
-    tag = f"localhost/kitaru/aws-runtime-test:{digest.hexdigest()[:16]}"
-    client = docker.DockerClient(base_url=docker_host, timeout=600)
-    if not client.images.list(name=tag):
-        client.images.build(path=str(context), tag=tag, rm=True)
-    return tag, context / "kitaru"
 
 
 @pytest.fixture
@@ -100,11 +72,7 @@ def test_seed_flow_deployed_to_the_aws_stack_runs_as_sagemaker_jobs_of_the_pushe
         "credentials": {"offline": "{{secret:llm.api_key}}"},
         "calls_log": str(shared / "provider-calls.jsonl")}}  # fmt: skip
     (tmp_path / "aws.yaml").write_text(yaml.safe_dump(stack))
-    # the cache holds this checkout's Kitaru wheel, as in the base image
-    cache = tmp_path / "cache"
-    (cache / "wheels").mkdir(parents=True)
-    for wheel in wheels.glob("kitaru-*.whl"):
-        shutil.copy2(wheel, cache / "wheels")
+    cache = wheel_cache(wheels, tmp_path / "cache")
     env = server.env(
         AWS_REGION="us-east-1", KITARU_S3_PATH=f"s3://{bucket}/kitaru",
         AWS_ENDPOINT_URL=moto.endpoint_url, KITARU_ECR_REGISTRY=REGISTRY,

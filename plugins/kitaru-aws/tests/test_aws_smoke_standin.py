@@ -128,7 +128,7 @@ def test_moto_stands_in_for_the_stack_rewriting_endpoints_and_the_registry_only(
         assert orchestrator["environment"] == {"AWS_ENDPOINT_URL": endpoint, "ACME_FLAG": "1"}
         assert set(stood.notes) == {"orchestrator", "container_builder", "artifact_store",
                                     "secret_store"}  # fmt: skip
-        assert "bucket acme-ml-artifacts created" in stood.notes["artifact_store"]
+        assert stood.notes["artifact_store"].endswith("(S3); bucket acme-ml-artifacts created")
         limits = "\n".join(stood.limits)
         for words in ("instance_type ml.g5.2xlarge", ROLE, f"region {REGION}", "Completed"):
             assert words in limits
@@ -174,17 +174,32 @@ def test_moto_stands_in_for_the_stack_rewriting_endpoints_and_the_registry_only(
 
 
 def test_a_bucket_name_s3_would_refuse_fails_in_one_line_naming_the_component(
-    ctx: SmokeContext,
-    said: list[str],
-) -> None:
+    ctx: SmokeContext, said: list[str],
+) -> None:  # fmt: skip
     with pytest.raises(ConfigError) as failed, starter()(ctx, components("s3://Bad_Bucket/x")):
         pytest.fail("the starter yielded for an invalid bucket")
     message = str(failed.value)
-    assert "\n" not in message
-    assert "artifact_store" in message and "'Bad_Bucket'" in message, message
-    started = [x for x in said if x.startswith("moto ")]
-    (line,) = started  # moto was up, and is stopped again
-    assert refused(line.split(" at ")[1].split(" ")[0] + "/moto-api/")
+    assert message == (
+        "S3 would refuse bucket 'Bad_Bucket' of artifact_store (s3) path s3://Bad_Bucket/x: 3 to "
+        "63 lowercase letters, digits, dots and hyphens, beginning and ending with a letter or digit"
+    )
+    assert said == []  # checked before moto starts
+    # the orchestrator's output bucket is checked too, named with its component
+    uses = components()
+    uses[0].config["output_path"] = "s3://acme..out/jobs"
+    with pytest.raises(ConfigError, match=r"^S3 would refuse bucket 'acme..out' of orchestrator "
+                       r"\(sagemaker\) output_path s3://acme..out/jobs: no two adjacent dots$"):  # fmt: skip
+        starter()(ctx, uses).__enter__()
+
+
+def test_an_error_after_moto_started_stops_it(ctx: SmokeContext, said: list[str]) -> None:
+    ctx.registry = None  # the ecr builder has nowhere to push: found after moto is up
+    with pytest.raises(
+        ConfigError, match=r"container_builder \(ecr\): the smoke run has no registry"
+    ):
+        starter()(ctx, components()).__enter__()
+    (line,) = [x for x in said if x.startswith("moto ")]
+    assert refused(line.split(" at ")[1].split(" ")[0] + "/moto-api/")  # stopped again
 
 
 def job(name: str, script: str, arguments: list[str], **environment: str) -> dict[str, Any]:

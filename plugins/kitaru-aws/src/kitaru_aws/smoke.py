@@ -139,20 +139,35 @@ def bucket_name_problem(name: str) -> str | None:
     return None
 
 
+#: the config keys holding an ``s3://`` URL whose bucket must exist, per (type, flavor)
+S3_URLS = {("artifact_store", "s3"): "path", ("orchestrator", "sagemaker"): "output_path"}
+
+
 def bucket_of(use: ComponentUse, key: str) -> str:
-    """The bucket of the ``s3://`` URL in config ``key``; a one-line ConfigError naming the
-    component when S3 would refuse it."""
+    """The bucket of the ``s3://`` URL in config ``key`` (a one-line ConfigError naming the
+    component when it is not one)."""
     url = str(use.config.get(key) or "")
     if not url.startswith("s3://") or not url[5:].strip("/"):
         raise ConfigError(f"{use.type} ({use.flavor}): {key} {url!r} is not an s3:// URL",
                           hint="write s3://bucket/prefix")  # fmt: skip
-    name = url[5:].split("/", 1)[0]
-    problem = bucket_name_problem(name)
-    if problem:
-        raise ConfigError(f"{use.type} ({use.flavor}): S3 would refuse bucket {name!r} of "
-                          f"{key} {url}: {problem}",
-                          hint="fix the bucket name in the stack (S3 bucket naming rules)")  # fmt: skip
-    return name
+    return url[5:].split("/", 1)[0]
+
+
+def check_buckets(components: list[ComponentUse]) -> None:
+    """A one-line ConfigError naming every component whose bucket S3 would refuse (checked
+    before anything starts: the artifact store and the orchestrator's output often share one)."""
+    users: dict[str, list[str]] = {}
+    for use in sorted(components, key=lambda u: u.type):  # artifact_store first
+        key = S3_URLS.get((use.type, use.flavor))
+        if key is not None:
+            users.setdefault(bucket_of(use, key), []).append(
+                f"{use.type} ({use.flavor}) {key} {use.config.get(key)}"
+            )
+    for name, where in users.items():
+        problem = bucket_name_problem(name)
+        if problem:
+            raise ConfigError(f"S3 would refuse bucket {name!r} of {' and '.join(where)}: {problem}",
+                              hint="fix the bucket name in the stack (S3 bucket naming rules)")  # fmt: skip
 
 
 # -- SageMaker's training jobs, run -----------------------------------------------------------
@@ -164,9 +179,13 @@ class TrainingJobs:
     its ``TrainingImage`` with ``ContainerEntrypoint`` / ``ContainerArguments`` and its
     ``Environment``, plus what SageMaker would add (the role's credentials, here moto's fake
     ones, the region, ``TRAINING_JOB_NAME``). Once a job's container exited, its output goes
-    to CloudWatch Logs (moto) where the orchestrator's ``unit_logs`` reads it."""
+    to CloudWatch Logs (moto) where the orchestrator's ``unit_logs`` reads it. A job created at
+    moto directly, not through :class:`JobStates`, runs without its ``Environment`` (moto
+    drops it)."""
 
     kind = "SageMaker training job"
+    #: seconds :meth:`summary` waits for containers still exiting
+    SETTLE = 15.0
 
     def __init__(self, moto: MotoServer, region: str, docker_host: str | None,
                  environment: dict[str, str] | None = None) -> None:  # fmt: skip
@@ -267,6 +286,14 @@ class TrainingJobs:
         return [f"{self.kind}: {line}" for line in self.units.problems()]
 
     def summary(self) -> list[str]:
+        """Each job's line; asked as the execution ends, so a job whose container is still
+        exiting (the one that completed the flow) gets ``SETTLE`` seconds to report its exit
+        code rather than "still running"."""
+        deadline = time.monotonic() + self.SETTLE
+        while time.monotonic() < deadline and not all(u.ended for u in list(self.units.units.values())):  # fmt: skip
+            time.sleep(0.1)
+        with self._lock:
+            self._copy_output()
         return self.units.summary(self.kind)
 
     def close(self) -> None:
@@ -412,6 +439,7 @@ def moto(ctx: SmokeContext, components: list[ComponentUse]) -> Iterator[StoodIn]
     (see the module doc); everything started is stopped on exit, also on error."""
     from importlib.metadata import version
 
+    check_buckets(components)
     region = stack_region(components)
     ctx.workdir.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
@@ -432,19 +460,19 @@ def moto(ctx: SmokeContext, components: list[ComponentUse]) -> Iterator[StoodIn]
             if (use.type, use.flavor) == ("artifact_store", "s3"):
                 name = _create_bucket(server, use, "path", region, buckets)
                 stood.config[use.type] = endpoint
-                stood.notes[use.type] = f"S3 → {at}; bucket {name} created"
+                stood.notes[use.type] = f"{at} (S3); bucket {name} created"
                 stood.limits.append("S3: bucket policies, encryption and object locks are not "
                                     "reproduced (moto enforces no permissions)")  # fmt: skip
             elif (use.type, use.flavor) == ("secret_store", "aws"):
                 stood.config[use.type] = endpoint
                 prefix = use.config.get("prefix") or "kitaru/"
-                stood.notes[use.type] = f"Secrets Manager → {at}; empty, secrets under {prefix}"
+                stood.notes[use.type] = f"{at} (Secrets Manager); empty, secrets under {prefix}"
             elif (use.type, use.flavor) == ("container_builder", "ecr"):
                 registry = _registry(ctx, use)
                 stood.config[use.type] = {**endpoint, "registry": registry}
                 if ctx.docker_host:
                     stood.config[use.type]["base_url"] = ctx.docker_host
-                stood.notes[use.type] = (f"ECR API → {at} (login token, repositories); images "
+                stood.notes[use.type] = (f"{at} (ECR: login token, repositories); images "
                                          f"pushed to {registry} in place of {use.config.get('registry')}")  # fmt: skip
                 stood.limits.append("ECR: moto holds no image bytes (they go to the smoke run's "
                                     "registry); scanning and lifecycle policies are not reproduced")  # fmt: skip
@@ -459,6 +487,8 @@ def moto(ctx: SmokeContext, components: list[ComponentUse]) -> Iterator[StoodIn]
 def _sagemaker(ctx: SmokeContext, server: MotoServer, use: ComponentUse, region: str,
                buckets: dict[str, str], stood: StoodIn) -> Iterator[TrainingJobs]:  # fmt: skip
     """The orchestrator's part: its output bucket, the runner, the job-state proxy."""
+    from importlib.metadata import version
+
     name = _create_bucket(server, use, "output_path", region, buckets)
     jobs = TrainingJobs(server, str(use.config.get("region") or region), ctx.docker_host,
                         {"AWS_ENDPOINT_URL": server.endpoint_url})  # fmt: skip
@@ -469,9 +499,8 @@ def _sagemaker(ctx: SmokeContext, server: MotoServer, use: ComponentUse, region:
         environment["AWS_ENDPOINT_URL"] = server.endpoint_url  # the jobs' own AWS calls
         stood.config[use.type] = {"endpoint_url": proxy.endpoint_url, "environment": environment}
         stood.notes[use.type] = (
-            f"SageMaker → moto at {server.endpoint_url} (through {proxy.endpoint_url}, which "
-            f"answers each job's true state); its training jobs run as containers on "
-            f"{ctx.docker_host}; output bucket {name}"
+            f"moto {version('moto')} at {server.endpoint_url} (SageMaker; job states from their "
+            f"containers, via {proxy.endpoint_url}); jobs run on {ctx.docker_host}; output bucket {name}"
         )  # fmt: skip
         instances = {str(use.config.get(k)) for k in ("instance_type", "checkpoint_instance_type")
                      if use.config.get(k)} or {"ml.m5.large"}  # fmt: skip
@@ -480,11 +509,9 @@ def _sagemaker(ctx: SmokeContext, server: MotoServer, use: ComponentUse, region:
             "container engine (no such instance, GPU, volume size or time limit)",
             f"role_arn {use.config.get('role_arn')}: moto enforces no IAM; the jobs run with fake "
             "keys, so missing permissions (and iam:PassRole) are not caught",
-            "SageMaker job states: moto says Completed at once and has no API to change it; a "
-            "proxy answers DescribeTrainingJob from the container, but ListTrainingJobs filters "
-            "and moto's own view stay Completed (Kitaru's server asks only when a lease expires)",
-            "SageMaker jobs created at moto directly (not through the orchestrator's endpoint) "
-            "run without their Environment: moto does not keep it",
+            "SageMaker job states: moto says Completed at once (no API changes it); a proxy "
+            "answers DescribeTrainingJob from the job's container, ListTrainingJobs filters still "
+            "see Completed (Kitaru's server asks only when a lease expires)",
             "StopTrainingJob: moto does not implement it; cancelling an execution is not reproduced",
         ]  # fmt: skip
         if use.config.get("subnets") or use.config.get("security_group_ids"):
