@@ -165,10 +165,17 @@ def _rewrite(
         for kind, changes in s.config.items():
             data["components"][kind]["config"].update(changes)
     orchestrator = data["components"].get("orchestrator")
-    if orchestrator is not None and "server_url" in _config_fields(
-        "orchestrator", orchestrator["flavor"]
-    ):
+    fields = _config_fields("orchestrator", orchestrator["flavor"]) if orchestrator else set()
+    if "server_url" in fields:
         orchestrator["config"]["server_url"] = server_url  # the units report to the run's
+    if "environment" in fields:
+        # the units reach every stand-in as this process does (moto's endpoint for a pod of a
+        # kubernetes orchestrator, say); what the orchestrator's own stand-in set wins
+        merged = {k: v for s in stood for k, v in s.environment.items()}
+        orchestrator["config"]["environment"] = {
+            **merged,
+            **orchestrator["config"].get("environment", {}),
+        }
     if llm_key is None and "llm_gateway" in data["components"]:
         data["components"]["llm_gateway"] = {"flavor": "offline", "config": {}}
     for component in data["components"].values():
