@@ -4,8 +4,9 @@ eu-west-1 bucket, an ECR registry, a role; no endpoint), a project whose pyproje
 offline runtime image as its base, podman as the engine and ``podman.sh``'s registry. The smoke
 run must stand moto in for S3 / Secrets Manager / ECR / SageMaker (kitaru-aws's
 ``kitaru_standins``), build and push the image, run the SageMaker jobs in the engine, answer
-the wait, and print its report with exit code 0; a bucket name S3 would refuse must fail it
-with exit code 1 and a one-line reason naming the component.
+the wait, and print its report with exit code 0; a bucket name S3 would refuse, or a flow
+importing a package the image lacks, must fail it with exit code 1 and a one-line reason
+naming the component or the package.
 
 Skipped when there is no engine (``podman.sh`` exits 77)."""
 
@@ -127,3 +128,22 @@ def test_a_bucket_name_s3_would_refuse_fails_the_smoke_run_in_one_line(
         "s3://Acme_Kitaru_CI/kitaru/sagemaker: 3 to 63 lowercase letters"
     ), reason
     assert "execution" not in done.stdout  # nothing was deployed or run
+
+
+def test_a_flow_importing_a_package_missing_from_the_image_fails_naming_it(
+    docker_host: str, runtime_image: tuple[str, Path], project: Path, tmp_path: Path,
+    isolated_kitaru_home: Path,
+) -> None:  # fmt: skip
+    # moto is installed here (the smoke run imports the flow) but not in the runtime image
+    flow = project / "review_flow.py"
+    flow.write_text("import moto  # noqa: F401\n" + flow.read_text())
+    env = ci_env(docker_host, wheel_cache(runtime_image[1], tmp_path / "cache"))
+    register(env, project)
+    started = time.monotonic()
+    done = kitaru("smoke", "review_flow.py:review_flow", "--stack", "aws",
+                  "--answer", "approve_draft=true", env=env, cwd=project)  # fmt: skip
+    TIMINGS["kitaru smoke, package missing (s)"] = round(time.monotonic() - started, 1)
+    assert done.returncode == 1, done.stdout + done.stderr
+    (reason,) = [x for x in done.stdout.splitlines() if x.startswith("  reason:")]
+    assert "No module named 'moto'" in reason, done.stdout
+    print(reason)
