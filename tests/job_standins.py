@@ -59,3 +59,34 @@ def podman_engine() -> str:
     assert proc.returncode == 0, proc.stderr[-3000:]
     (line,) = [x for x in proc.stdout.splitlines() if x.startswith("export DOCKER_HOST=")]
     return line.split("=", 1)[1]
+
+
+def runtime_image(docker_host: str, context: Path, package: str) -> tuple[str, Path, float | None]:
+    """An offline runtime image on the engine: podman.sh's Debian + python3 with kitaru and
+    ``package`` (a plugin) and their pinned dependencies, from a local wheelhouse
+    (``scripts/standins/kitaru_wheelhouse.sh`` into ``context``): a project's
+    ``[tool.kitaru.image] base_image``. Its tag (by the hash of the context: built once per
+    recipe, then kept by the engine), the folder of this checkout's wheels (a build's wheel
+    cache holds the same kitaru wheel, as in the image), and the build's seconds (None: the
+    engine had it)."""
+    import hashlib
+    import time
+
+    import docker
+
+    script = REPO / "scripts" / "standins" / "kitaru_wheelhouse.sh"
+    proc = subprocess.run(["bash", str(script), str(context), package], capture_output=True,
+                          text=True, timeout=1200)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    digest = hashlib.sha256()  # the script wrote the Dockerfile too
+    for path in sorted(context.rglob("*")):
+        if path.is_file():
+            digest.update(path.name.encode() + path.read_bytes())
+    name = package.removeprefix("kitaru-")
+    tag = f"localhost/kitaru/{name}-runtime-test:{digest.hexdigest()[:16]}"
+    client = docker.DockerClient(base_url=docker_host, timeout=1200)
+    if client.images.list(name=tag):
+        return tag, context / "kitaru", None
+    started = time.monotonic()
+    client.images.build(path=str(context), tag=tag, rm=True)
+    return tag, context / "kitaru", time.monotonic() - started

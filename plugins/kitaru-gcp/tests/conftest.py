@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from gcp_standins import (
@@ -54,6 +55,28 @@ def drongo(drongo_server: Drongo) -> Drongo:
     """The server, emptied for this test."""
     drongo_server.reset()
     return drongo_server
+
+
+@pytest.fixture(scope="session")
+def docker_host() -> str:
+    """podman's Docker API (``scripts/standins/podman.sh``); skips where podman cannot run."""
+    from tests.job_standins import podman_engine
+
+    return podman_engine()
+
+
+@pytest.fixture(scope="session")
+def runtime_image(docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """Debian + python3 with kitaru and kitaru-gcp (and their pinned dependencies) installed
+    from a local wheelhouse, offline: a project's ``[tool.kitaru.image] base_image``. Its tag,
+    and the folder of the wheels of this checkout (a build's wheel cache holds the same kitaru
+    wheel, as in the image)."""
+    from tests.job_standins import runtime_image as build
+
+    tag, wheels, seconds = build(docker_host, tmp_path_factory.mktemp("gcp-runtime"), "kitaru-gcp")
+    if seconds is not None:
+        TIMINGS["runtime image build (s)"] = round(seconds, 1)
+    return tag, wheels
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ Skipped when there is no engine (``podman.sh`` exits 77)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING
 import pytest
 import yaml
 from gcp_standins import PROJECT, TIMINGS
-from vertex_standin import REPO, VertexScheduler, in_podman, kitaru_server, podman_engine
+from vertex_standin import REPO, VertexScheduler, in_podman, kitaru_server
 
 if TYPE_CHECKING:
     from gcp_standins import Drongo, GCSEmulator
@@ -42,35 +41,6 @@ SECRET = "sk-kitaru-VERTEX-E2E-7f6e5d4c3b2a"
 #: podman.sh's registry by a name its login API accepts without TLS
 REGISTRY = "localhost:5001/kitaru-gcp"
 pytestmark = pytest.mark.timeout(1500)  # a first podman.sh and wheelhouse take minutes
-
-
-@pytest.fixture(scope="module")
-def docker_host() -> str:
-    return podman_engine()
-
-
-@pytest.fixture(scope="module")
-def runtime_image(docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
-    """Debian + python3 with kitaru and kitaru-gcp (and their pinned dependencies) installed
-    from a local wheelhouse; its tag and the wheels of this checkout."""
-    import docker
-
-    context = tmp_path_factory.mktemp("gcp-runtime")
-    script = REPO / "scripts" / "standins" / "kitaru_wheelhouse.sh"
-    proc = subprocess.run(["bash", str(script), str(context), "kitaru-gcp"], capture_output=True,
-                          text=True, timeout=900)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    digest = hashlib.sha256()  # the script wrote the Dockerfile too
-    for path in sorted(context.rglob("*")):
-        if path.is_file():
-            digest.update(path.name.encode() + path.read_bytes())
-    tag = f"localhost/kitaru/gcp-runtime-test:{digest.hexdigest()[:16]}"
-    client = docker.DockerClient(base_url=docker_host, timeout=900)
-    if not client.images.list(name=tag):
-        started = time.monotonic()
-        client.images.build(path=str(context), tag=tag, rm=True)
-        TIMINGS["runtime image build (s)"] = round(time.monotonic() - started, 1)
-    return tag, context / "kitaru"
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from kitaru_gcp.smoke.starter import gcp_standins
-from vertex_standin import kitaru_server, podman_engine
+from vertex_standin import kitaru_server
 
 from kitaru.errors import ConfigError
 from kitaru.smoke.standins import ComponentUse, SmokeContext, StoodIn
@@ -50,8 +50,7 @@ def production_components(path: str = f"gs://{BUCKET}/flows") -> list[ComponentU
 
 
 @pytest.fixture(scope="module")
-def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmokeContext]:
-    docker_host = podman_engine()
+def ctx(docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmokeContext]:
     with kitaru_server(tmp_path_factory.mktemp("server") / "home") as server:
         yield SmokeContext(stack="vertex", workdir=tmp_path_factory.mktemp("smoke"),
                            server_url=server.url, docker_host=docker_host,

@@ -150,7 +150,7 @@ def _registry(ctx: SmokeContext, use: ComponentUse, stood: StoodIn) -> None:
     registry = f"{ctx.registry}/{path}"
     stood.config["container_builder"] = {"registry": registry, "anonymous": True,
                                          "credentials": None, "base_url": ctx.docker_host}  # fmt: skip
-    stood.notes["container_builder"] = (f"docker builder → pushes to {registry} (in place of "
-                                        f"{original}; the repository is made by the first push)")  # fmt: skip
+    stood.notes["container_builder"] = (f"the docker builder, pushing to {registry} (in place "
+                                        f"of {original}; the first push makes the repository)")  # fmt: skip
     stood.limits.append("container builder: Artifact Registry's repository and its "
                         "permissions are not checked (the local registry takes any path)")  # fmt: skip

@@ -204,8 +204,9 @@ class VertexJobs:
         """A line per job: its role, image, exit code and duration (or still running)."""
         lines = [f"CustomJob {e.display_name} ({e.role}) ran in the engine: exit {e.code}, "
                  f"{e.seconds:.1f} s" for e in self.ended.values()]  # fmt: skip
-        lines += [f"CustomJob {job.display_name} still running"
-                  for job, _, _ in self._running.values()]  # fmt: skip
+        lines += [f"CustomJob {job.display_name} ({dict(job.labels).get('kitaru-role', 'job')}) "
+                  f"still running, {time.monotonic() - started:.1f} s so far"
+                  for job, _, started in self._running.values()]  # fmt: skip
         return lines
 
     def close(self) -> None:
