@@ -85,8 +85,8 @@ def _store(store: Any = None) -> Any:
     s = store if store is not None else default_store()
     if not isinstance(s, QueueStore):
         raise UsageError(f"this store ({type(s).__name__}) keeps no queues",
-                         hint="queues live in the database: connect with KITARU_DB_URL (or "
-                         "the default SQLite store), not through a server")  # fmt: skip
+                         hint="queues live in the database (KITARU_DB_URL, the default SQLite "
+                         "store) or behind a server (KITARU_SERVER_URL)")  # fmt: skip
     return s
 
 

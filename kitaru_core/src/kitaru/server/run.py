@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from kitaru.errors import ConfigError
+from kitaru.store.access import AccessStore
 from kitaru.store.base import MetadataStore
 from kitaru.store.records import Execution
 
@@ -117,10 +119,16 @@ def serve(
     from kitaru.store import default_store
 
     store: Any = default_store()
+    if api and not isinstance(store, AccessStore):
+        # a worker may take its work through a server; serving an API over one may not
+        raise ConfigError("a Kitaru server's API needs the database, not a server connection",
+                          hint="connect with KITARU_DB_URL; a worker of a server runs "
+                          "`kitaru serve FILE.py:FLOW --queue NAME --no-api` with "
+                          "KITARU_SERVER_URL")  # fmt: skip
     if artifact_store:
         flavor = use_artifact_store(artifact_store)
         click.echo(f"artifacts of the local stack: {artifact_store} ({flavor})", err=True)
-    key = auth.bootstrap(store)
+    key = auth.bootstrap(store) if api else None
     if key is not None:
         click.echo("created the first admin user 'admin'; its API key (shown once, keep it):",
                    err=True)  # fmt: skip

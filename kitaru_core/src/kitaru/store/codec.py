@@ -22,6 +22,7 @@ from kitaru import errors
 from kitaru.store.base import ComponentRecord, MemoryRecord, StackRecord
 from kitaru.store.deployments import Deployment
 from kitaru.store.records import Attempt, Blob, Call, Execution
+from kitaru.store.queues import QueueSpec
 from kitaru.store.schedules import Schedule
 
 RECORDS: dict[str, type[Any]] = {
@@ -36,6 +37,7 @@ RECORDS: dict[str, type[Any]] = {
         MemoryRecord,
         Deployment,
         Schedule,
+        QueueSpec,
     )
 }
 

@@ -29,6 +29,7 @@ from kitaru.errors import ConfigError
 from kitaru.store.base import MetadataStore
 from kitaru.store.changes import Changes
 from kitaru.store.deployments import DeploymentStore
+from kitaru.store.queues import QueueStore
 from kitaru.store.schedules import ScheduleStore
 from kitaru.version import __version__
 
@@ -38,12 +39,12 @@ _RETRYABLE = (ConnectionError, http.client.RemoteDisconnected, http.client.Canno
               http.client.BadStatusLine, http.client.IncompleteRead, TimeoutError, OSError)  # fmt: skip
 
 
-#: what a connected process may call: the metadata store, deployments and schedules
+#: what a connected process may call: the metadata store, deployments, schedules and queues
 REMOTE_METHODS = (MetadataStore.__abstractmethods__ | DeploymentStore.__abstractmethods__
-                  | ScheduleStore.__abstractmethods__)  # fmt: skip
+                  | ScheduleStore.__abstractmethods__ | QueueStore.__abstractmethods__)  # fmt: skip
 
 
-class RemoteStore(MetadataStore, DeploymentStore, ScheduleStore):
+class RemoteStore(MetadataStore, DeploymentStore, ScheduleStore, QueueStore):
     def __init__(
         self,
         url: str,
