@@ -296,6 +296,7 @@ def _deploy_and_run(
         _drive(handle, runners, options, r, deadline=started + options.timeout)
     finally:
         r.timings["run"] = time.monotonic() - started
+        _settle(runners)
         r.units = [line for runner in runners for line in runner.summary()]
         r.llm = _llm_summary(handle.id)
 
@@ -317,6 +318,18 @@ def sample_inputs(schema: dict[str, Any], given: dict[str, Any]) -> dict[str, An
         if isinstance(kind, str) and kind in SAMPLES:
             out[name] = SAMPLES[kind]
     return out
+
+
+def _settle(runners: list[UnitRunner], timeout: float = 30.0) -> None:
+    """Let the units still running end (the one that finished the flow is usually exiting) so
+    the report has each one's exit code."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for runner in runners:
+            runner.poll()
+        if not any(getattr(runner, "busy", lambda: False)() for runner in runners):
+            return
+        time.sleep(0.2)
 
 
 def _drive(

@@ -99,6 +99,11 @@ class UnitRunner(Protocol):
         """Lines for the report: each unit run, its role and how long it took."""
         ...
 
+    def busy(self) -> bool:
+        """A unit it started still runs (asked after the execution ended, so the report gets
+        each unit's exit; a runner without this method counts as idle)."""
+        ...
+
     def close(self) -> None:
         """Stop what still runs (the run is over)."""
 

@@ -296,6 +296,9 @@ class TrainingJobs:
             self._copy_output()
         return self.units.summary(self.kind)
 
+    def busy(self) -> bool:
+        return self.units.busy()
+
     def close(self) -> None:
         self.units.close()
 

@@ -124,6 +124,11 @@ class ContainerUnits:
                 + (f"exit {u.exit_code}, {u.seconds:.1f} s" if u.ended else "still running")
                 for u in units]  # fmt: skip
 
+    def busy(self) -> bool:
+        """A unit started here has not ended yet."""
+        with self._lock:
+            return any(not u.ended for u in self.units.values())
+
     def output_of(self, name: str) -> str:
         with self._lock:
             unit = self.units.get(name)

@@ -80,5 +80,8 @@ class AzureMLJobs:
     def summary(self) -> list[str]:
         return self.units.summary("AzureML job")
 
+    def busy(self) -> bool:
+        return self.units.busy()
+
     def close(self) -> None:
         self.units.close()

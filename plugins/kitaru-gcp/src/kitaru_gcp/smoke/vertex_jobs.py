@@ -209,6 +209,10 @@ class VertexJobs:
                   for job, _, started in self._running.values()]  # fmt: skip
         return lines
 
+    def busy(self) -> bool:
+        """A job it started has not ended (its exit is seen by :meth:`poll`)."""
+        return bool(self._running)
+
     def close(self) -> None:
         """Stop the jobs that still run (the run is over)."""
         for _, run, _ in list(self._running.values()):
