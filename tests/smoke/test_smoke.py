@@ -209,3 +209,14 @@ def test_a_third_party_standin_is_found_through_the_hook_and_started(
     assert rewritten.components["artifact_store"].config == {"path": "/tmp/stood-in"}
     assert rewritten.components["orchestrator"].config == {}  # local: no server_url to set
     assert stood.limits == ["no real latency"]
+
+
+def test_the_kitaru_smoke_fixture_runs_a_flow_on_a_stack_in_a_users_test(
+    kitaru_smoke: Any, tmp_path: Path, isolated_kitaru_home: Path
+) -> None:
+    """What docs/ci.md shows a user's own test suite doing (the pytest plugin comes with
+    kitaru)."""
+    report = kitaru_smoke(f"{SEED}:review_flow", str(local_stack_file(tmp_path)),
+                          inputs={"topic": "durable agents"}, answers={"approve_draft": True})  # fmt: skip
+    assert report.passed, report.render()
+    assert report.waits_answered == ["approve_draft"] and report.inputs_generated == {}
