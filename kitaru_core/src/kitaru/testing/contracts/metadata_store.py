@@ -22,6 +22,7 @@ from kitaru.store.base import MetadataStore
 from kitaru.store.records import CHECKPOINT, LLM, WAIT, Attempt, Blob, Call, Execution, this_host
 from kitaru.testing.contracts.metadata_store_fencing import MetadataStoreFencingContract
 from kitaru.testing.contracts.metadata_store_more import MetadataStoreMoreContract, run_together
+from kitaru.testing.contracts.schedule_store import ScheduleStoreContract
 
 OpenStore = Callable[[], MetadataStore]
 
@@ -45,7 +46,9 @@ def dead_local_owner() -> str:
     return f"{this_host()}:{int(proc.stdout)}:dead"
 
 
-class MetadataStoreContract(MetadataStoreMoreContract, MetadataStoreFencingContract):
+class MetadataStoreContract(
+    MetadataStoreMoreContract, MetadataStoreFencingContract, ScheduleStoreContract
+):
     """Subclass as ``TestMyStore`` and override the ``open_store`` fixture.
 
     ``open_store()`` opens a new store object (its own connections, like another process) on one
