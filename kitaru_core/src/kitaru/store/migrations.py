@@ -219,6 +219,12 @@ SQLITE_MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 10: a flow's executions newest first (`executions list --flow`, the dashboard's flow
+    # filter) from an index in pk order: with only (flow, created_at), a rare flow scanned the
+    # whole table on SQLite (benchmarks/README.md, "listing with N executions")
+    """
+    CREATE INDEX executions_flow_pk ON executions(flow, pk);
+    """,
 ]
 
 SCHEMA_VERSION = len(SQLITE_MIGRATIONS)

@@ -231,6 +231,12 @@ PG_MIGRATIONS: list[str] = [
         updated_at DOUBLE PRECISION NOT NULL
     );
     """,
+    # 10: a flow's executions newest first (`executions list --flow`, the dashboard's flow
+    # filter) from an index in pk order: with only (flow, created_at), a rare flow scanned the
+    # whole table on SQLite (benchmarks/README.md, "listing with N executions")
+    """
+    CREATE INDEX executions_flow_pk ON executions(flow, pk);
+    """,
 ]
 
 SCHEMA_VERSION = len(PG_MIGRATIONS)
