@@ -50,13 +50,19 @@ from benchmarks.pg import query, scratch_db, server_version
 QUEUE_POLL_S = 0.2
 
 
-def launch(url: str) -> None:
+#: connections per DBOS queue worker (Kitaru's workers use a few each; DBOS's default pool is 20)
+POOL_SIZE = 8
+
+
+def launch(url: str, pool_size: int | None = None) -> None:
     config: DBOSConfig = {
         "name": "kitaru-bench",
         "system_database_url": url,
         "run_admin_server": False,  # type: ignore[typeddict-unknown-key]
         "log_level": "WARNING",
     }
+    if pool_size is not None:  # 8 workers x DBOS's default 20 overran max_connections = 100
+        config["sys_db_pool_size"] = pool_size
     DBOS(config=config)
     DBOS.launch()
 
@@ -155,7 +161,7 @@ def measure_pg_overhead(params: dict[str, Any]) -> dict[str, Any]:
 
 # -- 2. throughput with N worker processes on one queue -------------------------------------------
 def queue_worker(params: dict[str, Any]) -> dict[str, Any]:
-    launch(params["url"])
+    launch(params["url"], pool_size=POOL_SIZE)
     DBOS.register_queue(params["queue"], worker_concurrency=int(params["concurrency"]),
                         polling_interval_sec=QUEUE_POLL_S)  # fmt: skip
     return _serve_forever(params)
