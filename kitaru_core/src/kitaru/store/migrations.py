@@ -225,6 +225,12 @@ SQLITE_MIGRATIONS: list[str] = [
     """
     CREATE INDEX executions_flow_pk ON executions(flow, pk);
     """,
+    # 11: the live executions (running or pending: `executions list --status crashed`) newest
+    # first without a scan: SQLite cannot merge two ranges of executions_status in pk order and
+    # scanned the table instead (100,000 executions: 12-14 ms)
+    """
+    CREATE INDEX executions_live ON executions(pk) WHERE status IN ('running', 'pending');
+    """,
 ]
 
 SCHEMA_VERSION = len(SQLITE_MIGRATIONS)
