@@ -479,6 +479,7 @@ def _client_times(client: Any, reps: int) -> dict[str, Any]:
         "flow rare": _timed(lambda: ls(flow="rare"), reps),
         "status waiting (none)": _timed(lambda: ls(status="waiting"), reps),
         "status running (derived)": _timed(lambda: ls(status="running"), max(3, reps // 5)),
+        "status crashed (derived)": _timed(lambda: ls(status="crashed"), max(3, reps // 5)),
     }
 
 
