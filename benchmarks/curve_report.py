@@ -12,8 +12,8 @@ SIZES: dict[str, dict[str, tuple[dict[str, Any], dict[str, Any]]]] = {
         "dbos": ({"n": 200, "repeats": 3}, {"n": 1000, "repeats": 5}),
     },
     "workers": {
-        "kitaru": ({"flows": 200}, {"flows": 1000}),
-        "dbos": ({"flows": 200}, {"flows": 1000}),
+        "kitaru": ({"flows": 100}, {"flows": 1000}),
+        "dbos": ({"flows": 100}, {"flows": 1000}),
     },
     "resume_curve": {
         "kitaru": ({"sizes": [1000, 10_000]}, {"sizes": [1000, 10_000, 100_000]}),
@@ -21,16 +21,16 @@ SIZES: dict[str, dict[str, tuple[dict[str, Any], dict[str, Any]]]] = {
         "dbos": ({"sizes": [1000]}, {"sizes": [1000, 10_000]}),
     },
     "waiting": {
-        "kitaru": ({"executions": 1000, "samples": 15}, {"executions": 10_000, "samples": 30}),
-        "dbos": ({"executions": 1000, "samples": 15}, {"executions": 10_000, "samples": 30}),
+        "kitaru": ({"executions": 500, "samples": 15}, {"executions": 10_000, "samples": 30}),
+        "dbos": ({"executions": 500, "samples": 15}, {"executions": 10_000, "samples": 30}),
     },
     "list": {
         "kitaru": ({"executions": 10_000}, {"executions": 100_000}),
         "dbos": ({"executions": 10_000}, {"executions": 100_000}),
     },
     "schedules": {
-        "kitaru": ({"schedules": 20, "fires": 1}, {"schedules": 100, "fires": 3}),
-        "dbos": ({"schedules": 20, "fires": 1}, {"schedules": 100, "fires": 3}),
+        "kitaru": ({"schedules": 20, "fires": 1, "every_s": 10}, {"schedules": 100, "fires": 3}),
+        "dbos": ({"schedules": 20, "fires": 1, "every_s": 10}, {"schedules": 100, "fires": 3}),
     },
 }
 CURVES = tuple(SIZES)
