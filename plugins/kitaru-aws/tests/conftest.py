@@ -3,9 +3,7 @@ port of 127.0.0.1). Each test gets fresh state (``POST /moto-api/reset``) and a 
 
 from __future__ import annotations
 
-import hashlib
 import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,23 +78,10 @@ def runtime_image(docker_host: str, tmp_path_factory: pytest.TempPathFactory) ->
     """Debian + python3 with kitaru and kitaru-aws (and their pinned dependencies) installed
     from a local wheelhouse; its tag and the wheels of this checkout. Shared by the deploy and
     smoke tests: built once per session (and kept by the engine while its recipe is the same)."""
-    import docker
-    from sagemaker_standin import REPO
+    from tests.job_standins import runtime_image as build
 
-    context = tmp_path_factory.mktemp("aws-runtime")
-    script = REPO / "scripts" / "standins" / "kitaru_wheelhouse.sh"
-    proc = subprocess.run(["bash", str(script), str(context), "kitaru-aws"], capture_output=True,
-                          text=True, timeout=900)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    digest = hashlib.sha256()  # the script wrote the Dockerfile too
-    for path in sorted(context.rglob("*")):
-        if path.is_file():
-            digest.update(path.name.encode() + path.read_bytes())
-    tag = f"localhost/kitaru/aws-runtime-test:{digest.hexdigest()[:16]}"
-    client = docker.DockerClient(base_url=docker_host, timeout=600)
-    if not client.images.list(name=tag):
-        client.images.build(path=str(context), tag=tag, rm=True)
-    return tag, context / "kitaru"
+    tag, wheels, _ = build(docker_host, tmp_path_factory.mktemp("aws-runtime"), "kitaru-aws")
+    return tag, wheels
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -26,9 +26,16 @@ AMBIENT = ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "AZURE_A
 @pytest.fixture(scope="session")
 def fake_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeAzure]:
     with running_fake(tmp_path_factory.mktemp("fake-azure")) as fake:
+        import certifi
+
+        # the CAs this process trusted stay trusted besides the fake's (pip fetching a
+        # wheelhouse through a company proxy, say)
+        trusted = os.environ.get("REQUESTS_CA_BUNDLE") or certifi.where()
+        bundle = str(fake.ca_file.parent / "trusted-and-fake.pem")
+        Path(bundle).write_text(Path(trusted).read_text() + "\n" + fake.ca_file.read_text())
         names = [*AMBIENT, "MSI_ENDPOINT", "MSI_SECRET", "REQUESTS_CA_BUNDLE", "AZURE_CONFIG_DIR"]
         saved = {name: os.environ.pop(name, None) for name in names}
-        os.environ.update(fake.environment())
+        os.environ.update({**fake.environment(), "REQUESTS_CA_BUNDLE": bundle})
         os.environ["AZURE_CONFIG_DIR"] = str(tmp_path_factory.mktemp("az"))
         yield fake
         for name, value in saved.items():

@@ -17,7 +17,6 @@ Skipped when there is no engine (``podman.sh`` exits 77)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -58,24 +57,13 @@ def docker_host() -> str:
 def runtime_image(docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     """Debian + python3 with kitaru and kitaru-azure (and their pinned dependencies) installed
     from a local wheelhouse; its tag and the wheels of this checkout."""
-    import docker
+    from tests.job_standins import runtime_image as build
 
-    context = tmp_path_factory.mktemp("azure-runtime")
-    script = REPO / "scripts" / "standins" / "kitaru_wheelhouse.sh"
-    proc = subprocess.run(["bash", str(script), str(context), "kitaru-azure"],
-                          capture_output=True, text=True, timeout=1200)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    digest = hashlib.sha256()  # the script wrote the Dockerfile too
-    for path in sorted(context.rglob("*")):
-        if path.is_file():
-            digest.update(path.name.encode() + path.read_bytes())
-    tag = f"localhost/kitaru/azure-runtime-test:{digest.hexdigest()[:16]}"
-    client = docker.DockerClient(base_url=docker_host, timeout=1200)
-    if not client.images.list(name=tag):
-        started = time.monotonic()
-        client.images.build(path=str(context), tag=tag, rm=True)
-        TIMINGS["runtime image build (s)"] = round(time.monotonic() - started, 1)
-    return tag, context / "kitaru"
+    tag, wheels, seconds = build(docker_host, tmp_path_factory.mktemp("azure-runtime"),
+                                 "kitaru-azure")  # fmt: skip
+    if seconds is not None:
+        TIMINGS["runtime image build (s)"] = round(seconds, 1)
+    return tag, wheels
 
 
 @pytest.fixture
