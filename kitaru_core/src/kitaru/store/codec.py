@@ -21,8 +21,8 @@ from typing import Any
 from kitaru import errors
 from kitaru.store.base import ComponentRecord, MemoryRecord, StackRecord
 from kitaru.store.deployments import Deployment
-from kitaru.store.records import Attempt, Blob, Call, Execution
 from kitaru.store.queues import QueueSpec
+from kitaru.store.records import Attempt, Blob, Call, Execution
 from kitaru.store.schedules import Schedule
 
 RECORDS: dict[str, type[Any]] = {
