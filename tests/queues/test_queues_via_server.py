@@ -61,8 +61,8 @@ def test_enqueued_through_a_server_and_run_by_workers_connected_to_it(
     first = qflows.job.enqueue(1, queue=q, dedup_key="only-once", seconds=0.1)
     again = qflows.job.enqueue(99, queue=q, dedup_key="only-once", seconds=0.1)
     assert again.id == first.id and first.status == "queued"
-    stored = connected.get_queue("remote")
-    assert stored is not None and (stored.name, stored.concurrency) == ("remote", 2)  # the limits live on the server
+    stored = connected.get_queue("remote")  # the limits live on the server
+    assert stored is not None and (stored.name, stored.concurrency) == ("remote", 2)
     rest = [qflows.job.enqueue(i, queue=q, seconds=0.1) for i in range(2, 7)]
     workers.extend(_remote_worker(server, "remote", out, tmp_path / f"w{i}.log") for i in range(2))
     done = _until_done(connected, [first.id, *(h.id for h in rest)], timeout=180)
