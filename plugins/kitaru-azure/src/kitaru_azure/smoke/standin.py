@@ -55,7 +55,7 @@ def _checked(ctx: SmokeContext, use: ComponentUse) -> Any:
     config = validate_component_config(use.type, find_flavor(use.type, use.flavor), use.config,
                                        source=f"smoke stack {ctx.stack}")  # fmt: skip
     if use.type == "secret_store":
-        host = urlsplit(config.vault_url).hostname or ""
+        host = urlsplit(str(getattr(config, "vault_url", ""))).hostname or ""
         name, _, domain = host.partition(".")
         if f".{domain}" in _VAULT_DOMAINS and not _VAULT.match(name):
             raise ConfigError(f"smoke stack {ctx.stack}: secret_store (flavor 'azure'): config "
