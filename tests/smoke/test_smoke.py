@@ -137,7 +137,7 @@ RUNNER = _Runner()
 @contextlib.contextmanager
 def start_test_standin(ctx: Any, uses: list[Any]) -> Iterator[Any]:
     """A third-party stand-in: rewrites an endpoint, says so, and lists a limit."""
-    from kitaru.smoke.standins import StoodIn
+    from kitaru.components.standins import StoodIn
 
     assert ctx.server_url.startswith("http://127.0.0.1:") and ctx.workdir.is_dir()
     yield StoodIn(config={u.type: {"path": str(ctx.workdir / "stood-in")} for u in uses},
@@ -147,8 +147,8 @@ def start_test_standin(ctx: Any, uses: list[Any]) -> Iterator[Any]:
 
 def _test_plugin(with_standin: bool) -> Any:
     from kitaru.components.flavor import Flavor
+    from kitaru.components.standins import StandIn
     from kitaru.plugins import hookimpl
-    from kitaru.smoke.standins import StandIn
 
     class Plugin:
         @hookimpl

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sagemaker_standin import kitaru_server, podman_engine
 
+from kitaru.components.standins import ComponentUse, SmokeContext, StoodIn
 from kitaru.errors import ConfigError
-from kitaru.smoke.standins import ComponentUse, SmokeContext, StoodIn
 from kitaru.testing import build_component
 
 if TYPE_CHECKING:

@@ -22,8 +22,8 @@ import pytest
 from azure_standins import azurite_blob
 from azureml_standin import kitaru_server, podman_engine
 
+from kitaru.components.standins import ComponentUse, SmokeContext, StoodIn
 from kitaru.errors import ConfigError
-from kitaru.smoke.standins import ComponentUse, SmokeContext, StoodIn
 from kitaru.testing import build_component
 
 if TYPE_CHECKING:

@@ -21,8 +21,8 @@ import pytest
 from kitaru_gcp.smoke.starter import gcp_standins
 from vertex_standin import kitaru_server
 
+from kitaru.components.standins import ComponentUse, SmokeContext, StoodIn
 from kitaru.errors import ConfigError
-from kitaru.smoke.standins import ComponentUse, SmokeContext, StoodIn
 
 BUSYBOX = "localhost/kitaru/busybox:static"  # podman.sh builds it, offline
 PROD = "acme-ml-prod"

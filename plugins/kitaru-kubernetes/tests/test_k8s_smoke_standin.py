@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
+from kitaru.components.standins import ComponentUse, SmokeContext
 from kitaru.errors import ConfigError
-from kitaru.smoke.standins import ComponentUse, SmokeContext
 from kitaru.testing import build_component
 from kitaru.testing.services import free_port
 

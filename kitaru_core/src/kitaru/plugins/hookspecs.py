@@ -8,8 +8,8 @@ import pluggy
 
 if TYPE_CHECKING:
     from kitaru.components.flavor import Flavor
+    from kitaru.components.standins import StandIn
     from kitaru.runtime.serialization import Serializer
-    from kitaru.smoke.standins import StandIn
 
 hookspec = pluggy.HookspecMarker("kitaru")
 

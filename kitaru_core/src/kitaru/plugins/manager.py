@@ -18,10 +18,10 @@ import pluggy
 
 from kitaru.components.base import ARTIFACT_STORE
 from kitaru.components.flavor import Flavor
+from kitaru.components.standins import StandIn
 from kitaru.errors import ConfigError
 from kitaru.plugins import hookspecs
 from kitaru.plugins.known import KNOWN_FLAVORS, KNOWN_SCHEMES, install_hint
-from kitaru.smoke.standins import StandIn
 
 GROUP = "kitaru"
 #: every hook a plugin can implement (the specifications in hookspecs.py)

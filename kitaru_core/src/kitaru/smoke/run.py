@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kitaru.components.standins import ComponentUse, SmokeContext, StandIn, StoodIn, UnitRunner
 from kitaru.errors import ConfigError, KitaruError, UsageError
 from kitaru.smoke.report import ComponentLine, SmokeReport
-from kitaru.smoke.standins import ComponentUse, SmokeContext, StandIn, StoodIn, UnitRunner
 
 #: a secret nobody gave a value for gets this (the report says which)
 PLACEHOLDER = "kitaru-smoke-placeholder"

@@ -42,8 +42,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from kitaru.components.standins import ComponentUse, SmokeContext, StoodIn
 from kitaru.errors import ConfigError, one_line
-from kitaru.smoke.standins import ComponentUse, SmokeContext, StoodIn
 from kitaru.testing.services import free_port, stop_process, wait_until_serving
 
 INSTALL_HINT = "pip install 'kitaru-aws[smoke]'"
@@ -174,7 +174,7 @@ def check_buckets(components: list[ComponentUse]) -> None:
 
 
 class TrainingJobs:
-    """The smoke run's :class:`~kitaru.smoke.standins.UnitRunner` for SageMaker: each poll
+    """The smoke run's :class:`~kitaru.components.standins.UnitRunner` for SageMaker: each poll
     lists moto's training jobs and starts, in the engine, every one it has not started yet —
     its ``TrainingImage`` with ``ContainerEntrypoint`` / ``ContainerArguments`` and its
     ``Environment``, plus what SageMaker would add (the role's credentials, here moto's fake

@@ -17,8 +17,8 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from kitaru.components.standins import ComponentUse, SmokeContext, StoodIn
 from kitaru.errors import ConfigError
-from kitaru.smoke.standins import ComponentUse, SmokeContext, StoodIn
 
 
 @dataclass

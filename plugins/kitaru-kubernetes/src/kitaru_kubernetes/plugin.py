@@ -8,8 +8,8 @@ path when a stack uses them.
 from __future__ import annotations
 
 from kitaru.components.flavor import Flavor
+from kitaru.components.standins import StandIn
 from kitaru.plugins import hookimpl, templates_in
-from kitaru.smoke.standins import StandIn
 
 _HINT = "pip install kitaru-kubernetes"
 

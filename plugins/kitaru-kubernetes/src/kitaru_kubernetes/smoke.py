@@ -30,8 +30,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+from kitaru.components.standins import ComponentUse, SmokeContext, StoodIn
 from kitaru.errors import ConfigError, one_line
-from kitaru.smoke.standins import ComponentUse, SmokeContext, StoodIn
 
 #: a kubeconfig the CI job declares local (its current context is used)
 KUBECONFIG_ENV = "KITARU_SMOKE_KUBECONFIG"

@@ -1,7 +1,7 @@
 """What runs the command jobs the AzureML fake records, in a smoke run: the part of AzureML's
 scheduler the fake does not have (it records a job as ``NotStarted`` and runs nothing).
 
-:class:`AzureMLJobs` is the smoke run's :class:`~kitaru.smoke.standins.UnitRunner`: each
+:class:`AzureMLJobs` is the smoke run's :class:`~kitaru.components.standins.UnitRunner`: each
 :meth:`~AzureMLJobs.poll` reads the fake's jobs and starts every new one once, as AzureML runs a
 command job — its ``command`` through ``sh -c`` in the image of its environment, with its
 ``environmentVariables`` and what the compute gives every job (its managed identity,

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from kitaru.components.standins import ComponentUse, SmokeContext, StoodIn
 from kitaru.errors import ConfigError, one_line
-from kitaru.smoke.standins import ComponentUse, SmokeContext, StoodIn
 
 #: the Kitaru secret holding Azurite's connection string in the Key Vault fake
 AZURITE_SECRET = "kitaru-smoke-azurite"

@@ -20,8 +20,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from kitaru.components.standins import ComponentUse, SmokeContext, StoodIn
 from kitaru.errors import ConfigError
-from kitaru.smoke.standins import ComponentUse, SmokeContext, StoodIn
 from kitaru_gcp.smoke.services import (
     GCP_ENVIRONMENT,
     INSTALL_HINT,

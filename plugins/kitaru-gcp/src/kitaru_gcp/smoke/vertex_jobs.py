@@ -1,7 +1,7 @@
 """What stands in for Vertex AI's scheduler, where drongo stops: drongo records a CustomJob and
 leaves it ``JOB_STATE_UNSPECIFIED`` forever, without running anything.
 
-:class:`VertexJobs` (a :class:`kitaru.smoke.standins.UnitRunner`) lists drongo's CustomJobs on
+:class:`VertexJobs` (a :class:`kitaru.components.standins.UnitRunner`) lists drongo's CustomJobs on
 every :meth:`~VertexJobs.poll` and runs each new job's container spec — ``image_uri``,
 ``command`` + ``args``, its ``env`` plus what Vertex AI gives a job — once, the way Vertex AI
 runs its single replica: in a container of the engine (:func:`in_engine`, through
