@@ -203,11 +203,18 @@ def measure_workers(params: dict[str, Any]) -> dict[str, Any]:
                                        "executions WHERE queue = %s", (q,))  # fmt: skip
                 by = query(url, "SELECT lease_owner IS NULL, count(*) FROM executions WHERE "
                            "queue = %s GROUP BY 1", (q,))  # fmt: skip
+                # stragglers: taken but started late, or taken over (epoch > 1) by another worker
+                (slow, over, gap), = query(url, "SELECT count(*) FILTER (WHERE started_at - "
+                                           "dequeued_at > 2), count(*) FILTER (WHERE epoch > 1), "
+                                           "max(started_at - dequeued_at) FROM executions WHERE "
+                                           "queue = %s", (q,))  # fmt: skip
             span = last - released
             out["by_workers"][str(w)] = {
                 "flows_per_s": flows / span, "checkpoints_per_s": flows * cps / span,
                 "seconds": span, "first_start_after_release_s": first - released,
                 "enqueue_per_s": flows / enqueue_s, "lease_rows": by,
+                "started_over_2s_after_taken": slow, "taken_over": over,
+                "max_taken_to_started_s": gap,
             }  # fmt: skip
         _use_db(None)
     return out
