@@ -20,6 +20,11 @@ from typing import Any
 from kitaru.errors import ConfigError
 
 _loading = threading.local()
+#: one load of a flow's code at a time: a module (or script) is in sys.modules while it is
+#: still executing, so a second thread of a worker taking the same flow at the same moment
+#: would find it half-made ("no longer defines work_flow"); reentrant for a module whose load
+#: loads another
+_load_lock = threading.RLock()
 
 
 class StopLoading(BaseException):
@@ -127,9 +132,11 @@ def load(loc: CodeLocation) -> Any:
                     f"flow {loc.qualname} was defined interactively and cannot be imported",
                     hint="define flows in a file or module",
                 )
-            module = _exec_script(loc.source_file)
+            with _load_lock:
+                module = _exec_script(loc.source_file)
         else:
-            module = _import_module(loc.module, loc.root)
+            with _load_lock:
+                module = _import_module(loc.module, loc.root)
     except ConfigError:
         raise
     except Exception as exc:
@@ -155,7 +162,8 @@ def load_file(path: str) -> types.ModuleType:
     if not os.path.exists(full):
         raise ConfigError(f"no such file: {path}", hint="give a path to a Python file")
     try:
-        return _exec_script(full)
+        with _load_lock:
+            return _exec_script(full)
     except Exception as exc:
         raise ConfigError(
             f"cannot load {path}: {type(exc).__name__}: {exc}", hint="fix the error in the file"
