@@ -49,6 +49,13 @@ def test_sqlite_lists_a_flow_through_its_pk_ordered_index(tmp_path: Path) -> Non
     assert [e.pk for e in store.list_executions(status="crashed")] == [running.pk]
     page = store.page_executions(ExecutionFilter(flow="common"), limit=3)
     assert [e.pk for e in page] == sorted((e.pk for e in page), reverse=True)
+    # the dashboard's and the REST list's filter on a live status names it in the query
+    traced: list[str] = []
+    store._conn.set_trace_callback(traced.append)  # type: ignore[attr-defined]
+    assert [e.pk for e in store.page_executions(ExecutionFilter(status="crashed"))] == [running.pk]
+    store._conn.set_trace_callback(None)  # type: ignore[attr-defined]
+    (query,) = [q for q in traced if "FROM executions" in q and "ORDER BY pk DESC" in q][:1]
+    assert "status IN ('running', 'pending')" in query, query
 
 
 def test_postgres_has_the_listing_indexes(pg_url: str) -> None:
