@@ -278,8 +278,12 @@ EOF
 start_bg() {  # name, command...: its own session (a test's timeout or Ctrl-C never reaches it)
   local name=$1; shift
   alive "$name" && return 0
+  # from the run folder: a caller's working directory (a CI checkout) may be deleted while the
+  # daemon and what it starts (shims, conmon) live on
+  pushd "$RUN" >/dev/null
   setsid nohup "$@" >"$RUN/logs/$name.log" 2>&1 </dev/null 9>&- &
   echo $! >"$RUN/pids/$name"
+  popd >/dev/null
 }
 
 wait_for() {  # description, seconds, command...: fails early if a started daemon died

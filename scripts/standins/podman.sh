@@ -107,8 +107,12 @@ C
 # -- services -----------------------------------------------------------------------------------
 start() {  # name, command...: detached from the caller (its own session, output to a log)
   local name=$1; shift
+  # from the run folder: conmon inherits the service's working directory, and a caller's
+  # (a CI checkout, a test's tmp dir) may be deleted while the service lives on
+  pushd "$RUN" >/dev/null
   setsid nohup "$@" >"$RUN/$name.log" 2>&1 </dev/null 9>&- &
   echo $! >"$RUN/$name.pid"
+  popd >/dev/null
 }
 wait_for() {  # description, seconds, command...
   local what=$1 secs=$2; shift 2
@@ -127,6 +131,12 @@ if ! registry_up; then
 fi
 if [ "$changed" = 1 ] && [ -f "$RUN/podman.pid" ] && engine_up; then
   say "restarting the podman API service (its configuration changed)"
+  kill "$(cat "$RUN/podman.pid")" 2>/dev/null || true
+  for _ in $(seq 1 50); do engine_up || break; sleep 0.1; done
+fi
+if [ -f "$RUN/podman.pid" ] && engine_up &&
+   readlink "/proc/$(cat "$RUN/podman.pid")/cwd" 2>/dev/null | grep -q ' (deleted)$'; then
+  say "restarting the podman API service (its working directory was deleted: conmon fails)"
   kill "$(cat "$RUN/podman.pid")" 2>/dev/null || true
   for _ in $(seq 1 50); do engine_up || break; sleep 0.1; done
 fi
