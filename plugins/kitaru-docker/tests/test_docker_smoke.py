@@ -11,17 +11,21 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import Engine, RuntimeImage
 
 from tests.conftest import subprocess_env
+
+if TYPE_CHECKING:  # `import conftest` at run time gets whichever plugin's conftest came last
+    from conftest import Engine, RuntimeImage
 
 REPO = Path(__file__).resolve().parents[3]
 SEED = REPO / "examples" / "review_flow.py"
 #: where the team's stack pushes for real; the smoke run pushes to the engine's registry instead
 PRODUCTION_REGISTRY = "registry.example.com/team/kitaru"
-pytestmark = pytest.mark.timeout(1200)
+# the engine and the runtime image are session fixtures: one worker builds them once
+pytestmark = [pytest.mark.timeout(1200), pytest.mark.xdist_group("kitaru-docker-image")]
 
 
 def _project(tmp_path: Path, runtime_image: RuntimeImage, flow_source: str) -> Path:

@@ -55,6 +55,7 @@ Shell completion (commands, options, execution ids, stack and component names):
 | `KITARU_CACHE` | where `kitaru build` keeps wheels it built | `~/.cache/kitaru` |
 | `KITARU_CODE_MAP` | in a unit: recorded code path = path in the image, comma separated | |
 | `KITARU_SMOKE_REGISTRY`, `KITARU_SMOKE_LLM_KEY` | `kitaru smoke`: the registry images go to, the LLM key (docs/ci.md) | |
+| `KITARU_SMOKE_KUBECONFIG` | `kitaru smoke` of a kubernetes stack: the cluster to use even if it is not on this machine (docs/ci.md) | |
 | `KITARU_OTEL` | `1`: send traces and metrics over OTLP/HTTP, configured by the standard `OTEL_EXPORTER_OTLP_*` variables (docs/observability.md) | |
 
 Set by orchestrators for their units (see docs/plugins.md, "A remote orchestrator"):
