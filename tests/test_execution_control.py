@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +132,23 @@ def test_detached_retry_finishes_a_failed_execution(tmp_path) -> None:
         assert time.time() < end, KitaruClient().executions.get(ex_id).status
         time.sleep(0.05)
     assert fb.count("upper") == 1
+
+
+def test_wait_returns_the_result_when_another_runner_took_the_execution_over(
+    isolated_kitaru_home: Path,
+) -> None:
+    """A handle whose runner in this process was taken over (its lease lapsed under load, and
+    a recovery finished the execution) returns the result the taker stored; it raised the
+    stale runner's LeaseLost (seen in a fresh-clone CI run on the server + PostgreSQL)."""
+    from types import SimpleNamespace
+
+    from kitaru.errors import LeaseLost
+    from kitaru.runtime.engine import Outcome
+    from kitaru.testing.flows import tiny
+
+    h = tiny.run(3)
+    assert h.wait(timeout=30) == 7
+    h._launch = SimpleNamespace(  # type: ignore[assignment]
+        thread=None, outcome=Outcome("lost", error=LeaseLost("taken over (epoch 3)"))
+    )
+    assert h.wait(timeout=5) == 7

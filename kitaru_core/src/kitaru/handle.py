@@ -48,6 +48,9 @@ class FlowHandle(Generic[R]):
         #: (the CLI, which prints its own lines, turns this off)
         self.announce = True
         self._announced: set[str] = set()
+        #: ``wait()`` raises LeaseLost when this process's runner was taken over, instead of
+        #: waiting for the taker (``kitaru run`` says so and exits 4)
+        self.raise_when_taken_over = False
 
     @classmethod
     def _launched(cls, launch: Launch) -> FlowHandle[Any]:
@@ -141,7 +144,12 @@ class FlowHandle(Generic[R]):
             while True:
                 if self._thread is not None and self._thread.is_alive():
                     self._thread.join(None if stop_at is None else max(0.0, stop_at - time.time()))
-                self._raise_if_lost()
+                if self._outcome is not None and self._outcome.kind == "lost":
+                    # this process's runner was taken over (its lease lapsed): the runner that
+                    # took it finishes the execution, and its end is what this waits for
+                    if self.raise_when_taken_over:
+                        self._raise_if_lost()
+                    self._launch = None
                 ex = self._execution()
                 if self._ended(ex):
                     return self._result(ex)
@@ -192,7 +200,8 @@ class FlowHandle(Generic[R]):
         return True
 
     def _raise_if_lost(self) -> None:
-        """This process stopped running the execution: another runner took it over."""
+        """This process stopped running the execution: another runner took it over (``kitaru
+        run`` says so and exits 4; ``wait()`` waits for that runner instead)."""
         if self._outcome is not None and self._outcome.kind == "lost":
             assert self._outcome.error is not None
             raise self._outcome.error

@@ -60,6 +60,7 @@ def follow(handle: FlowHandle[Any]) -> None:
     """
     box: dict[str, Any] = {}
     handle.announce = False  # the lines below say it
+    handle.raise_when_taken_over = True  # this process stopped: say so (exit 4)
 
     def target() -> None:
         try:
