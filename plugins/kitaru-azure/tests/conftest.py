@@ -83,3 +83,25 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(
             "kitaru-azure timings: " + ", ".join(f"{k} {v}" for k, v in TIMINGS.items())
         )
+
+
+@pytest.fixture(scope="session")
+def docker_host() -> str:
+    """podman's engine (``scripts/standins/podman.sh``); skips where podman cannot run."""
+    from tests.job_standins import podman_engine
+
+    return podman_engine()
+
+
+@pytest.fixture(scope="session")
+def runtime_image(docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """Debian + python3 with kitaru and kitaru-azure (and their pinned dependencies) installed
+    from a local wheelhouse; its tag and the wheels of this checkout (shared by the deploy and
+    smoke tests)."""
+    from tests.job_standins import runtime_image as build
+
+    tag, wheels, seconds = build(docker_host, tmp_path_factory.mktemp("azure-runtime"),
+                                 "kitaru-azure")  # fmt: skip
+    if seconds is not None:
+        TIMINGS["runtime image build (s)"] = round(seconds, 1)
+    return tag, wheels

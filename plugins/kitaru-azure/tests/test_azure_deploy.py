@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import pytest
 import yaml
 from azure_standins import TIMINGS
-from azureml_standin import REPO, AzureMLScheduler, in_podman, kitaru_server, podman_engine
+from azureml_standin import REPO, AzureMLScheduler, in_podman, kitaru_server
 from test_azure_stack import template_env
 
 if TYPE_CHECKING:
@@ -46,24 +46,6 @@ SECRET = "sk-kitaru-AZUREML-E2E-1a2b3c4d5e6f"
 #: that the first deploy pushes (the registry outlives the test, and tags are content hashes)
 REGISTRY = f"localhost:5001/kitaru-azure/e2e-{uuid.uuid4().hex[:8]}"
 pytestmark = pytest.mark.timeout(1800)  # a first podman.sh and wheelhouse take minutes
-
-
-@pytest.fixture(scope="module")
-def docker_host() -> str:
-    return podman_engine()
-
-
-@pytest.fixture(scope="module")
-def runtime_image(docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
-    """Debian + python3 with kitaru and kitaru-azure (and their pinned dependencies) installed
-    from a local wheelhouse; its tag and the wheels of this checkout."""
-    from tests.job_standins import runtime_image as build
-
-    tag, wheels, seconds = build(docker_host, tmp_path_factory.mktemp("azure-runtime"),
-                                 "kitaru-azure")  # fmt: skip
-    if seconds is not None:
-        TIMINGS["runtime image build (s)"] = round(seconds, 1)
-    return tag, wheels
 
 
 @pytest.fixture

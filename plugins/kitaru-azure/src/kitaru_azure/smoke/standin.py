@@ -222,6 +222,6 @@ def _acr(ctx: SmokeContext, stood: StoodIn, config: Any) -> None:
     registry = f"{ctx.registry}/{path}"
     stood.config["container_builder"] = {"registry": registry, "base_url": ctx.docker_host,
                                          "token_name": None, "token_password": None}  # fmt: skip
-    stood.notes["container_builder"] = (f"acr -> pushes to {registry} in place of {original} "
+    stood.notes["container_builder"] = (f"pushes to {registry} in place of {original} "
                                         "(no ACR token login: the local registry takes none)")  # fmt: skip
     stood.limits.append(f"ACR {original}: the token's scope map and login are not exercised")
