@@ -92,17 +92,16 @@ class LocalRunner:
             if not self.flows:
                 return
         for status in ("pending", "waiting", "running"):
-            for ex in self.store.list_executions(status=status, limit=10_000):
+            # waiting ones: only those whose input arrived or whose deadline passed, in one
+            # query (thousands may wait at once; asking each for its wait was a query apiece)
+            found = (self.store.waiting_to_resume(now) if status == "waiting" else
+                     self.store.list_executions(status=status, limit=10_000))  # fmt: skip
+            for ex in found:
                 if self.queues and ex.flow not in self.flows:
                     continue  # a queue worker also runs the flows it serves, nothing else
                 if ex.id in self._active or lease_is_live(ex.lease_owner, ex.lease_expires, now):
                     continue
-                if status == "waiting":
-                    wait = self.store.pending_wait(ex.pk)
-                    deadline = ((wait.meta or {}).get("deadline") if wait else None) or 0
-                    if wait is not None and not (deadline and deadline <= now):
-                        continue  # still waiting for its input
-                elif status == "running" and display_status(ex, now) != "crashed":
+                if status == "running" and display_status(ex, now) != "crashed":
                     continue
                 self.submit(ex.id)
 

@@ -189,6 +189,18 @@ class MetadataStore(ABC):
     def pending_wait(self, pk: int) -> Call | None:
         """The execution's pending wait, if any."""
 
+    def waiting_to_resume(self, now: float, limit: int = 10_000) -> list[Execution]:
+        """Waiting executions with nothing left to wait for — their wait was answered, or its
+        deadline passed — oldest first (whoever holds them is the caller's to check). The SQL
+        stores answer with one query; this default asks per execution."""
+        found = []
+        for ex in self.list_executions(status="waiting", limit=100_000):
+            wait = self.pending_wait(ex.pk)
+            deadline = ((wait.meta or {}).get("deadline") if wait else None) or 0
+            if wait is None or (deadline and deadline <= now):
+                found.append(ex)
+        return sorted(found, key=lambda e: e.pk)[:limit]
+
     @abstractmethod
     def add_attempt(self, pk: int, attempt: Attempt, *, epoch: int | None = None) -> None:
         """Record a failed attempt."""

@@ -116,6 +116,18 @@ class SqlListing:
             before_pk = batch[-1].pk
         return out[:limit]
 
+    def waiting_to_resume(self, now: float, limit: int = 10_000) -> list[Execution]:
+        """:meth:`MetadataStore.waiting_to_resume` in one query: a sweep over thousands of
+        waiting executions must not ask for each one's wait."""
+        deadline = f"CAST({self.dialect.json_text('meta', 'deadline')} AS DOUBLE PRECISION)"
+        rows = self._all(
+            f"SELECT {EXEC_COLUMNS} FROM executions WHERE status = 'waiting' AND NOT EXISTS "
+            "(SELECT 1 FROM journal WHERE journal.execution_pk = executions.pk AND "
+            f"journal.kind = 'wait' AND journal.status = 'pending' AND ({deadline} IS NULL OR "
+            f"{deadline} > ?)) ORDER BY pk LIMIT ?", (now, limit),
+        )  # fmt: skip
+        return [execution(r) for r in rows]
+
     def count_by_status(self, f: ExecutionFilter) -> dict[str, int]:
         """How many executions matching ``f`` (its status aside) are in each status."""
         from dataclasses import replace

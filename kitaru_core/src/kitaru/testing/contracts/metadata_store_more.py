@@ -255,6 +255,33 @@ class MetadataStoreMoreContract:
             store.set_tag("review", "default", 9)
         assert [x.flow for x in store.list_deployments()] == ["other", "review", "review"]
 
+    def test_waiting_to_resume_finds_answered_and_expired_waits(self, store: MetadataStore) -> None:
+        """What a sweep resumes: waiting executions whose wait was answered or whose deadline
+        passed; not those still waiting for input, nor other statuses."""
+        from kitaru.store.records import WAIT, Call
+
+        now = time.time()
+
+        def waiting(deadline: float | None) -> Any:
+            ex = store.create_execution(flow="f", module="m", qualname="q", source_file=None,
+                                        root=None, inputs={}, status="running")  # fmt: skip
+            store.suspend_on_wait(ex.pk, Call("ok#1", WAIT, "pending", 1, started_at=now,
+                                              meta={"deadline": deadline}))  # fmt: skip
+            return ex
+
+        still = waiting(None)
+        answered = waiting(None)
+        store.resolve_wait(answered.pk, "ok#1", serializer="json", type_name=None, value=b"1")
+        expired = waiting(now - 5)
+        later = waiting(now + 3600)
+        store.create_execution(flow="f", module="m", qualname="q", source_file=None, root=None,
+                               inputs={}, status="running")  # fmt: skip
+        found = [e.id for e in store.waiting_to_resume(now)]
+        assert found == [answered.id, expired.id], (found, still.id, later.id)
+        assert [e.id for e in store.waiting_to_resume(now + 7200)] == [
+            answered.id, expired.id, later.id]  # fmt: skip
+        assert [e.id for e in store.waiting_to_resume(now, limit=1)] == [answered.id]
+
     def test_logs_are_appended_in_order_and_read_in_pages(
         self, store: MetadataStore, open_store: OpenStore
     ) -> None:
