@@ -189,7 +189,7 @@ def test_a_flavor_nobody_stands_in_for_fails_naming_it_and_its_plugin(
 
     _register(kitaru_plugin_manager, with_standin=False)
     with pytest.raises(ConfigError) as err:
-        standins_for(_spec(), None)
+        standins_for(_spec())
     assert str(err.value) == ("nothing stands in for artifact_store flavor 'elsewhere' (from "
                               "kitaru-elsewhere): a smoke run never calls the real service")  # fmt: skip
 
@@ -200,7 +200,7 @@ def test_a_third_party_standin_is_found_through_the_hook_and_started(
     from kitaru.smoke.run import _rewrite, standins_for
 
     _register(kitaru_plugin_manager, with_standin=True)
-    groups = standins_for(_spec(), None)
+    groups = standins_for(_spec())
     ((standin, uses),) = groups.items()
     assert standin.provider == "kitaru-elsewhere" and [u.type for u in uses] == ["artifact_store"]
     ctx = SimpleNamespace(server_url="http://127.0.0.1:1", workdir=Path("/tmp"))

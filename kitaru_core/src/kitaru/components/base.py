@@ -89,22 +89,9 @@ class StackComponent(ABC):
     def secret_references(self) -> list[tuple[str, str]]:
         """``(where, reference)`` of every ``{{secret:name.key}}`` in the config, ``where``
         being the key's path (``credentials.openai``)."""
-        from kitaru.stack.references import is_secret_reference
+        from kitaru.stack.references import secret_references
 
-        found: list[tuple[str, str]] = []
-
-        def walk(value: Any, where: str) -> None:
-            if is_secret_reference(value):
-                found.append((where, value))
-            elif isinstance(value, dict):
-                for key, item in value.items():
-                    walk(item, f"{where}.{key}" if where else str(key))
-            elif isinstance(value, (list, tuple)):
-                for i, item in enumerate(value):
-                    walk(item, f"{where}[{i}]")
-
-        walk(self.config.model_dump(), "")
-        return found
+        return secret_references(self.config.model_dump())
 
     def check(self) -> None:
         """What ``kitaru stack verify`` runs, for every flavor: the flavor's :meth:`verify`, then

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from kitaru.components.standins import ComponentUse, SmokeContext, StandIn, StoodIn, UnitRunner
-from kitaru.errors import ConfigError, KitaruError, UsageError
+from kitaru.errors import ConfigError, KitaruError, UsageError, one_line
 from kitaru.smoke.report import ComponentLine, SmokeReport
 
 #: a secret nobody gave a value for gets this (the report says which)
@@ -64,7 +64,8 @@ def smoke(target: str, stack: str, options: SmokeOptions | None = None) -> Smoke
             _run(target, stack, options, Path(tmp), report)
     except KitaruError as exc:
         report.passed = False
-        report.reason = str(exc) + (f" (hint: {exc.hint})" if getattr(exc, "hint", None) else "")
+        hint = f" (hint: {exc.hint})" if getattr(exc, "hint", None) else ""
+        report.reason = one_line(str(exc) + hint)
     return report
 
 
@@ -79,7 +80,7 @@ def read_stack(stack: str) -> Any:
     return get_stack(stack)
 
 
-def standins_for(spec: Any, llm_key: str | None) -> dict[StandIn, list[ComponentUse]]:
+def standins_for(spec: Any) -> dict[StandIn, list[ComponentUse]]:
     """The stand-in of every component (grouped); a ConfigError for a cloud flavor none
     serves. Flavors of the core need none; the LLM gateway is handled by the run itself."""
     from kitaru.plugins.manager import plugin_manager
@@ -105,19 +106,6 @@ def standins_for(spec: Any, llm_key: str | None) -> dict[StandIn, list[Component
     return found
 
 
-def _secret_references(value: Any) -> Iterator[str]:
-    from kitaru.stack.references import is_secret_reference
-
-    if is_secret_reference(value):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _secret_references(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _secret_references(v)
-
-
 @contextlib.contextmanager
 def _environment(changes: dict[str, str | None]) -> Iterator[None]:
     """Set (None: unset) variables for the run, and forget stores and stacks built before and
@@ -125,22 +113,21 @@ def _environment(changes: dict[str, str | None]) -> Iterator[None]:
     from kitaru.stack.active import reset_stack_cache
     from kitaru.store import reset_default_store
 
+    def apply(values: dict[str, str | None]) -> None:
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
     before = {k: os.environ.get(k) for k in changes}
-    for k, v in changes.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    apply(changes)
     reset_default_store()
     reset_stack_cache()
     try:
         yield
     finally:
-        for k, old in before.items():
-            if old is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = old
+        apply(before)
         reset_default_store()
         reset_stack_cache()
 
@@ -194,12 +181,12 @@ def _set_secrets(original: Any, spec: Any, admin_key: str, options: SmokeOptions
     store; what each got, for the report (never the value). ``original``: the user's stack
     (its LLM gateway's secrets are unused when the run answers offline)."""
     from kitaru.stack.model import Stack
-    from kitaru.stack.references import parse_secret_reference
+    from kitaru.stack.references import parse_secret_reference, secret_references
 
     values: dict[str, dict[str, str]] = {}
     said: dict[str, str] = {}
     for kind, component in original.components.items():
-        for ref in _secret_references(component.config):
+        for _, ref in secret_references(component.config):
             name, key = parse_secret_reference(ref)
             given = options.secrets.get(f"{name}.{key}")
             if kind == "llm_gateway" and options.llm_key is None:
@@ -237,7 +224,7 @@ def _run(target: str, stack: str, options: SmokeOptions, workdir: Path, r: Smoke
     r.stack = spec.name
     flow = load_flow(target)
     r.flow = flow.name
-    groups = standins_for(spec, options.llm_key)
+    groups = standins_for(spec)
     started = time.monotonic()
     with contextlib.ExitStack() as stack_of_services:
         server = stack_of_services.enter_context(smoke_server(workdir))

@@ -49,3 +49,22 @@ def parse_secret_reference(value: str) -> tuple[str, str]:
     if not match:
         raise ConfigError(f"{value!r} is not a secret reference", hint="write {{secret:name.key}}")
     return match.group(1), match.group(2)
+
+
+def secret_references(config: Any) -> list[tuple[str, str]]:
+    """``(where, reference)`` of every ``{{secret:name.key}}`` in a config's values, ``where``
+    being the key's path (``credentials.openai``)."""
+    found: list[tuple[str, str]] = []
+
+    def walk(value: Any, where: str) -> None:
+        if is_secret_reference(value):
+            found.append((where, value))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{where}.{key}" if where else str(key))
+        elif isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                walk(item, f"{where}[{i}]")
+
+    walk(config, "")
+    return found
