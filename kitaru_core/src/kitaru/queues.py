@@ -124,17 +124,14 @@ def enqueue(
 def orphans(store: Any, queues: list[str], now: float | None = None) -> list[Execution]:
     """Executions of ``queues`` that need a runner: their holder is gone (lease expired, or a
     dead process of this host) and they are not simply waiting for input."""
-    from kitaru.store.records import lease_is_live, this_host
+    from kitaru.store.records import lease_is_live, nothing_to_wait_for, this_host
 
     now = time.time() if now is None else now
     found = []
     for ex in _store(store).queue_orphans(queues, now, this_host()):
         if lease_is_live(ex.lease_owner, ex.lease_expires, now):
             continue
-        if ex.status == "waiting":
-            wait = store.pending_wait(ex.pk)
-            deadline = ((wait.meta or {}).get("deadline") if wait else None) or 0
-            if wait is not None and not (deadline and deadline <= now):
-                continue  # still waiting for its input: nothing crashed
+        if ex.status == "waiting" and not nothing_to_wait_for(store.pending_wait(ex.pk), now):
+            continue  # still waiting for its input: nothing crashed
         found.append(ex)
     return found

@@ -193,12 +193,10 @@ class MetadataStore(ABC):
         """Waiting executions with nothing left to wait for — their wait was answered, or its
         deadline passed — oldest first (whoever holds them is the caller's to check). The SQL
         stores answer with one query; this default asks per execution."""
-        found = []
-        for ex in self.list_executions(status="waiting", limit=100_000):
-            wait = self.pending_wait(ex.pk)
-            deadline = ((wait.meta or {}).get("deadline") if wait else None) or 0
-            if wait is None or (deadline and deadline <= now):
-                found.append(ex)
+        from kitaru.store.records import nothing_to_wait_for
+
+        found = [ex for ex in self.list_executions(status="waiting", limit=100_000)
+                 if nothing_to_wait_for(self.pending_wait(ex.pk), now)]  # fmt: skip
         return sorted(found, key=lambda e: e.pk)[:limit]
 
     @abstractmethod

@@ -163,6 +163,13 @@ def process_is_alive(pid: int) -> bool:
     return state not in (b"Z", b"X")
 
 
+def nothing_to_wait_for(wait: Call | None, now: float) -> bool:
+    """A waiting execution whose pending wait is ``wait`` can go on: it has none (its input
+    arrived), or the wait's deadline has passed (its default or timeout applies)."""
+    deadline = ((wait.meta or {}).get("deadline") if wait is not None else None) or 0
+    return wait is None or bool(deadline and deadline <= now)
+
+
 def display_status(execution: Execution, now: float) -> str:
     """The status a person sees: ``crashed`` for a running execution whose lease is dead."""
     live = lease_is_live(execution.lease_owner, execution.lease_expires, now)
