@@ -7,37 +7,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from kitaru import Queue
 from tests.conftest import subprocess_env
 from tests.queues import qflows
 from tests.queues.test_queues import HERE, _records, _until_done, out, workers  # noqa: F401
-from tests.server.conftest import Server, start_server, stop
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    srv = start_server(tmp_path / "server-home")
-    assert srv.admin_key, srv.log.read_text()
-    yield srv
-    stop(srv)
-
-
-@pytest.fixture
-def connected(server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from kitaru.store import default_store, reset_default_store
-
-    monkeypatch.setenv("KITARU_SERVER_URL", server.url)
-    monkeypatch.setenv("KITARU_API_KEY", server.admin_key)
-    monkeypatch.delenv("KITARU_DB_URL", raising=False)
-    reset_default_store()
-    yield default_store()
-    reset_default_store()
+from tests.server.conftest import Server, connected, server  # noqa: F401 (fixtures)
 
 
 def _remote_worker(server: Server, queue: str, out: Path, log: Path) -> Any:  # noqa: F811
@@ -52,27 +29,32 @@ def _remote_worker(server: Server, queue: str, out: Path, log: Path) -> Any:  # 
 
 
 def test_enqueued_through_a_server_and_run_by_workers_connected_to_it(
-    server: Server, connected: Any, out: Path, tmp_path: Path, workers: list[Any],  # noqa: F811
+    server: Server, connected: Server, out: Path, tmp_path: Path, workers: list[Any],  # noqa: F811
 ) -> None:  # fmt: skip
+    from kitaru.store import default_store
     from kitaru.store.remote import RemoteStore
 
-    assert isinstance(connected, RemoteStore)
+    store = default_store()
+    assert isinstance(store, RemoteStore)
     q = Queue("remote", concurrency=2)
     first = qflows.job.enqueue(1, queue=q, dedup_key="only-once", seconds=0.1)
     again = qflows.job.enqueue(99, queue=q, dedup_key="only-once", seconds=0.1)
     assert again.id == first.id and first.status == "queued"
-    stored = connected.get_queue("remote")  # the limits live on the server
+    stored = store.get_queue("remote")  # the limits live on the server
     assert stored is not None and (stored.name, stored.concurrency) == ("remote", 2)
     rest = [qflows.job.enqueue(i, queue=q, seconds=0.1) for i in range(2, 7)]
     workers.extend(_remote_worker(server, "remote", out, tmp_path / f"w{i}.log") for i in range(2))
-    done = _until_done(connected, [first.id, *(h.id for h in rest)], timeout=180)
+    done = _until_done(store, [first.id, *(h.id for h in rest)], timeout=180)
     logs = "".join((tmp_path / f"w{i}.log").read_text() for i in range(2))
     assert [e.status for e in done] == ["completed"] * 6, logs[-3000:]
     assert sorted(r["n"] for r in _records(out / "intervals")) == [1, 2, 3, 4, 5, 6]
     assert first.wait(timeout=30) == 1
 
 
-def test_a_server_connection_serves_no_api_in_one_line(server: Server, tmp_path: Path) -> None:
+def test_a_server_connection_serves_no_api_in_one_line(
+    server: Server,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     env = subprocess_env(KITARU_SERVER_URL=server.url, KITARU_API_KEY=server.admin_key,
                          KITARU_HOME=str(tmp_path / "home"))  # fmt: skip
     env.pop("KITARU_DB_URL", None)
