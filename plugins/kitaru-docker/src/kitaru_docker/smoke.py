@@ -83,7 +83,7 @@ class ContainerUnits:
             client = connect(self.docker_host, self.timeout)
             container = client.containers.run(
                 unit.image, command=command, entrypoint=entrypoint, detach=True,
-                name=f"kitaru-smoke-{self._run_id}-{unit.name}"[:120], network_mode="host",
+                name=self._container_name(unit.name), network_mode="host",
                 environment=environment, volumes=volumes or {},
                 labels={"kitaru.smoke": self._run_id},
             )  # fmt: skip
@@ -101,6 +101,19 @@ class ContainerUnits:
             with contextlib.suppress(Exception):
                 container.remove(force=True)
             unit.seconds = time.monotonic() - unit.started
+
+    def _container_name(self, name: str) -> str:
+        return f"kitaru-smoke-{self._run_id}-{name}"[:120]
+
+    def stop(self, name: str) -> None:
+        """Remove unit ``name``'s container if it still runs (its job was cancelled); its
+        thread then records how it ended."""
+        from kitaru_docker.engine import connect
+
+        with contextlib.suppress(Exception):
+            connect(self.docker_host, 30).containers.get(self._container_name(name)).remove(
+                force=True
+            )
 
     def problems(self) -> list[str]:
         """A line per unit that failed: the engine's error, or its exit code and the last

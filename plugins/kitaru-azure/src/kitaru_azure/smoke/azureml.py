@@ -14,7 +14,6 @@ cancelled through the API (``CancelRequested``) has its container removed and be
 
 from __future__ import annotations
 
-import contextlib
 import copy
 from typing import TYPE_CHECKING, Any
 
@@ -55,24 +54,13 @@ class AzureMLJobs:
                     environment={**self.environment, **(props.get("environmentVariables") or {})},
                 )  # fmt: skip
             elif status == "CancelRequested":
-                self._remove(name)  # AzureML stops a cancelled job
+                self.units.stop(name)  # AzureML stops a cancelled job
                 self.fake.set_status(name, "Canceled")
         jobs = self._jobs()
         for unit in list(self.units.units.values()):
             ended = jobs.get(unit.name)
             if unit.ended and ended is not None and ended["properties"].get("status") == "Running":
                 self.fake.set_status(unit.name, "Completed" if unit.exit_code == 0 else "Failed")
-
-    def _remove(self, name: str) -> None:
-        """Remove job ``name``'s container, if it runs (ContainerUnits labels its containers
-        ``kitaru.smoke`` and ends their names with the unit's)."""
-        from kitaru_docker.engine import connect
-
-        with contextlib.suppress(Exception):
-            client = connect(self.units.docker_host, 30)
-            for container in client.containers.list(filters={"label": "kitaru.smoke"}):
-                if container.name.endswith(f"-{name}"):
-                    container.remove(force=True)
 
     def problems(self) -> list[str]:
         return self.units.problems()

@@ -98,14 +98,7 @@ class _EngineJob:
         return unit.exit_code if unit.ended else None
 
     def kill(self) -> None:
-        """ContainerUnits stops only everything: remove this unit's container by its name."""
-        from kitaru_docker.engine import connect
-
-        with contextlib.suppress(Exception):
-            client = connect(self.units.docker_host, 30)
-            for c in client.containers.list(filters={"label": "kitaru.smoke", "name": self.name}):
-                if c.name.endswith(self.name):
-                    c.remove(force=True)
+        self.units.stop(self.name)
 
     def output(self) -> str:
         unit = self.units.units[self.name]
