@@ -220,3 +220,53 @@ def test_the_kitaru_smoke_fixture_runs_a_flow_on_a_stack_in_a_users_test(
                           inputs={"topic": "durable agents"}, answers={"approve_draft": True})  # fmt: skip
     assert report.passed, report.render()
     assert report.waits_answered == ["approve_draft"] and report.inputs_generated == {}
+
+
+def _processes_with_home_under(prefix: str) -> list[int]:
+    """Pids of processes whose KITARU_HOME lies under ``prefix`` (the run's own server)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(v.startswith(f"KITARU_HOME={prefix}".encode()) for v in environ):
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_terminated_smoke_run_stops_its_server(
+    tmp_path: Path, isolated_kitaru_home: Path
+) -> None:
+    """A cancelled CI job SIGTERMs ``kitaru smoke``: the run's own server goes with it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import subprocess_env
+
+    flow = tmp_path / "slow.py"
+    flow.write_text("import time\nfrom kitaru import flow\n\n\n@flow\ndef slow() -> int:\n"
+                    "    time.sleep(60)\n    return 1\n")  # fmt: skip
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = subprocess_env(TMPDIR=str(tmp))
+    proc = subprocess.Popen([sys.executable, "-m", "kitaru.cli", "smoke", f"{flow}:slow",
+                             "--stack", str(local_stack_file(tmp_path))], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not _processes_with_home_under(str(tmp)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_with_home_under(str(tmp)), "the run's server never started"
+    time.sleep(1.0)
+    os.kill(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=60)
+    assert proc.returncode != 0
+    deadline = time.monotonic() + 20
+    while _processes_with_home_under(str(tmp)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_with_home_under(str(tmp)) == []

@@ -62,6 +62,11 @@ def smoke(
         say=(lambda line: click.secho(f"  {line}", err=True, dim=True)) if verbose else
         (lambda line: None),
     )  # fmt: skip
+    import signal
+
+    # a cancelled CI job sends SIGTERM: unwind as on Ctrl-C, so the run's server, stand-ins
+    # and containers are stopped rather than left running on the runner
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     report = smoke(target, stack, options)
     if output == "json":
         out.print_json("smoke", [report.to_dict()])
