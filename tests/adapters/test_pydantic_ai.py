@@ -8,6 +8,8 @@ import json
 import os
 import signal
 
+import pytest
+
 from tests.cli.cli_helpers import Flows, executions, kitaru, spawn, wait_for
 
 
@@ -162,3 +164,42 @@ def test_async_flow_awaits_the_agent(agent_flows: Flows) -> None:
 
     assert asyncio.run(trip_async("go")) == "sunny in Paris / booked Paris"
     assert agent_flows.runs("get_weather") == 1 and agent_flows.runs("model") == 3
+
+
+def test_a_priced_model_request_records_its_cost() -> None:
+    """A request to a model PydanticAI has prices for (gpt-4o from openai) is priced as
+    ``kitaru.llm()`` prices it: cost_usd on the call and in the execution's roll-up."""
+    from pydantic_ai import Agent
+    from pydantic_ai.messages import ModelResponse, TextPart
+    from pydantic_ai.models.function import FunctionModel
+    from pydantic_ai.usage import RequestUsage
+
+    from kitaru import flow
+    from kitaru.adapters.pydantic_ai import KitaruDurability
+    from kitaru.client import KitaruClient
+
+    usage = RequestUsage(input_tokens=1000, output_tokens=500)
+    # FunctionModel names the response after itself: model_name makes it gpt-4o
+    model = FunctionModel(
+        lambda messages, info: ModelResponse([TextPart("hi")], usage=usage, provider_name="openai"),
+        model_name="gpt-4o",
+    )
+    agent = Agent(model, name="priced", capabilities=[KitaruDurability()])
+
+    @flow
+    def ask() -> str:
+        return str(agent.run_sync("go").output)
+
+    assert ask() == "hi"
+    [info] = executions()
+    ex = KitaruClient().executions.get(info.id)
+    [call] = ex.llm_calls
+    meta = call.metadata
+    assert (meta["provider_model"], meta["provider"]) == ("gpt-4o", "openai")
+    assert (meta["tokens_in"], meta["tokens_out"]) == (1000, 500)
+    price = float(ModelResponse([], usage=usage, model_name="gpt-4o",
+                                provider_name="openai").cost().total_price)  # fmt: skip
+    assert price > 0
+    assert meta["cost_usd"] == pytest.approx(price)
+    assert call.usage is not None and call.usage.cost_usd == pytest.approx(price)
+    assert ex.usage is not None and ex.usage.cost_usd == pytest.approx(price)
