@@ -1,13 +1,18 @@
-"""The pure parts of the dashboard: forms from JSON schemas, timeline lanes, listing."""
+"""The pure parts of the dashboard: forms from JSON schemas, timeline lanes, listing (on
+SQLite and PostgreSQL)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from kitaru.models import CallInfo, ExecutionInfo
 from kitaru.server.dashboard import schema_form
 from kitaru.server.dashboard.timeline import lanes, svg
-from kitaru.store.listing import ExecutionFilter, count_by_status, page_executions
+from kitaru.store.listing import ExecutionFilter, SqlListing, count_by_status, page_executions
+from tests.store.conftest import pg_database, pg_url  # noqa: F401 - the "postgres" store
 
 
 def test_a_boolean_wait_is_two_radios_and_reads_back() -> None:
@@ -52,10 +57,23 @@ def test_overlapping_calls_get_lanes_and_sequential_ones_share_one() -> None:
     assert 'data-lanes="3"' in svg(info, now=3)
 
 
-def test_listing_filters_pages_and_counts(kitaru_home: object) -> None:
-    from kitaru.store import default_store
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, kitaru_home: object) -> Iterator[Any]:
+    """An empty store of each kind the dashboard lists from (both answer in SQL)."""
+    if request.param == "sqlite":
+        from kitaru.store import default_store
 
-    store = default_store()
+        yield default_store()
+        return
+    from kitaru.store.postgres import PostgresStore
+
+    pg = PostgresStore(request.getfixturevalue("pg_url"))
+    yield pg
+    pg.close()
+
+
+def test_listing_filters_pages_and_counts(store: Any) -> None:
+    assert isinstance(store, SqlListing)  # the store's own queries, not the Python fallback
     made = [store.create_execution(flow=f"flow{i % 2}", module="m", qualname="q",
                                    source_file=None, root=None, inputs={}, status="completed",
                                    options={"stack": "local" if i < 4 else "other"})
