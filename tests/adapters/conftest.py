@@ -8,11 +8,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import pydantic_ai  # noqa: F401 - the dev group installs kitaru[pydantic-ai]: without it, fail
 import pytest
 
 from tests.cli.cli_helpers import Flows
-
-pytest.importorskip("pydantic_ai")
 
 AGENT_FLOWS = '''
 import time

@@ -9,9 +9,14 @@ from typing import Any
 
 import pytest
 
-from tests.llm.conftest import provider, register_llm_stack  # noqa: F401 - fixtures
+# the dev group installs kitaru[otel]: without it these tests fail (they are not skipped)
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-pytest.importorskip("opentelemetry.sdk")
+from tests.llm.conftest import provider, register_llm_stack  # noqa: F401 - fixtures
 
 
 @dataclass
@@ -39,12 +44,6 @@ class Telemetry:
 
 @pytest.fixture
 def telemetry() -> Iterator[Telemetry]:
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
     import kitaru.otel
 
     exporter = InMemorySpanExporter()
