@@ -139,6 +139,38 @@ def test_runtime_settings_of_this_process_are_passed(
     assert env["KITARU_LEASE_TTL"] == "3"
 
 
+def test_a_container_of_a_traced_execution_joins_its_trace(
+    connected: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run or resume container carries the trace the execution recorded as TRACEPARENT (and
+    this process's OTLP settings); an isolated checkpoint's container, started inside the
+    checkpoint's span, carries that span."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from kitaru.tracecontext import METADATA_KEY, TRACEPARENT_ENV
+
+    monkeypatch.setenv("KITARU_OTEL", "1")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")
+    trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    traced = execution(metadata={METADATA_KEY: trace})
+    o = orchestrator(image="i")
+
+    def env_of(ex: Any, role: str, *extra: str) -> dict[str, str]:
+        return dict(o.container_spec(o.unit_spec(ex, role, *extra), ex)["environment"])
+
+    for role in ("run", "resume"):
+        env = env_of(traced, role)
+        assert env[TRACEPARENT_ENV] == trace
+        assert env["KITARU_OTEL"] == "1"
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://collector:4318"
+    assert TRACEPARENT_ENV not in env_of(execution(), "run")  # no trace recorded: none given
+    tracer = TracerProvider().get_tracer("test")  # not the global provider
+    with tracer.start_as_current_span("checkpoint slow") as span:
+        inner = span.get_span_context()
+        parent = env_of(traced, "checkpoint", "slow", "-")[TRACEPARENT_ENV]
+    assert parent.split("-")[1:3] == [f"{inner.trace_id:032x}", f"{inner.span_id:016x}"]
+
+
 def test_image_precedence(connected: None) -> None:
     o = orchestrator(image="config:1")
     assert o.image_for(execution()) == "config:1"
