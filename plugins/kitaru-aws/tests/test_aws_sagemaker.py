@@ -117,6 +117,45 @@ def test_resume_submits_another_job(home: Path, moto: Moto, bucket: str) -> None
     assert units[-1]["role"] == "retry" and units[-1]["name"].startswith("kitaru-retry-")
 
 
+def test_every_job_of_a_traced_execution_joins_its_trace(
+    home: Path, moto: Moto, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run job started inside the caller's span gets that span as TRACEPARENT; once the
+    execution recorded its trace (its first pass does), a resume job gets that one. This
+    process's OTLP settings go with them."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from kitaru.store import default_store
+    from kitaru.testing.flows import tiny
+    from kitaru.tracecontext import METADATA_KEY, TRACEPARENT_ENV
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "agents")
+    sm = orchestrator(moto, bucket)
+    environments: list[dict[str, str]] = []
+    real = sm.job_spec
+
+    def job_spec(spec: Any) -> dict[str, Any]:
+        out: dict[str, Any] = real(spec)
+        environments.append(out["Environment"])
+        return out
+
+    sm.job_spec = job_spec
+    tracer = TracerProvider().get_tracer("app")  # not the global provider
+    with tracer.start_as_current_span("app request") as app:
+        handle = run_on(sm, tiny, {"x": 1})
+    caller = app.get_span_context()
+    assert environments[0][TRACEPARENT_ENV].split("-")[1:3] == [f"{caller.trace_id:032x}",
+                                                                f"{caller.span_id:016x}"]  # fmt: skip
+    assert environments[0]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://collector:4318"
+    assert environments[0]["OTEL_SERVICE_NAME"] == "agents"
+    store = default_store()
+    trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    store.update_metadata(store.get_execution(handle.id).pk, {METADATA_KEY: trace})
+    resume_on(sm, handle.id)
+    assert len(environments) == 2 and environments[1][TRACEPARENT_ENV] == trace
+
+
 def test_submit_failure_fails_the_execution_in_one_line(
     home: Path, moto: Moto, bucket: str
 ) -> None:
