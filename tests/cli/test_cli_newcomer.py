@@ -236,22 +236,91 @@ def test_waiting_on_an_execution_says_how_to_answer_it(
         assert f"execution {execution_id} completed" in rest, rest
 
 
-def test_a_handle_in_a_terminal_says_what_it_waits_for(
-    flows: Flows, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def _readme_script() -> str:
+    """The README's "In one screen" script, verbatim."""
+    from tests.conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## In one screen") :]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_a_handle_in_a_terminal_says_what_it_waits_for(tmp_path: Path) -> None:
+    """The README's script, run in a real terminal (a pseudo-terminal), blocks in `.wait()` on
+    the approval and prints the execution id and the command that answers the wait (once the
+    flow has run, sys.stderr is kitaru's capturing tee: it must still say it is a terminal).
+    Answered from another process, the script finishes."""
+    import os
+    import pty
+    import re
+    import select
+    import time
+
+    from tests.cli.cli_helpers import kitaru
+
+    script = tmp_path / "in_one_screen.py"
+    script.write_text(_readme_script())
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, str(script)], stdin=slave, stdout=slave,
+                            stderr=slave, cwd=tmp_path, env=dict(os.environ),
+                            close_fds=True)  # fmt: skip
+    os.close(slave)
+    out = b""
+
+    def read_until(pattern: str, timeout: float = 60) -> re.Match[str]:
+        nonlocal out
+        deadline = time.monotonic() + timeout
+        while not (found := re.search(pattern, out.decode(errors="replace"))):
+            left = deadline - time.monotonic()
+            assert left > 0, f"no {pattern!r} within {timeout}s; got {out!r}"
+            if select.select([master], [], [], left)[0]:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the terminal's other end is closed
+                    chunk = b""
+                assert chunk, f"the script ended before {pattern!r}; got {out!r}"
+                out += chunk
+        return found
+
+    try:
+        said = read_until(r"kitaru: execution (\S+) is waiting on 'approve_draft': Approve draft\?")
+        execution_id = said.group(1)
+        read_until(
+            re.escape(f"kitaru: answer with: kitaru executions input {execution_id} --value")
+        )
+        answered = kitaru("executions", "input", execution_id, "--value", "true")
+        assert answered.returncode == 0, answered.stderr
+        assert proc.wait(timeout=60) == 0, out
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(master)
+    shown = kitaru("executions", "show", execution_id, "-o", "json")
+    assert json.loads(shown.stdout)["items"][0]["status"] == "completed"
+
+
+def test_a_handle_without_a_terminal_says_nothing(
+    flows: Flows, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The README's script blocks in `.wait()` on the approval: in a terminal it prints the
-    execution id and the command that answers the wait (library use, no terminal: nothing)."""
+    """Library use (stderr not a terminal): `.wait()` prints nothing about the wait."""
     handle = flows.module.approval.run(topic="agents")
     with pytest.raises(TimeoutError):
         handle.wait(timeout=0.5)
-    assert "waiting on" not in capsys.readouterr().err  # not a terminal
-    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    with pytest.raises(TimeoutError):
-        handle.wait(timeout=0.5)
-    with pytest.raises(TimeoutError):
-        handle.wait(timeout=0.2)  # said once per wait
-    err = capsys.readouterr().err.splitlines()
-    assert err == [
-        f"kitaru: execution {handle.id} is waiting on 'approve_draft': Approve draft?",
-        f"kitaru: answer with: kitaru executions input {handle.id} --value 'true'",
-    ]
+    assert "waiting on" not in capsys.readouterr().err
+
+
+def test_the_capturing_tee_answers_for_the_terminal() -> None:
+    """kitaru's stdout/stderr tee says what the stream it wraps says."""
+    import os
+
+    from kitaru.runtime.logs import _Tee
+
+    master, slave = os.openpty()
+    try:
+        with open(slave, "w", closefd=False) as terminal:
+            tee = _Tee(terminal, "stderr")
+            assert tee.isatty() and tee.fileno() == slave
+            assert tee.encoding == terminal.encoding and tee.writable()
+    finally:
+        os.close(master)
+        os.close(slave)

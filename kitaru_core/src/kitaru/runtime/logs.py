@@ -136,6 +136,25 @@ class _Tee(io.TextIOBase):
     def flush(self) -> None:
         self.original.flush()
 
+    # io.TextIOBase answers these itself (False, an error, None): the terminal's answers are
+    # the original stream's, so a script still knows it is attached to one
+    def isatty(self) -> bool:
+        return bool(self.original.isatty())
+
+    def fileno(self) -> int:
+        return int(self.original.fileno())
+
+    @property
+    def encoding(self) -> Any:
+        return getattr(self.original, "encoding", None)
+
+    @property
+    def errors(self) -> Any:
+        return getattr(self.original, "errors", None)
+
+    def writable(self) -> bool:
+        return True
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.original, name)
 
