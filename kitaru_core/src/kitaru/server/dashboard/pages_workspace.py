@@ -56,7 +56,7 @@ def add(r: APIRouter, dash: Dashboard) -> None:
 
         manager = plugin_manager()
         return dash.page(session, "stacks.html", nav="stacks",
-                         stacks=[s.model_dump() for s in list_stacks()],
+                         stacks=[s.to_dict() for s in list_stacks()],
                          components=[c.to_dict() for c in list_components()],
                          flavors=[f.to_dict() for f in manager.flavors()],
                          plugins=manager.plugins())  # fmt: skip
