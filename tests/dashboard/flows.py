@@ -66,3 +66,39 @@ def asks(topic: str) -> str:
     settings = kitaru.wait(name="settings", question=f"How should {topic} be handled?",
                            schema=Settings)  # fmt: skip
     return f"{topic}: {settings}"
+
+
+@checkpoint(retries=2)
+def wobbly(marker: str) -> str:
+    """Fails its first attempt (no marker file yet), then succeeds."""
+    from pathlib import Path
+
+    path = Path(marker)
+    if not path.exists():
+        path.write_text("failed once")
+        raise RuntimeError("first attempt wobbles")
+    return "steady"
+
+
+@checkpoint
+def ask(topic: str) -> str:
+    return kitaru.llm(prompt=f"Summarize {topic}.", model="fast")
+
+
+#: what ``inspected`` saves as the artifact ``blob`` (raw bytes: stored as they are)
+BLOB = b"\x00\x01 raw bytes \xff\n"
+
+
+@flow
+def inspected(topic: str, marker: str) -> str:
+    """Prints, saves artifacts, calls an LLM and retries a checkpoint: the execution page's
+    logs, artifacts, LLM calls and failed attempts."""
+    print(f"starting {topic}")
+    kitaru.save("blob", BLOB)
+    kitaru.save("report", {"topic": topic, "pages": 3})
+    answer = ask(topic)
+    title = kitaru.llm(prompt=f"A title for {topic}.", model="fast", name="title")  # in the body
+    print("asked the model")
+    state = wobbly(marker)
+    print("done")
+    return f"{state}: {title[:20]}: {answer}"
