@@ -1,12 +1,18 @@
 """Who may see and do what, over HTTP: every dashboard route refuses a browser without a live
 session (no key, a wrong key, a revoked key), every POST without its CSRF token, and roles are
-the REST API's. Also ``kitaru ui``'s one-time token."""
+the REST API's. Also ``kitaru ui``: its one-time token, and the command itself in a process of its
+own (a URL on 127.0.0.1 that signs in once; no browser opened with --no-browser)."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +21,8 @@ from starlette.routing import Route
 from kitaru.server import auth
 from kitaru.server.app import create_app
 from kitaru.server.dashboard.session import COOKIE, TokenGate
+from kitaru.testing.services import free_port, stop_process, wait_until_serving
+from tests.conftest import subprocess_env
 
 #: reachable without a session: the sign-in page itself and the stylesheet/scripts
 PUBLIC = {"/login", "/health"}
@@ -142,3 +150,69 @@ def test_kitaru_ui_token_signs_in_once(kitaru_home: object) -> None:
     assert "local (admin)" in first.get("/").text
     again = TestClient(app).get("/login?token=tok-123", follow_redirects=False)
     assert again.status_code == 401 and COOKIE not in again.cookies
+
+
+def start_ui(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """``kitaru ui ARGS`` in a process of its own (its own KITARU_HOME; BROWSER a script that
+    records what it was asked to open): the process, the URL it printed, the record's path."""
+    marker = tmp_path / "browser-opened"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\necho "$@" >> {marker}\n')
+    browser.chmod(0o755)
+    env = subprocess_env(KITARU_HOME=str(tmp_path / "home"), BROWSER=str(browser),
+                         PYTHONUNBUFFERED="1")  # fmt: skip
+    for name in ("KITARU_SERVER_URL", "KITARU_API_KEY"):
+        env.pop(name, None)
+    out = tmp_path / "ui.log"
+    with open(out, "wb") as f:
+        proc = subprocess.Popen([sys.executable, "-m", "kitaru.cli", "ui", *args], env=env,
+                                stdout=f, stderr=subprocess.STDOUT)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (found := re.search(r"open \(works once\): (\S+)", out.read_text())):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_process(proc)
+            raise AssertionError(f"kitaru ui printed no URL:\n{out.read_text()}")
+        time.sleep(0.05)
+    url = found.group(1)
+    if not wait_until_serving(url.split("/login")[0] + "/health", proc, 30):
+        stop_process(proc)
+        raise AssertionError(f"kitaru ui does not answer:\n{out.read_text()}")
+    return proc, url, marker
+
+
+def test_kitaru_ui_prints_a_local_one_time_url_and_opens_no_browser(tmp_path: Path) -> None:
+    import httpx
+
+    port = free_port()
+    proc, url, marker = start_ui(tmp_path, "--no-browser", "--port", str(port))
+    try:
+        parts = urlsplit(url)
+        where = (parts.scheme, parts.hostname, parts.port, parts.path)
+        assert where == ("http", "127.0.0.1", port, "/login")
+        assert re.fullmatch(r"token=[\w-]{20,}", parts.query)
+        with httpx.Client(timeout=10) as first:
+            signed_in = first.get(url, follow_redirects=True)  # on to the executions page
+            assert signed_in.status_code == 200 and str(signed_in.url).endswith(f":{port}/")
+            assert "local (admin)" in signed_in.text and COOKIE in first.cookies
+        with httpx.Client(timeout=10) as second:  # the token is spent
+            again = second.get(url, follow_redirects=False)
+            assert again.status_code == 401 and COOKIE not in second.cookies
+            home = second.get(url.split("/login")[0] + "/", follow_redirects=True)
+            assert home.url.path == "/login"  # and no session came of it
+        time.sleep(1.5)  # kitaru ui opens the browser 0.8 s after it starts, when it does
+        assert not marker.exists(), marker.read_text()
+    finally:
+        stop_process(proc)
+
+
+def test_kitaru_ui_without_no_browser_opens_its_url(tmp_path: Path) -> None:
+    """The other side of the test above: the BROWSER script does see what would be opened."""
+    proc, url, marker = start_ui(tmp_path)
+    try:
+        deadline = time.monotonic() + 20
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert marker.exists() and marker.read_text().split() == [url]
+        assert urlsplit(url).hostname == "127.0.0.1"
+    finally:
+        stop_process(proc)
