@@ -125,6 +125,26 @@ def test_nothing_is_traced_without_a_provider() -> None:
     assert resolve() is None  # OpenTelemetry is imported here, but no provider is set
 
 
+@pytest.mark.parametrize(
+    ("header", "joined"),
+    [
+        ("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", True),
+        (" 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00 ", True),  # spaces around
+        ("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7", False),  # no flags
+        ("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", False),  # upper case
+        ("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", False),  # invalid version
+        ("00-00000000000000000000000000000000-00f067aa0ba902b7-01", False),  # zero trace id
+        ("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", False),  # zero span id
+        ("", False),
+        (None, False),
+    ],
+)
+def test_a_callers_traceparent_is_joined_only_if_valid(header: str | None, joined: bool) -> None:
+    from kitaru.tracecontext import valid_traceparent
+
+    assert valid_traceparent(header) == (header.strip() if joined and header else None)
+
+
 # -- real processes, the real OTLP/HTTP exporter ------------------------------------------------
 FLOWS = """
 import kitaru
@@ -226,3 +246,68 @@ def test_detached_run_joins_the_callers_trace(
     assert worker["trace_id"] == f"{app.get_span_context().trace_id:032x}"
     assert worker["parent_span_id"] == f"{app.get_span_context().span_id:016x}"
     assert telemetry.named("execution simple") == []  # it ran in the worker, not here
+
+
+def test_kitaru_serve_exports_one_trace_per_execution_and_joins_an_invokers_trace(
+    tmp_path: Path, receiver: OTLPReceiver
+) -> None:
+    """`kitaru serve` with KITARU_OTEL=1: an invocation waits, is answered and resumed in the
+    serving process, all its spans in one trace; an invocation sent with a W3C `traceparent`
+    header runs in the caller's trace (a malformed header is ignored)."""
+    from tests.server.test_serve import FLOWS, start_serve
+    from tests.server.test_server_auth import http
+    from tests.server.test_server_flows import wait_for_status
+
+    home = tmp_path / "home"
+    home.mkdir()
+    code = tmp_path / "flows.py"
+    code.write_text(FLOWS)
+    srv, _ = start_serve(home, code)
+    caller_trace, caller_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+
+    def run_review(topic: str, headers: dict[str, str]) -> tuple[str, list[dict[str, Any]]]:
+        """Invoke review, answer its wait: its id and its spans (two passes, the checkpoint
+        and the wait, which is matched by trace: it carries no execution id)."""
+        status, answer = http(srv, "POST", "/api/v1/deployments/review/invoke", srv.admin_key,
+                              {"inputs": {"topic": topic}}, headers)  # fmt: skip
+        assert status == 200, answer
+        execution_id = answer["id"]
+        wait_for_status(srv, execution_id, "waiting")
+        assert http(srv, "POST", f"/api/v1/executions/{execution_id}/input", srv.admin_key,
+                    {"value": True})[0] == 200  # fmt: skip
+        wait_for_status(srv, execution_id, "completed")
+
+        def own(name: str) -> list[dict[str, Any]]:
+            return [s for s in receiver.spans if s["name"] == name
+                    and s["attributes"].get("kitaru.execution.id") == execution_id]  # fmt: skip
+
+        wait_for(lambda: len(own("execution review")) == 2 and len(own("checkpoint where")) == 1,
+                 timeout=30, what="the execution's spans at the receiver")  # fmt: skip
+        traces = {s["trace_id"] for s in own("execution review")}
+        wait_for(lambda: any(s["name"] == "wait ok" and s["trace_id"] in traces
+                             for s in receiver.spans), timeout=30, what="the wait's span")  # fmt: skip
+        waits = [s for s in receiver.spans if s["name"] == "wait ok" and s["trace_id"] in traces]
+        return execution_id, own("execution review") + own("checkpoint where") + waits
+
+    try:
+        _, spans = run_review("plain", {})
+        assert len({s["trace_id"] for s in spans}) == 1, spans  # across the wait and the resume
+        first, second = (s for s in spans if s["name"] == "execution review")
+        assert second["parent_span_id"] == first["span_id"]  # the resume is a child of the run
+        assert first["trace_id"] != caller_trace and first["resource"]["service.name"] == (
+            "kitaru-test"
+        )
+        joined_id, spans = run_review(
+            "joined", {"traceparent": f"00-{caller_trace}-{caller_span}-01"}
+        )
+        assert {s["trace_id"] for s in spans} == {caller_trace}, spans
+        assert [s["parent_span_id"] for s in spans if s["name"] == "execution review"] == [
+            caller_span, caller_span]  # fmt: skip
+        _, spans = run_review("malformed", {"traceparent": f"00-{caller_trace}-0"})
+        [own_trace] = {s["trace_id"] for s in spans}
+        assert own_trace != caller_trace
+        info = http(srv, "GET", f"/api/v1/executions/{joined_id}", srv.admin_key)[1]
+        assert info["metadata"]["traceparent"] == f"00-{caller_trace}-{caller_span}-01"
+    finally:
+        srv.process.terminate()
+        srv.process.wait(10)

@@ -168,9 +168,12 @@ def signature_hint(d: Deployment) -> str:
 def invoke(
     flow: str, inputs: dict[str, Any] | None = None, *, tag: str | None = None,
     version: int | None = None, store: Any = None, start: bool = True,
+    traceparent: str | None = None,
 ) -> FlowHandle[Any]:  # fmt: skip
     """Start an execution of a deployed version; returns its handle at once. ``start=False``
-    leaves the pending execution to the caller (``kitaru serve`` runs it in-process)."""
+    leaves the pending execution to the caller (``kitaru serve`` runs it in-process).
+    ``traceparent`` (W3C, a REST caller's header): the execution's trace parent, so every
+    process that runs it joins the caller's trace."""
     from kitaru.handle import FlowHandle
     from kitaru.runtime.launch import launch
     from kitaru.runtime.serialization import encode_input as _encode
@@ -185,6 +188,11 @@ def invoke(
         root=d.root, inputs={k: _encode(v) for k, v in values.items()}, status="pending",
         options=options,
     )  # fmt: skip
+    if traceparent:  # where a run's first pass records its own span (kitaru.tracecontext)
+        from kitaru.tracecontext import METADATA_KEY
+
+        s.update_metadata(execution.pk, {METADATA_KEY: traceparent})
+        execution.metadata[METADATA_KEY] = traceparent
     if start:
         return FlowHandle._launched(launch(s, execution, "invoke", detach=True))
     return FlowHandle(s, execution.id)

@@ -30,13 +30,15 @@ def give_input(client: KitaruClient, runner: Any, execution_id: str, value: Any,
 
 
 def invoke(client: KitaruClient, runner: Any, flow: str, inputs: dict[str, Any],
-           tag: str | None = None, version: int | None = None) -> tuple[str, str]:  # fmt: skip
-    """Start an execution of a deployed version (inputs checked first): ``(id, status)``."""
+           tag: str | None = None, version: int | None = None,
+           traceparent: str | None = None) -> tuple[str, str]:  # fmt: skip
+    """Start an execution of a deployed version (inputs checked first): ``(id, status)``.
+    ``traceparent``: the caller's W3C trace context, which the execution joins."""
     from kitaru.deployments import invoke as start
 
     check_unicode(inputs, "inputs")
     handle = start(flow, inputs, tag=tag, version=version, store=client.store,
-                   start=runner is None)  # fmt: skip
+                   start=runner is None, traceparent=traceparent)  # fmt: skip
     if runner is not None:
         runner.submit(handle.id)
     return handle.id, handle.status

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, Field
 
 from kitaru.store.base import MetadataStore
@@ -168,9 +168,16 @@ def add(api: APIRouter, store: MetadataStore, runner: Any = None) -> None:
         return [dataclasses.asdict(d) for d in client.deployments.list(flow)]
 
     @api.post("/deployments/{flow}/invoke", tags=["deployments"])
-    def invoke(flow: str, body: Invocation) -> dict[str, Any]:
-        """Start an execution of a deployed version; the inputs are checked first."""
-        found, status = actions.invoke(client, runner, flow, body.inputs, body.tag, body.version)
+    def invoke(
+        flow: str, body: Invocation, traceparent: str | None = Header(default=None)
+    ) -> dict[str, Any]:
+        """Start an execution of a deployed version; the inputs are checked first. With a W3C
+        `traceparent` header, the execution's spans join the caller's trace (an invalid header
+        is ignored)."""
+        from kitaru.tracecontext import valid_traceparent
+
+        found, status = actions.invoke(client, runner, flow, body.inputs, body.tag, body.version,
+                                       traceparent=valid_traceparent(traceparent))  # fmt: skip
         return {"id": found, "status": status}
 
     # -- stacks -----------------------------------------------------------------------------------
