@@ -44,20 +44,32 @@ def test_read_only_keeps_exactly_the_reading_tools() -> None:
     assert kept == {name for name, writes in offered("local").items() if not writes}
 
 
-PROBE = """
+#: modules of the optional extras (and Kitaru's modules that import them)
+EXTRAS = ("mcp", "kitaru.mcp", "opentelemetry", "kitaru.runtime.otel", "pydantic_ai",
+          "kitaru.adapters.pydantic_ai")  # fmt: skip
+PROBE = f"""
 import json, sys
 from kitaru.cli.main import cli
 try:
     cli.main(["--help"], prog_name="kitaru")
 except SystemExit:
     pass
-print(json.dumps(sorted(m for m in sys.modules if m == "mcp" or m.startswith(("mcp.", "kitaru.mcp")))), file=sys.stderr)
+print(json.dumps(sorted(m for m in sys.modules
+                        if m in {EXTRAS!r} or m.startswith(tuple(e + "." for e in {EXTRAS!r})))),
+      file=sys.stderr)
 """
 
 
-def test_kitaru_help_loads_no_mcp_module() -> None:
-    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
-                         env=subprocess_env(), check=True)  # fmt: skip
+@pytest.mark.parametrize("otel", [None, "1"])
+def test_kitaru_help_loads_no_module_of_an_optional_extra(otel: str | None) -> None:
+    """``kitaru --help`` imports nothing of kitaru[mcp], kitaru[otel] or kitaru[pydantic-ai],
+    with ``KITARU_OTEL=1`` too."""
+    env = subprocess_env()
+    env.pop("KITARU_OTEL", None)
+    if otel is not None:
+        env["KITARU_OTEL"] = otel
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env,
+                         check=True)  # fmt: skip
     assert "mcp" in out.stdout  # the command is listed, from the table
     assert json.loads(out.stderr.strip().splitlines()[-1]) == []
 
