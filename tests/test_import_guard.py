@@ -10,7 +10,9 @@ import sys
 HEAVY = ("litellm", "openai", "tiktoken", "boto3", "botocore", "google", "azure", "kubernetes",
          "docker", "fastapi", "sqlalchemy", "pydantic", "pydantic_settings", "fsspec", "rich",
          "click", "jsonschema", "importlib.metadata", "pluggy", "psycopg", "mcp", "opentelemetry",
-         "pydantic_ai")  # fmt: skip
+         "pydantic_ai",
+         # the dashboard: only a server or `kitaru ui` loads it
+         "jinja2", "starlette", "uvicorn", "kitaru.server.dashboard")  # fmt: skip
 
 PROBE = """
 import json, sys
