@@ -35,24 +35,123 @@ sys.argv = ["kitaru", *{argv!r}]
 main()
 """
 
+FLOW_FILE = """
+from kitaru import flow
 
-@pytest.mark.parametrize(("blocked", "argv", "extra"), [
-    ({"uvicorn", "fastapi"}, ["server", "start", "--port", "1"], "server"),
-    ({"psycopg"}, ["executions", "list"], "postgres"),
-])  # fmt: skip
-def test_a_missing_extra_is_named_in_one_line(
-    blocked: set[str], argv: list[str], extra: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if extra == "postgres":
-        monkeypatch.setenv("KITARU_DB_URL", "postgresql://postgres@127.0.0.1:5432/test")
+@flow
+def f() -> int:
+    return 1
+"""
+
+#: for each of kitaru's extras: the modules blocked, the command that needs them, its env
+MISSING: list[tuple[set[str], list[str], str, dict[str, str]]] = [
+    ({"uvicorn", "fastapi"}, ["server", "start", "--port", "1"], "server", {}),
+    ({"psycopg"}, ["executions", "list"], "postgres",
+     {"KITARU_DB_URL": "postgresql://postgres@127.0.0.1:5432/test"}),
+    ({"mcp"}, ["mcp"], "mcp", {}),
+    # a flow file that uses the PydanticAI adapter
+    ({"pydantic_ai"}, ["run", "pa.py:f"], "pydantic-ai", {}),
+    # KITARU_OTEL=1: said before the run starts, never a thread's traceback and a hang
+    ({"opentelemetry"}, ["run", "f.py:f"], "otel", {"KITARU_OTEL": "1"}),
+    ({"croniter"}, ["schedule", "create", "f.py:f", "--cron", "* * * * *"], "schedules", {}),
+    # a stack whose LLM gateway is litellm's: its check names the extra
+    ({"litellm"}, ["stack", "verify", "llm"], "litellm", {}),
+]  # fmt: skip
+
+
+def _without(blocked: set[str], argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     code = BLOCK.format(blocked=sorted(blocked), argv=argv)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)  # fmt: skip
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, cwd=cwd, stdin=subprocess.DEVNULL)  # fmt: skip
+
+
+@pytest.mark.parametrize(("blocked", "argv", "extra", "env"), MISSING,
+                         ids=[m[2] for m in MISSING])  # fmt: skip
+def test_a_missing_extra_is_named_in_one_line(
+    blocked: set[str], argv: list[str], extra: str, env: dict[str, str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, invoke: Invoke,
+) -> None:  # fmt: skip
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "f.py").write_text(FLOW_FILE)
+    (tmp_path / "pa.py").write_text("import kitaru.adapters.pydantic_ai\n" + FLOW_FILE)
+    hint = f"pip install 'kitaru[{extra}]'"
+    if extra == "litellm":
+        assert invoke("component", "register", "llm_gateway", "gw", "--flavor", "litellm",
+                      "--option", "aliases={}").exit_code == 0  # fmt: skip
+        assert invoke("stack", "register", "llm", "-o", "local", "-a", "local",
+                      "-l", "gw").exit_code == 0  # fmt: skip
+        done = _without(blocked, argv, tmp_path)
+        assert done.returncode == 1, done.stdout + done.stderr
+        (failed,) = [line for line in done.stdout.splitlines() if "FAIL" in line]
+        assert "llm_gateway gw (litellm)" in failed and " needs litellm" in failed
+        assert failed.endswith(f"({hint})"), failed
+        return
+    done = _without(blocked, argv, tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("error: ") and " needs " in lines[0], done.stderr
-    assert lines[1] == f"hint: pip install 'kitaru[{extra}]'"
-    assert "internal error" not in done.stderr
+    assert lines[1] == f"hint: {hint}"
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+    if argv[0] in ("run", "schedule"):  # nothing was started or deployed
+        assert "started" not in done.stdout and "deployed" not in done.stdout + done.stderr
+        monkeypatch.delenv("KITARU_OTEL", raising=False)
+        listed = json.loads(invoke("executions", "list", "-o", "json").stdout)
+        assert listed["items"] == []
+
+
+def test_a_script_tracing_without_the_otel_extra_fails_at_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KITARU_OTEL=1 without kitaru[otel]: `flow.run()` in a script raises the error naming the
+    extra (never a runner thread's traceback and a `.wait()` that blocks for ever)."""
+    monkeypatch.setenv("KITARU_OTEL", "1")
+    script = BLOCK.split("from kitaru.cli.main")[0].format(blocked=["opentelemetry"], argv=[])
+    script += (
+        FLOW_FILE
+        + """
+from kitaru.errors import ConfigError
+try:
+    f.run().wait(timeout=30)
+except ConfigError as exc:
+    print(exc.message, "|", exc.hint)
+"""
+    )
+    (tmp_path / "traced.py").write_text(script)
+    done = subprocess.run([sys.executable, "traced.py"], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert done.stdout.strip() == ("KITARU_OTEL is set: this needs opentelemetry, from kitaru's "
+                                   "'otel' extra, which is not installed | "
+                                   "pip install 'kitaru[otel]'")  # fmt: skip
+
+
+def test_every_extra_is_tested_and_matches_the_pyproject() -> None:
+    """kitaru.imports.EXTRAS (module -> extra) names exactly the extras of kitaru's pyproject,
+    each requirement of an extra (installed here: the workspace's dev group has them all)
+    provides one of its modules, and the missing-extra test covers every extra."""
+    import importlib.metadata
+    import re
+    import tomllib
+
+    from kitaru.imports import EXTRAS
+    from tests.conftest import REPO
+
+    project = tomllib.loads((REPO / "kitaru_core/pyproject.toml").read_text())["project"]
+    extras: dict[str, list[str]] = project["optional-dependencies"]
+    assert set(EXTRAS.values()) == set(extras)
+    assert {m[2] for m in MISSING} == set(extras)
+    dists = importlib.metadata.packages_distributions()
+
+    def canonical(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    for extra, requirements in extras.items():
+        modules = [m for m, e in EXTRAS.items() if e == extra]
+        provided = {canonical(d) for m in modules for d in dists.get(m, [])}
+        for requirement in requirements:
+            name = canonical(re.split(r"[\[<>=!~; ]", requirement, maxsplit=1)[0])
+            assert name in provided, f"kitaru[{extra}] requires {name}: no module of it in EXTRAS"
 
 
 def test_show_prints_the_users_traceback_not_kitarus(flows: Flows, invoke: Invoke) -> None:

@@ -66,7 +66,10 @@ def run(
         return
     from kitaru.handle import FlowHandle
     from kitaru.runtime.launch import launch, new_execution
+    from kitaru.runtime.telemetry import resolve
     from kitaru.store.sqlite import new_execution_id
+
+    resolve()  # KITARU_OTEL=1 without kitaru[otel]: said before anything starts
 
     # The id is chosen here, so "started" is printed before the flow can print anything.
     execution_id = new_execution_id()

@@ -43,6 +43,7 @@ def create(target: str, cron: str, tz: str, input_json: str | None, name: str | 
     from kitaru import schedules
     from kitaru.cli.deployments import _inputs
 
+    schedules.next_fire_after(cron, tz, 0.0)  # a bad --cron/--tz (or no croniter) deploys nothing
     flow = target
     if ":" in target:  # a flow in a file: deploy it (unchanged code keeps its version)
         from kitaru.cli.run import resolve_flow

@@ -140,6 +140,12 @@ def load(loc: CodeLocation) -> Any:
     except ConfigError:
         raise
     except Exception as exc:
+        from kitaru.imports import missing_extra
+
+        if (missing := missing_extra(exc)) is not None:
+            raise ConfigError(f"cannot import the flow's code from {where}: {missing[0]}",
+                              hint=f"{missing[1]}; the execution is unchanged and still "
+                              "resumable") from exc  # fmt: skip
         raise ConfigError(
             f"cannot import the flow's code from {where}: {type(exc).__name__}: {exc}",
             hint="fix the import error; the execution is unchanged and still resumable",
@@ -165,6 +171,10 @@ def load_file(path: str) -> types.ModuleType:
         with _load_lock:
             return _exec_script(full)
     except Exception as exc:
+        from kitaru.imports import missing_extra
+
+        if (missing := missing_extra(exc)) is not None:  # e.g. kitaru.adapters.pydantic_ai
+            raise ConfigError(f"cannot load {path}: {missing[0]}", hint=missing[1]) from exc
         raise ConfigError(
             f"cannot load {path}: {type(exc).__name__}: {exc}", hint="fix the error in the file"
         ) from exc

@@ -108,7 +108,9 @@ class Launch:
         """Drive the execution in this process: in a new thread, or in the calling one with
         ``in_caller``. Does nothing if another live process holds it (it is being run)."""
         from kitaru.runtime.runner import drive
+        from kitaru.runtime.telemetry import resolve
 
+        resolve()  # what it needs to trace (KITARU_OTEL=1: kitaru[otel]) fails here, not later
         ctx = self._take()
         if ctx is None:
             return

@@ -24,8 +24,15 @@ def resolve() -> Any:
     if _explicit[0] is not None:
         return _explicit[0]
     if os.environ.get("KITARU_OTEL", "").strip().lower() not in _OFF:
-        from kitaru.runtime.otel import from_environment
+        try:
+            from kitaru.runtime.otel import from_environment
+        except ModuleNotFoundError as exc:  # KITARU_OTEL=1 without kitaru[otel]: one line
+            from kitaru.errors import ConfigError
+            from kitaru.imports import missing_extra
 
+            if (missing := missing_extra(exc)) is None:
+                raise
+            raise ConfigError(f"KITARU_OTEL is set: {missing[0]}", hint=missing[1]) from exc
         return from_environment()
     trace = sys.modules.get("opentelemetry.trace")
     if trace is None:  # nobody imported OpenTelemetry: nobody configured it
