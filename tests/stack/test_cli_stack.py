@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kitaru.stack.active import active_stack_name
 from tests.cli.cli_helpers import Invoke, assert_one_line_error, kitaru
@@ -64,6 +65,16 @@ def test_register_list_describe_use_export_delete(invoke: Invoke, tmp_path: Path
     again = invoke("stack", "register", "copy", "--file", str(tmp_path / "exported.yaml"),
                    "--output", "json")  # fmt: skip
     assert json.loads(again.stdout)["items"][0]["components"] == item["components"]
+    # -o json: the same stack file, as JSON (yaml is the default)
+    assert invoke("stack", "export", "-o", "yaml").stdout == exported
+    as_json = invoke("stack", "export", "dev", "--output", "json")
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.stdout) == yaml.safe_load(exported)
+    write(tmp_path / "exported.json", as_json.stdout)
+    from_json = invoke("stack", "register", "copy2", "--file", str(tmp_path / "exported.json"),
+                       "--output", "json")  # fmt: skip
+    assert json.loads(from_json.stdout)["items"][0]["components"] == item["components"]
+    assert invoke("stack", "export", "-o", "toml").exit_code == 2
     assert invoke("stack", "use", "local").exit_code == 0
     result = invoke("stack", "delete", "copy", "--yes")
     assert result.exit_code == 0 and "deleted stack copy" in result.stdout

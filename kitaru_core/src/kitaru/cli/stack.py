@@ -383,13 +383,16 @@ def delete(name: str, yes: bool) -> None:
 
 @stack.command()
 @click.argument("name", required=False, shell_complete=stack_names)
-def export(name: str | None) -> None:
-    """Print a stack as YAML (default: the active stack); `stack register --file` reads it."""
+@click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml",
+              show_default=True, help="Format of the stack file (both are read back).")  # fmt: skip
+def export(name: str | None, output: str) -> None:
+    """Print a stack as YAML or JSON (default: the active one); `register --file` reads it."""
     from kitaru.stack import registry
     from kitaru.stack.active import active_stack_name
     from kitaru.stack.loader import dump_stack
 
-    click.echo(dump_stack(registry.get_stack(name or active_stack_name())), nl=False)
+    spec = registry.get_stack(name or active_stack_name())
+    click.echo(dump_stack(spec, output), nl=False)
 
 
 @stack.command()

@@ -142,15 +142,20 @@ def validate_stack(spec: StackSpec, *, source: str) -> None:
         validate_component_config(kind, flavor, dict(component.config), source=source)
 
 
-def dump_stack(spec: StackSpec) -> str:
-    """YAML for ``kitaru stack export``: registers the same stack elsewhere. Secret references
-    stay references."""
-    import yaml
-
+def dump_stack(spec: StackSpec, fmt: str = "yaml") -> str:
+    """YAML (or JSON) for ``kitaru stack export``: registers the same stack elsewhere. Secret
+    references stay references."""
     components: dict[str, Any] = {}
     for kind, component in spec.components.items():
         entry: dict[str, Any] = {"flavor": component.flavor, "name": spec.component_name(kind)}
         if component.config:
             entry["config"] = dict(component.config)
         components[kind] = entry
-    return str(yaml.safe_dump({"name": spec.name, "components": components}, sort_keys=False))
+    document = {"name": spec.name, "components": components}
+    if fmt == "json":
+        import json
+
+        return json.dumps(document, indent=2) + "\n"
+    import yaml
+
+    return str(yaml.safe_dump(document, sort_keys=False))
