@@ -245,15 +245,27 @@ def test_registering_a_taken_name_is_a_conflict(invoke: Invoke, tmp_path: Path) 
 
 
 def test_destructive_commands_ask_or_need_yes(
-    invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+    flows: Flows, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """secret delete, schedule delete, auth api-keys rotate (and stack/component delete, api-keys
+    revoke): asked in a terminal, refused without --yes elsewhere."""
     from kitaru.testing import build_component
 
     build_component("secret_store", "local").set("svc", {"token": "t"})
+    created = invoke("schedule", "create", flows.target("review"), "--cron", "0 3 * * *",
+                     "--input", '{"topic": "t"}', "--name", "nightly")  # fmt: skip
+    assert created.exit_code == 0, created.output
     # not a terminal: refused without --yes, nothing deleted
     refused = invoke("secret", "delete", "svc")
     assert_one_line_error(refused, code=2, contains="refusing to delete secret 'svc' without --yes")
     assert invoke("secret", "get", "svc").exit_code == 0
+    refused = invoke("schedule", "delete", "nightly")
+    assert_one_line_error(refused, code=2,
+                          contains="refusing to delete schedule 'nightly' without --yes")  # fmt: skip
+    assert invoke("schedule", "show", "nightly").exit_code == 0
+    refused = invoke("auth", "api-keys", "rotate", "k1")  # refused before the server is asked
+    assert_one_line_error(refused, code=2, contains="refusing to rotate API key k1 (the old key "
+                          "stops working at once) without --yes")  # fmt: skip
     # a terminal: asked; "n" keeps it, "y" deletes it
     monkeypatch.setattr("kitaru.cli.output.interactive", lambda: True)
     kept = invoke("secret", "delete", "svc", input="n\n")
@@ -261,8 +273,46 @@ def test_destructive_commands_ask_or_need_yes(
     gone = invoke("secret", "delete", "svc", input="y\n")
     assert gone.exit_code == 0 and "Delete secret 'svc'?" in gone.output
     assert invoke("secret", "get", "svc").exit_code == 3
-    # a missing secret is not found before anything is asked
+    kept = invoke("schedule", "delete", "nightly", input="n\n")
+    assert kept.exit_code == 1 and invoke("schedule", "show", "nightly").exit_code == 0
+    gone = invoke("schedule", "delete", "nightly", input="y\n")
+    assert gone.exit_code == 0 and "Delete schedule 'nightly'?" in gone.output
+    assert invoke("schedule", "show", "nightly").exit_code == 3
+    kept = invoke("auth", "api-keys", "rotate", "k1", input="n\n")
+    assert kept.exit_code == 1 and "Rotate API key k1 (the old key stops working at once)?" in (
+        kept.output
+    )
+    asked = invoke("auth", "api-keys", "rotate", "k1", input="y\n")  # on to the server: none here
+    assert asked.exit_code == 1 and "error: not connected to a Kitaru server" in asked.stderr
+    # a missing secret or schedule is not found before anything is asked
     assert_one_line_error(invoke("secret", "delete", "svc", "--yes"), code=3)
+    assert_one_line_error(invoke("schedule", "delete", "nightly"), code=3)
+
+
+def test_every_delete_rotate_and_revoke_command_has_yes() -> None:
+    """What cannot be undone asks first (`executions cancel` stops a run and is left as is;
+    `memory delete` writes a tombstone version: the history keeps the value)."""
+    import click
+
+    from kitaru.cli.main import cli
+
+    def walk(group: click.Group, path: str) -> list[tuple[str, click.Command]]:
+        ctx = click.Context(group)
+        out: list[tuple[str, click.Command]] = []
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
+            if isinstance(command, click.Group):
+                out += walk(command, f"{path} {name}")
+            elif command is not None:
+                out.append((f"{path} {name}", command))
+        return out
+
+    destructive = [(path, command) for path, command in walk(cli, "kitaru")
+                   if path.split()[-1] in ("delete", "rotate", "revoke")
+                   and path != "kitaru memory delete"]  # fmt: skip
+    assert {"kitaru schedule delete", "kitaru auth api-keys rotate"} <= {p for p, _ in destructive}
+    missing = [p for p, c in destructive if "yes" not in {param.name for param in c.params}]
+    assert missing == []
 
 
 def test_shell_completion_offers_stacks_and_execution_ids(flows: Flows, invoke: Invoke) -> None:

@@ -138,6 +138,6 @@ def test_cli_create_list_pause_resume_delete(tmp_path: Path) -> None:
     wrong = kitaru("schedule", "create", "nightly", "--cron", "* * * * *", "--input",
                    '{"n": "x"}', cwd=tmp_path)  # fmt: skip
     assert wrong.returncode != 0 and "inputs do not match" in wrong.stderr
-    assert kitaru("schedule", "delete", "nightly", cwd=tmp_path).returncode == 0
+    assert kitaru("schedule", "delete", "nightly", "--yes", cwd=tmp_path).returncode == 0
     gone = kitaru("schedule", "show", "nightly", cwd=tmp_path)
     assert gone.returncode != 0 and "no schedule named 'nightly'" in gone.stderr

@@ -221,7 +221,7 @@ def test_login_logout_and_auth_cli(server: Server) -> None:
     listed = kitaru("auth", "api-keys", "list", "-o", "json")
     assert key not in listed.stdout and "deployer" in listed.stdout
     key_id = key.split("_")[1]
-    rotated = kitaru("auth", "api-keys", "rotate", key_id)
+    rotated = kitaru("auth", "api-keys", "rotate", key_id, "--yes")
     assert rotated.returncode == 0 and rotated.stdout.strip().splitlines()[-1] != key
     assert kitaru("auth", "api-keys", "revoke", key_id, "--yes").returncode != 0  # already revoked
     assert "deployer" in kitaru("auth", "service-accounts", "list").stdout

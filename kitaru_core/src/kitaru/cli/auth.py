@@ -111,8 +111,12 @@ def key_list(ctx: click.Context, output: str) -> None:
 
 @api_keys.command("rotate")
 @click.argument("key_id")
-def key_rotate(key_id: str) -> None:
+@yes_option
+def key_rotate(key_id: str, yes: bool) -> None:
     """Replace KEY_ID with a new key (the old one stops working at once)."""
+    from kitaru.cli.output import confirm
+
+    confirm(f"rotate API key {key_id} (the old key stops working at once)", yes)
     _show_key(_api("POST", f"/auth/api-keys/{key_id}/rotate"), "rotated to")
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from kitaru.cli.output import output_option
+from kitaru.cli.output import output_option, yes_option
 
 
 @click.group()
@@ -127,9 +127,13 @@ def resume(name: str) -> None:
 
 @schedule.command()
 @click.argument("name")
-def delete(name: str) -> None:
+@yes_option
+def delete(name: str, yes: bool) -> None:
     """Delete a schedule (executions it started stay)."""
     from kitaru import schedules
+    from kitaru.cli.output import confirm
 
+    schedules.get(name)  # NotFound first: nothing to confirm
+    confirm(f"delete schedule {name!r}", yes)
     schedules.delete(name)
     click.echo(f"deleted schedule {name}")
