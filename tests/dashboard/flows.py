@@ -102,3 +102,55 @@ def inspected(topic: str, marker: str) -> str:
     state = wobbly(marker)
     print("done")
     return f"{state}: {title[:20]}: {answer}"
+
+
+@checkpoint
+def prepare(x: int) -> int:
+    return x * 2
+
+
+@checkpoint
+def fail_first_time(marker: str) -> str:
+    """Raises the first time (no marker file yet): the execution fails; a retry succeeds."""
+    from pathlib import Path
+
+    if not Path(marker).exists():
+        Path(marker).write_text("failed")
+        raise ValueError("failing the first time")
+    return "second time lucky"
+
+
+@flow
+def fails_once(x: int, marker: str) -> str:
+    return f"{prepare(x)} {fail_first_time(marker)}"
+
+
+@checkpoint
+def die_first_time(marker: str) -> str:
+    """Kills its process the first time (no marker file yet): the execution crashed, as when
+    a worker is killed; resumed, it goes on."""
+    import os
+    from pathlib import Path
+
+    if not Path(marker).exists():
+        Path(marker).write_text("died")
+        os._exit(3)
+    return "survived"
+
+
+@flow
+def crashes_once(x: int, marker: str) -> str:
+    return f"{prepare(x)} {die_first_time(marker)}"
+
+
+@checkpoint
+def label(note: str) -> str:
+    return note.upper()
+
+
+@flow
+def tuned(x: int, note: str) -> str:
+    """Two inputs: overriding ``note`` in a replay re-runs ``label`` only."""
+    v = source(x)
+    first = label(note)
+    return f"{first}: {consumer(v)}"

@@ -14,6 +14,8 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -275,3 +277,53 @@ def test_cost_table_per_flow_per_day_counts_a_replays_reused_calls_once(
          "tokens_out": o_out, "cost_usd": pytest.approx(o_cost)},
     ]  # fmt: skip
     assert [r["day"] for r in cost_table(store, days=1)[0]] == [today, today]
+
+
+def test_after_retry_or_resume_the_page_follows_the_execution(
+    ui: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Failed and crashed are not live statuses, and a retried or resumed execution stays in
+    one until its worker (a process started by the click) takes it: its page must poll anyway,
+    or it would show the old status until reloaded."""
+    import kitaru
+    from kitaru.client import Executions
+    from kitaru.store import default_store
+    from kitaru.testing.contracts.metadata_store import dead_local_owner
+
+    with pytest.raises(kitaru.ExecutionFailed):
+        flows.fails_once(x=2, marker=str(tmp_path / "failed-once"))
+    failed = KitaruClient().executions.list(flow="fails_once")[0].id
+    loc = flows.crashes_once.location
+    crashed = default_store().create_execution(
+        flow="crashes_once", module=loc.module, qualname=loc.qualname,
+        source_file=loc.source_file, root=loc.root, status="running",
+        inputs=flows.crashes_once.inputs_record({"x": 1, "marker": str(tmp_path / "m")}),
+        options={"stack": "local", "retries": 0}, lease=(dead_local_owner(), 3600.0),
+    ).id  # fmt: skip
+    poller = 'hx-get="/executions/{}/changed'
+    for eid, status in ((failed, "failed"), (crashed, "crashed")):
+        page = ui.get(f"/executions/{eid}").text
+        assert f'id="status">{status}<' in page and poller.format(eid) not in page
+
+    launched: list[tuple[str, str]] = []  # the click, with no worker (yet) to take it
+
+    def launch(reason: str) -> Any:
+        def call(self: Executions, execution_id: str, **kw: Any) -> Any:
+            launched.append((reason, execution_id))
+            return SimpleNamespace(id=execution_id)
+
+        return call
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Executions, "retry", launch("retry"))
+        patched.setattr(Executions, "resume", launch("resume"))
+        token = csrf(ui.get(f"/executions/{failed}").text)
+        for eid, action in ((failed, "retry"), (crashed, "resume")):
+            after = ui.post(f"/executions/{eid}/{action}", data={"csrf": token})
+            assert str(after.url).endswith(f"/executions/{eid}")
+            assert poller.format(eid) in after.text  # follows it though its status is not live
+    assert launched == [("retry", failed), ("resume", crashed)]
+
+    assert KitaruClient().executions.retry(failed).wait(timeout=30) == "4 second time lucky"
+    page = ui.get(f"/executions/{failed}").text  # done: nothing more to follow
+    assert 'id="status">completed<' in page and poller.format(failed) not in page

@@ -61,7 +61,8 @@ def detail_context(dash: Dashboard, execution_id: str) -> dict[str, Any]:
         "ex": info, "timeline": timeline.svg(info),
         "cost_chart": charts.bars(charts.per_checkpoint(info), "cost and tokens per checkpoint"),
         "wait_form": schema_form.build(wait.schema) if wait is not None else None,
-        "live": info.status in LIVE, "fingerprint": fingerprint(info),
+        "live": info.status in LIVE or dash.follows(info.id, info.status),
+        "fingerprint": fingerprint(info),
         "stack": dash.client.store.get_execution(info.id).options.get("stack") or "",
     }  # fmt: skip
 

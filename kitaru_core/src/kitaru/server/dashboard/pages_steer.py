@@ -72,16 +72,22 @@ def add(r: APIRouter, dash: Dashboard) -> None:
         ex.cancel(execution_id)
         return go(f"/executions/{execution_id}")
 
+    def followed(execution_id: str, status: str) -> Response:
+        """The execution's page, following it until its worker takes it (a moment)."""
+        dash.follow(execution_id, status)
+        return go(f"/executions/{execution_id}")
+
     @r.post("/executions/{execution_id}/resume")
     def resume(execution_id: str, session: Session = actor) -> Response:
-        return go(f"/executions/{ex.resume(execution_id, detach=True).id}")
+        status = ex.get(execution_id).status  # crashed or waiting
+        return followed(ex.resume(execution_id, detach=True).id, status)
 
     @r.post("/executions/{execution_id}/retry")
     async def retry(request: Request, execution_id: str, session: Session = actor) -> Response:
         budget = (await fields(request)).get("max_cost_usd", "").strip()
         handle = ex.retry(execution_id, detach=True,
                           max_cost_usd=float(budget) if budget else None)  # fmt: skip
-        return go(f"/executions/{handle.id}")
+        return followed(handle.id, "failed")
 
     @r.get("/executions/{execution_id}/replay")
     def replay_form(execution_id: str, session: Session = viewer) -> Response:

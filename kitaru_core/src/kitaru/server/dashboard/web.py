@@ -3,6 +3,7 @@ rendering a page for them, and errors as pages."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -40,6 +41,26 @@ class Dashboard:
     sessions: Sessions
     #: the dashboard's own routes (the access tests sweep every one)
     routes: list[Any] = field(default_factory=list)
+    #: executions a person just retried or resumed here: id -> (status they were in, until
+    #: when to wait for their worker). Their pages follow them although that status (failed,
+    #: crashed) is not a live one: the worker takes them a moment after the click.
+    following: dict[str, tuple[str, float]] = field(default_factory=dict)
+
+    def follow(self, execution_id: str, status: str, seconds: float = 60.0) -> None:
+        now = time.time()
+        for stale in [k for k, (_, until) in self.following.items() if until < now]:
+            del self.following[stale]
+        self.following[execution_id] = (status, now + seconds)
+
+    def follows(self, execution_id: str, status: str) -> bool:
+        """Whether the page of an execution in ``status`` still waits for its worker."""
+        entry = self.following.get(execution_id)
+        if entry is None:
+            return False
+        if entry[0] != status or entry[1] < time.time():  # it moved on (or never will)
+            self.following.pop(execution_id, None)
+            return False
+        return True
 
     def viewer(self, request: Request) -> Session:
         """The request's session (FastAPI dependency); LoginNeeded without one."""
