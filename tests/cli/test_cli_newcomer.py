@@ -228,12 +228,77 @@ def test_an_artifact_of_a_type_defined_in_a_script_loads(tmp_path: Path) -> None
     (["stack", "register", "x", "--template", "nope"], 3),
     (["executions", "show", "nope"], 3),
     (["component", "describe", "orchestrator", "ghost"], 3),
+    (["component", "flavor-options", "orchestrator", "nope"], 3),
+    (["component", "register", "orchestrator", "x", "--flavor", "nope"], 3),
+    (["run", "nope.py:review"], 3),  # no such file
+    (["run", "{path}:nope"], 3),  # no such flow in the file
+    (["schedule", "delete", "nope", "--yes"], 3),
+    (["run", "{path}:not_a_flow"], 2),
+    (["run", "{path}"], 2),  # which of its flows?
     (["executions", "list", "--limit", "x"], 2),
+    (["stack", "delete", "local", "--yes"], 4),  # the builtin stack
+    (["component", "delete", "orchestrator", "local", "--yes"], 4),
+    (["run", "{dir}/broken.py:f"], 1),  # a file that fails to load
 ])  # fmt: skip
-def test_exit_codes_are_the_documented_ones(invoke: Invoke, args: list[str], code: int) -> None:
-    """docs/cli.md: 1 failed, 2 usage, 3 not found, 4 conflict, 5 auth."""
-    result = invoke(*args)
+def test_exit_codes_are_the_documented_ones(
+    flows: Flows, invoke: Invoke, args: list[str], code: int
+) -> None:
+    """docs/cli.md: 1 failed, 2 usage, 3 not found, 4 conflict, 5 auth (5: tests/server/
+    test_server_auth.py::test_login_logout_and_auth_cli, against a server)."""
+    (flows.dir / "broken.py").write_text("raise RuntimeError('boom')\n")
+    result = invoke(*(a.format(path=flows.path, dir=flows.dir) for a in args))
     assert result.exit_code == code, result.output
+    assert "Traceback" not in result.stderr
+
+
+def test_the_exit_code_table_is_the_documented_one() -> None:
+    from kitaru.errors import AuthError, Conflict, InUse, KitaruError, NotFound, UsageError
+    from tests.conftest import REPO
+
+    codes = {KitaruError: 1, UsageError: 2, NotFound: 3, Conflict: 4, InUse: 4, AuthError: 5}
+    assert {cls: cls.exit_code for cls in codes} == codes
+    table = (REPO / "docs/cli.md").read_text().split("## Exit codes and errors")[1]
+    for code, meaning in [(1, "the operation failed"), (2, "usage"), (3, "not found"),
+                          (4, "conflict"), (5, "authentication")]:  # fmt: skip
+        assert f"| {code} | {meaning}" in table
+
+
+def test_json_times_are_iso_8601_utc(flows: Flows, invoke: Invoke) -> None:
+    """docs/cli.md: times in `-o json` are ISO-8601 UTC strings (never epoch numbers)."""
+    import re
+
+    from tests.cli.test_cli_executions import completed
+
+    execution_id = completed(flows)
+    created = invoke("schedule", "create", flows.target("review"), "--cron", "0 3 * * *",
+                     "--input", '{"topic": "t"}')  # fmt: skip
+    assert created.exit_code == 0, created.output
+    iso = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+    times: list[tuple[str, Any]] = []
+
+    def walk(value: Any, key: str = "") -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, k)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, key)
+        elif key.endswith(("_at", "_fire")) or key in ("at", "t", "expires", "deadline"):
+            times.append((key, value))
+        else:  # a number that looks like a time under another name
+            assert not (isinstance(value, float) and value > 1e9), (key, value)
+
+    for args in (["executions", "list"], ["executions", "show", execution_id],
+                 ["artifacts", "list", execution_id], ["schedule", "list"],
+                 ["schedule", "show", "review"], ["stack", "list"], ["deployments", "list"]):  # fmt: skip
+        shown = invoke(*args, "-o", "json")
+        assert shown.exit_code == 0, (args, shown.output)
+        walk(json.loads(shown.stdout))
+    keys = {key for key, _ in times}
+    assert {"created_at", "started_at", "ended_at", "next_fire"} <= keys, keys
+    bad = [(key, value) for key, value in times if value is not None and not (
+        isinstance(value, str) and iso.fullmatch(value))]  # fmt: skip
+    assert bad == []
 
 
 def test_registering_a_taken_name_is_a_conflict(invoke: Invoke, tmp_path: Path) -> None:

@@ -130,7 +130,8 @@ def test_cli_create_list_pause_resume_delete(tmp_path: Path) -> None:
     listed = kitaru("schedule", "list", "-o", "json", cwd=tmp_path)
     item = json.loads(listed.stdout)["items"][0]
     assert (item["name"], item["inputs"], item["paused"]) == ("nightly", {"n": 4}, False)
-    assert "03:00" in datetime.fromtimestamp(item["next_fire"], BERLIN).isoformat()
+    next_fire = datetime.fromisoformat(item["next_fire"].replace("Z", "+00:00"))  # ISO-8601 UTC
+    assert "03:00" in next_fire.astimezone(BERLIN).isoformat()
     assert "paused" in kitaru("schedule", "pause", "nightly", cwd=tmp_path).stdout
     assert "next" in kitaru("schedule", "resume", "nightly", cwd=tmp_path).stdout
     bad = kitaru("schedule", "create", "nightly", "--cron", "not cron", cwd=tmp_path)

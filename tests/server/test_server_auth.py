@@ -210,7 +210,7 @@ def test_login_logout_and_auth_cli(server: Server) -> None:
                               capture_output=True, text=True, timeout=60)  # fmt: skip
 
     bad = kitaru("login", server.url, "--api-key", "kitaru_nope_nope")
-    assert bad.returncode != 0 and "invalid API key" in bad.stderr
+    assert bad.returncode == 5 and "invalid API key" in bad.stderr  # docs/cli.md: 5 auth
     ok = kitaru("login", server.url, "--api-key", server.admin_key)
     assert ok.returncode == 0 and "logged in" in ok.stdout
     assert kitaru("auth", "service-accounts", "create", "deployer").returncode == 0
@@ -223,6 +223,13 @@ def test_login_logout_and_auth_cli(server: Server) -> None:
     key_id = key.split("_")[1]
     rotated = kitaru("auth", "api-keys", "rotate", key_id, "--yes")
     assert rotated.returncode == 0 and rotated.stdout.strip().splitlines()[-1] != key
+    # the old key is refused at once: one line, exit code 5 (docs/cli.md)
+    env.update(KITARU_SERVER_URL=server.url, KITARU_API_KEY=key)
+    revoked = kitaru("executions", "list", "-o", "json")
+    assert revoked.returncode == 5, revoked.stderr
+    assert revoked.stderr.startswith("error: ") and "Traceback" not in revoked.stderr
+    for name in ("KITARU_SERVER_URL", "KITARU_API_KEY"):
+        env.pop(name)
     assert kitaru("auth", "api-keys", "revoke", key_id, "--yes").returncode != 0  # already revoked
     assert "deployer" in kitaru("auth", "service-accounts", "list").stdout
     assert kitaru("logout").returncode == 0

@@ -133,6 +133,10 @@ class AlreadyRegistered(Conflict, ConfigError):
     """A stack or component name already taken (exit code 4): ``--replace`` changes it."""
 
 
+class InUse(Conflict, ConfigError):
+    """A stack or component that cannot go (exit code 4): the builtin ones, the active stack."""
+
+
 class LeaseLost(Conflict):
     """Another runner took the execution over (its lease expired while this process was
     paused, partitioned or outlived by a restarted server). This process stops running it at

@@ -248,7 +248,9 @@ def load_flow(target: str) -> Flow[Any]:
             raise UsageError(f"say which flow of {path} to run, as {path}:FLOW", hint=found)
     obj = getattr(module, name, None)
     if obj is None:
-        raise UsageError(f"{path} defines no flow named {name!r}", hint=found)
+        from kitaru.errors import NotFound
+
+        raise NotFound(f"{path} defines no flow named {name!r}", hint=found)
     if not isinstance(obj, Flow):
         raise UsageError(f"{name!r} in {path} is a {type(obj).__name__}, not a @flow", hint=found)
     return obj

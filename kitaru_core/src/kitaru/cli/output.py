@@ -54,7 +54,7 @@ output_option = format_option("-o", "--output")
 
 # -- JSON -------------------------------------------------------------------------------------
 #: keys whose numbers are times (seconds since the epoch): JSON shows them as ISO-8601 UTC
-TIME_KEYS = ("at", "t", "deadline", "expires", "last_used")
+TIME_KEYS = ("at", "t", "deadline", "expires", "last_used", "next_fire")
 
 
 def iso_times(value: Any) -> Any:

@@ -25,8 +25,8 @@ on stderr (`kitaru --debug ...` prints the traceback too). The exit code says wh
 | 0 | it worked | |
 | 1 | the operation failed (a flow failed, a service is unreachable, a config is invalid) | `kitaru run` of a flow that raises |
 | 2 | usage: wrong arguments or options | `kitaru executions input ID` without `--value` |
-| 3 | not found: no such execution, artifact, stack, component, template or secret | `kitaru stack describe nope` |
-| 4 | conflict: someone else got there first, or the name is taken | a wait already answered; `stack register` of an existing name |
+| 3 | not found: no such execution, artifact, stack, component, flavor, template, secret, schedule, flow file or flow in it | `kitaru stack describe nope`; `kitaru run flows.py:nope` |
+| 4 | conflict: someone else got there first, the name is taken, or it is in use | a wait already answered; `stack register` of an existing name; `stack delete` of the active or builtin stack |
 | 5 | authentication or permission | a revoked API key; a member managing keys |
 
 `-o json` (`--output json`) prints `{"command": ..., "items": [...]}` on every list, show and

@@ -128,7 +128,9 @@ class PluginManager:
             hint += "; plugins that failed to load: " + ", ".join(
                 f"{i.name} ({i.error})" for i in failed
             )
-        raise ConfigError(f"unknown {component_type} flavor {name!r}", hint=hint)
+        from kitaru.errors import UnknownName
+
+        raise UnknownName(f"unknown {component_type} flavor {name!r}", hint=hint)
 
     def _raise_if_its_plugin_failed(self, component_type: str, name: str) -> None:
         """A ConfigError naming the plugin and its error if flavor ``name`` would come from a

@@ -166,7 +166,9 @@ def load_file(path: str) -> types.ModuleType:
     """Execute a user's flow file as ``__main__`` (for ``kitaru run FILE.py:FLOW``)."""
     full = os.path.abspath(path)
     if not os.path.exists(full):
-        raise ConfigError(f"no such file: {path}", hint="give a path to a Python file")
+        from kitaru.errors import NotFound
+
+        raise NotFound(f"no such file: {path}", hint="give a path to a Python file")
     try:
         with _load_lock:
             return _exec_script(full)

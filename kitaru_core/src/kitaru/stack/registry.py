@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kitaru.components.base import COMPONENT_TYPES, REQUIRED_TYPES
-from kitaru.errors import AlreadyRegistered, ConfigError, NotFound, UnknownName
+from kitaru.errors import AlreadyRegistered, ConfigError, InUse, NotFound, UnknownName
 from kitaru.stack.active import DEFAULT_STACK, reset_stack_cache
 from kitaru.stack.model import (
     DEFAULT_FLAVORS,
@@ -178,7 +178,7 @@ def delete_component(
     if store.get_component(component_type, name) is None and _builtin_component(
         component_type, name
     ):
-        raise ConfigError(f"the builtin {component_type} {name!r} cannot be deleted",
+        raise InUse(f"the builtin {component_type} {name!r} cannot be deleted",
                           hint="it is part of the builtin 'local' stack")  # fmt: skip
     info = find_component(component_type, name)
     if info is not None and info.used_by:
@@ -349,7 +349,7 @@ def delete_stack(name: str, *, confirm: Callable[[], None] | None = None) -> lis
 
     if not is_registered(name):
         if name == BUILTIN:
-            raise ConfigError("the builtin stack 'local' cannot be deleted",
+            raise InUse("the builtin stack 'local' cannot be deleted",
                               hint="it exists whenever no stack named 'local' is registered")  # fmt: skip
         get_stack(name)  # raises "not registered" with the list
     try:
@@ -359,7 +359,7 @@ def delete_stack(name: str, *, confirm: Callable[[], None] | None = None) -> lis
     pinned = read_global_config().get("active_stack")
     if name in (active, pinned) and name != BUILTIN:  # deleting a registered "local" is safe
         why = origin if name == active else "the global config (`kitaru stack use`)"
-        raise ConfigError(
+        raise InUse(
             f"stack {name!r} is the active stack (set by {why}); it cannot be deleted",
             hint="switch to another stack first, e.g. `kitaru stack use local`",
         )
