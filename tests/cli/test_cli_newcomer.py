@@ -22,6 +22,25 @@ def test_retry_of_a_waiting_execution_points_to_resume(flows: Flows, invoke: Inv
     assert f"kitaru executions resume {execution_id}" in result.stderr
 
 
+def test_retry_of_a_crashed_execution_points_to_resume(flows: Flows, invoke: Invoke) -> None:
+    """A crashed execution (its runner died: a dead lease) is resumed, not retried."""
+    from kitaru.store import default_store
+    from tests.cli.test_cli_executions import status_of
+
+    execution_id = waiting(flows)
+    store = default_store()
+    pk = store.get_execution(execution_id).pk
+    # a runner on this host (a pid that cannot exist) was running it and died
+    store.set_status(pk, "running")
+    store.acquire_lease(pk, "nohost:1:x", -1, statuses=("running",), set_status=None)
+    assert status_of(execution_id) == "crashed"
+    result = invoke("executions", "retry", execution_id)
+    assert_one_line_error(result, code=4, contains=f"execution {execution_id} is crashed, not "
+                          "failed")  # fmt: skip
+    assert f"kitaru executions resume {execution_id}" in result.stderr
+    assert status_of(execution_id) == "crashed"  # untouched
+
+
 # A process where importing these modules fails as it does without the extra installed.
 BLOCK = """
 import sys
