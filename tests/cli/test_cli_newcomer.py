@@ -399,6 +399,33 @@ def test_every_delete_rotate_and_revoke_command_has_yes() -> None:
     assert missing == []
 
 
+def test_stack_help_examples_use_what_a_pip_user_has(
+    invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`stack register --help` names no file of the repository (stacks/...) and no flavor that
+    does not exist; its examples run as written (the file from `kitaru stack export`)."""
+    import re
+
+    from tests.conftest import REPO
+
+    shown = invoke("stack", "register", "--help").stdout
+    assert "stacks/" not in shown and "vault" not in shown
+    reference = (REPO / "docs/cli.md").read_text()
+    assert not re.search(r"(?<!docs/)stacks/", reference)
+    examples = [line.strip().split("  #")[0].split() for line in shown.splitlines()
+                if line.strip().startswith("kitaru stack register ")]  # fmt: skip
+    assert len(examples) == 3, shown
+    assert invoke("component", "register", "artifact_store", "data", "--flavor", "local",
+                  "--option", f"path={tmp_path / 'data'}").exit_code == 0  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "prod.yaml").write_text(invoke("stack", "export").stdout)
+    for argv in examples:
+        if "--template" in argv:  # a plugin's, configured from the environment: the builtin one
+            argv[argv.index("--template") + 1] = "local"
+        done = invoke(*argv[1:])
+        assert done.exit_code == 0, (argv, done.output)
+
+
 def test_shell_completion_offers_stacks_and_execution_ids(flows: Flows, invoke: Invoke) -> None:
     import os
 

@@ -153,7 +153,8 @@ def stack() -> None:
     "-f",
     "file",
     type=click.Path(dir_okay=False),
-    help="Stack YAML (see stacks/); NAME overrides the name in the file.",
+    help="A stack file (YAML or JSON, e.g. from `kitaru stack export`); NAME overrides the "
+    "name in the file.",
 )
 @click.option("--template", "-t", "template",
               help="A stack template a plugin offers (`kitaru stack templates`); NAME "
@@ -173,12 +174,12 @@ def register(
     output: str,
     **components: str | None,
 ) -> None:
-    """Register a stack from a YAML file, a plugin's template or registered components.
+    """Register a stack from a stack file, a plugin's template or registered components.
 
     \b
-    kitaru stack register vertex --file stacks/vertex.yaml
-    kitaru stack register vertex --template vertex
-    kitaru stack register dev -o local -a my-bucket -s vault
+    kitaru stack register prod --file prod.yaml     # e.g. from `kitaru stack export`
+    kitaru stack register vertex --template vertex  # see `kitaru stack templates`
+    kitaru stack register dev -o local -a data -s local
     """
     from kitaru.errors import UsageError
     from kitaru.stack import registry

@@ -24,7 +24,8 @@ def load_stack_file(path: str | Path, *, name: str | None = None) -> StackSpec:
         text = path.read_text()
     except FileNotFoundError:
         raise ConfigError(f"stack file {path} does not exist",
-                          hint="see stacks/ for templates") from None  # fmt: skip
+                          hint="`kitaru stack export > FILE` writes one; `kitaru stack templates` "
+                          "lists ready-made stacks (--template)") from None  # fmt: skip
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read stack file {path}: {type(exc).__name__}: {exc}") from None
     return parse_stack_text(text, source=str(path), name=name)
@@ -63,7 +64,7 @@ def parse_stack_text(text: str, *, source: str, name: str | None = None) -> Stac
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: a stack file must be a mapping with name and components",
-                          hint="see stacks/local.yaml")  # fmt: skip
+                          hint="`kitaru stack export` prints a complete stack file")  # fmt: skip
     data = expand_env(data, source=source)
     if name is not None:
         data["name"] = name
@@ -93,11 +94,12 @@ def _validate(data: dict[str, Any], text: str, source: str) -> StackSpec:
                               hint="types: " + ", ".join(COMPONENT_TYPES)) from None  # fmt: skip
         if err["type"] == "missing":
             raise ConfigError(f"{source}: missing key {key!r}",
-                              hint="see stacks/local.yaml for a complete stack") from None  # fmt: skip
+                              hint="`kitaru stack export` prints a complete stack file") from None  # fmt: skip
         msg = err["msg"].removeprefix("Value error, ")
         label = f" {key!r}" if key else ""
         raise ConfigError(f"{source}:{label}{at} {msg}",
-                          hint="see stacks/schema.json for the format") from None  # fmt: skip
+                          hint="`python -m kitaru.stack.schema` prints the format "
+                          "(JSON schema)") from None  # fmt: skip
 
 
 def _known_keys(loc: tuple[Any, ...]) -> str:
@@ -108,7 +110,7 @@ def _known_keys(loc: tuple[Any, ...]) -> str:
     elif len(loc) == 3 and loc[0] == "components":
         known = COMPONENT_KEYS
     else:
-        return "see stacks/schema.json"
+        return "`python -m kitaru.stack.schema` prints the format (JSON schema)"
     close = difflib.get_close_matches(str(loc[-1]), known, n=1)
     guess = f"did you mean {close[0]!r}? " if close else ""
     return f"{guess}known keys here: {', '.join(known)}"
