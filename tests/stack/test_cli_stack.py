@@ -256,6 +256,31 @@ def test_register_from_a_template(invoke: Invoke, monkeypatch: pytest.MonkeyPatc
     assert "s3://bucket/kitaru" in result.output and "eu-west-1" in result.output
 
 
+def test_templates_say_what_each_is_in_whole_sentences(invoke: Invoke) -> None:
+    """`stack templates`: each template's first sentence, never cut off mid-sentence (JSON also
+    has its whole leading comment)."""
+    data = json.loads(invoke("stack", "templates", "-o", "json").stdout)["items"]
+    about = {i["template"]: i["about"] for i in data}
+    assert about["local"] == "The default stack: everything on this machine, nothing to configure."
+    assert about["aws"] == ("AWS with SageMaker: one training job per execution, from an image "
+                            "the `ecr` builder builds (with a Docker engine) and pushes to ECR; "
+                            "artifacts in S3, secrets in Secrets Manager.")  # fmt: skip
+    for item in data:
+        assert item["about"].endswith((".", "!", "?")), item
+        assert item["description"].startswith(item["about"]), item
+        assert "$schema" not in item["description"], item
+        assert "Needs" not in item["description"] and "export " not in item["description"]
+    # the table shows the same sentences (wrapped in their column)
+    table = invoke("stack", "templates").stdout.splitlines()
+    column = table[0].index("about")
+    shown: dict[str, str] = {}
+    name = ""
+    for line in table[2:]:
+        name = line[:column].strip() or name
+        shown[name] = (shown.get(name, "") + " " + line[column:].strip()).strip()
+    assert shown == about
+
+
 @pytest.mark.parametrize(("args", "contains", "hint"), [
     (["stack", "register", "x", "--template", "nope"], "no stack template 'nope' (installed: ",
      "kitaru stack templates"),

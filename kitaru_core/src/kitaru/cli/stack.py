@@ -223,8 +223,11 @@ def templates(ctx: click.Context, output: str) -> None:
     from kitaru.cli import output as out
     from kitaru.plugins.manager import plugin_manager
 
-    items = [{"template": name, "about": _about(text)}
-             for name, text in sorted(plugin_manager().stack_templates().items())]  # fmt: skip
+    items = []
+    for name, text in sorted(plugin_manager().stack_templates().items()):
+        description = _description(text)
+        items.append({"template": name, "about": _first_sentence(description),
+                      "description": description})  # fmt: skip
     if output == "json":
         out.print_json(command_name(ctx), items)
         return
@@ -232,15 +235,26 @@ def templates(ctx: click.Context, output: str) -> None:
                 "no templates")  # fmt: skip
 
 
-def _about(text: str) -> str:
-    """A template's first comment line that says something (not the schema line)."""
+def _description(text: str) -> str:
+    """A template's leading comment paragraph (after the schema line), on one line: it ends at
+    the first line that is no comment, an empty or indented one, or its ``Needs:`` line."""
+    said: list[str] = []
     for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("#") and "$schema" not in line and line.lstrip("# "):
-            return line.lstrip("# ")
-        if line and not line.startswith("#"):
+        if not line.startswith("#"):
             break
-    return ""
+        words = line[1:].strip()
+        if "$schema" in words:
+            continue
+        if not words or line[1:].startswith("  ") or words.startswith("Needs"):
+            break
+        said.append(words)
+    return " ".join(said)
+
+
+def _first_sentence(text: str) -> str:
+    import re
+
+    return re.split(r"(?<=[.!?])\s+(?=[A-Z])", text, maxsplit=1)[0]
 
 
 @stack.command("list")
