@@ -145,11 +145,11 @@ class _Tee(io.TextIOBase):
         return int(self.original.fileno())
 
     @property
-    def encoding(self) -> Any:
+    def encoding(self) -> Any:  # type: ignore[override]  # read-only on io.TextIOBase too
         return getattr(self.original, "encoding", None)
 
     @property
-    def errors(self) -> Any:
+    def errors(self) -> Any:  # type: ignore[override]
         return getattr(self.original, "errors", None)
 
     def writable(self) -> bool:
