@@ -225,6 +225,9 @@ def test_a_failed_job_is_a_crash_with_vertex_ais_message(vx: Any, drongo: Drongo
     assert "failed: The replica workerpool0-0 exited with a non-zero status of 1. See" in reason
     shown = KitaruClient().executions.get(handle.id)
     assert shown.status == "crashed", shown
+    # what `kitaru executions show` prints: Vertex AI's message, on one line
+    assert shown.crash_reason and "non-zero status of 1. See" in shown.crash_reason, shown
+    assert "\n" not in shown.crash_reason
 
 
 def test_another_process_finds_a_job_by_its_display_name(vx: Any, drongo: Drongo) -> None:
