@@ -7,7 +7,8 @@ from -> invoke -> a Job's pod runs the flow to its wait -> ``kitaru executions i
 true`` -> a resume Job completes it. Then a pod deleted mid-run (while the server is paused
 with SIGSTOP, so the pod is surely between two checkpoints): the execution crashes, the
 server's recovery sweep submits a resume Job by itself, it finishes, and the checkpoint that
-had completed before the kill did not run again.
+had completed before the kill did not run again. The Jobs carry the template's secret
+environment (the S3 keys) and the API key as secretKeyRefs, their values nowhere in the spec.
 
 Fakes: none on the Kubernetes side; S3 is moto, the LLM the offline gateway (the template's
 default when it names none)."""
@@ -20,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,8 +84,11 @@ def test_the_seed_flow_deployed_to_the_kubernetes_template_stack(
     kitaru("stack", "register", STACK, "--template", "kubernetes", env=env)
     kitaru("secret", "set", "--stack", STACK, "kitaru-server",
            f"api_key={connected.server.admin_key}", env=env)  # fmt: skip
-    kitaru("secret", "set", "--stack", STACK, "s3", "access_key_id=testing",
-           "secret_access_key=testing", env=env)  # fmt: skip
+    # values of their own (moto takes any key): the test below finds them nowhere in a Job
+    s3_keys = {"access_key_id": f"akid-{uuid.uuid4().hex}",
+               "secret_access_key": f"sak-{uuid.uuid4().hex}"}  # fmt: skip
+    kitaru("secret", "set", "--stack", STACK, "s3", *(f"{k}={v}" for k, v in s3_keys.items()),
+           env=env)  # fmt: skip
 
     project = tmp_path / "project"
     project.mkdir()
@@ -112,6 +117,17 @@ def test_the_seed_flow_deployed_to_the_kubernetes_template_stack(
     assert isinstance(result, str) and result.startswith("[offline answer")
     units = store.get_execution(handle.id).metadata["units"]
     assert [u["role"] for u in units] == ["run", "resume"] and units[0]["image"] == image
+    # the template's secret environment reached the pods as secretKeyRefs, no value in the Job
+    job = client.BatchV1Api(cluster).read_namespaced_job(units[0]["name"], connected.namespace)
+    (container,) = job.spec.template.spec.containers
+    refs = {e.name: (e.value_from.secret_key_ref.name, e.value_from.secret_key_ref.key)
+            for e in container.env if e.value_from and e.value_from.secret_key_ref}  # fmt: skip
+    assert refs == {"AWS_ACCESS_KEY_ID": ("kitaru-s3", "access_key_id"),
+                    "AWS_SECRET_ACCESS_KEY": ("kitaru-s3", "secret_access_key"),
+                    "KITARU_API_KEY": ("kitaru-kitaru-server", "api_key")}, refs  # fmt: skip
+    spec = str(job.to_dict())
+    for value in (*s3_keys.values(), connected.server.admin_key):
+        assert value not in spec
 
     # -- a pod deleted mid-run -----------------------------------------------------------------
     # Deterministic "mid-run": the pods run at 1/20 of a core (a LimitRange), and once research
