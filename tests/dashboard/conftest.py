@@ -37,7 +37,11 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(tmp_path_factory.mktemp("dash") / "home")
+    """The server; its recovery sweep (once a lease TTL) does not run during the tests: the
+    Resume test leaves a crashed execution for the browser to resume."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("KITARU_LEASE_TTL", "600")  # the server's process only
+        srv = start_server(tmp_path_factory.mktemp("dash") / "home")
     assert srv.admin_key, srv.log.read_text()
     yield srv
     stop(srv)

@@ -4,6 +4,8 @@ parallel lanes, a failed checkpoint's traceback; one screenshot per view."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from tests.dashboard.conftest import cli, show, start, until_status
@@ -86,6 +88,55 @@ def test_replay_with_an_override_reruns_only_the_changed_consumers(
     expect(page.locator('#diff tr[data-call="consumer"]')).to_have_attribute("data-diff", "changed")
     shots(page, "diff")
 
+    # re-run from a checkpoint, and a flow input overridden
+    tid = start(server, f"{FLOWS}:tuned", {"x": 1, "note": "first"})
+    until_status(server, tid, "completed")
+    _open(page, server, tid)
+    page.click("#replay")
+    page.select_option("#from", value="consumer")
+    expect(page.locator("#in-note")).to_have_attribute("placeholder", '"first"')
+    page.fill("#in-note", '"later"')
+    page.click("#start-replay")
+    expect(page.locator("#replay-of")).to_have_text(tid)
+    expect(page.locator("#status")).to_have_text("completed", timeout=30_000)
+    expect(page.locator("p.facts")).to_contain_text("from consumer")
+    info = show(server, page.url.rstrip("/").rsplit("/", 1)[1])
+    calls = {c["call_id"]: c["metadata"] for c in info["checkpoints"]}
+    assert calls["source"].get("cached_from") == tid  # before `consumer`, same input: reused
+    assert not calls["label"].get("cached_from")  # its input, the flow's `note`, changed
+    assert not calls["consumer"].get("cached_from")  # same input, but re-run from here on
+    assert info["replay_from"] == "consumer"
+    assert info["result_preview"] and "LATER: 20" in info["result_preview"]
+
+
+def test_retry_a_failed_and_resume_a_crashed_execution(
+    page: Any, server: Server, shots: Any, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    failed = start(server, f"{FLOWS}:fails_once", {"x": 2, "marker": str(tmp_path / "failed")})
+    before = until_status(server, failed, "failed")
+    _open(page, server, failed)
+    page.click("#retry")
+    expect(page.locator("#status")).to_have_text("completed", timeout=30_000)
+    assert page.url.endswith(f"/executions/{failed}")  # retried in place
+    expect(page.locator("#result")).to_contain_text("4 second time lucky")
+    after = {c["call_id"]: c for c in show(server, failed)["checkpoints"]}
+    prepared = next(c for c in before["checkpoints"] if c["call_id"] == "prepare")
+    assert after["prepare"]["ended_at"] == prepared["ended_at"]  # completed: not run again
+    assert after["fail_first_time"]["status"] == "completed"
+
+    crashed = start(server, f"{FLOWS}:crashes_once", {"x": 3, "marker": str(tmp_path / "died")})
+    until_status(server, crashed, "crashed")  # its worker process died in a checkpoint
+    _open(page, server, crashed)
+    expect(page.locator("#status")).to_have_text("crashed")
+    assert page.locator("#retry").count() == 0
+    shots(page, "execution-crashed")
+    page.click("#resume")
+    expect(page.locator("#status")).to_have_text("completed", timeout=30_000)
+    expect(page.locator("#result")).to_contain_text("6 survived")
+    assert show(server, crashed)["status"] == "completed"
+
 
 def test_abort_and_cancel_from_the_browser(page: Any, server: Server) -> None:
     from playwright.sync_api import expect
@@ -135,21 +186,50 @@ def test_the_other_views(page: Any, server: Server, shots: Any) -> None:
     from playwright.sync_api import expect
 
     cli(server, "deploy", f"{FLOWS}:replayable")
+    cli(server, "deploy", f"{FLOWS}:replayable")  # v2 takes the tag "default"
     page.goto(server.url + "/deployments")
+    expect(page.locator("#deployments")).to_contain_text("default → v2")
+    shots(page, "deployments")
     page.click("text=replayable")
     expect(page.locator("#cli-line")).to_contain_text("kitaru invoke replayable")
     expect(page.locator("#curl-line")).to_contain_text("/api/v1/deployments/replayable/invoke")
+    # move a tag: "default" back to v1
+    page.fill("#tag-form input[name=tag]", "default")
+    page.select_option("#tag-form select[name=version]", value="1")
+    page.click("#tag-form button")
+    expect(page.locator('#versions tr[data-version="1"]')).to_contain_text("default")
+    expect(page.locator('#versions tr[data-version="2"]')).not_to_contain_text("default")
+    listed = json.loads(cli(server, "deployments", "list", "replayable", "-o", "json"))["items"]
+    tags = {d["version"]: d["tags"] for d in listed}
+    assert tags[1] == ["default"] and "default" not in tags[2]
     shots(page, "deployment")
     page.fill("#f-inputs\\.x", "5")
     page.click("#invoke")
     expect(page.locator("#status")).to_have_text("completed", timeout=30_000)
+    invoked = page.url.rstrip("/").rsplit("/", 1)[1]
+    page.click('#artifacts a:text-is("consumer")')
+    expect(page.locator("#preview")).to_have_text("60")
+    shots(page, "artifact")
+    _open(page, server, invoked)
     cli(server, "memory", "set", "greeting", "--value", '"hello"', "--namespace", "demo")
     page.goto(server.url + "/memory")
+    expect(page.locator("#scopes")).to_contain_text("demo")
+    shots(page, "memory-scopes")
     page.click("text=demo")
     expect(page.locator("#entries")).to_contain_text("greeting")
+    shots(page, "memory-scope")
     page.click("text=greeting")
     expect(page.locator("#history")).to_contain_text("hello")
     shots(page, "memory")
+    page.goto(server.url + "/access")
+    expect(page.locator("#keys")).to_contain_text("admin")
+    shots(page, "access")
+    page.goto(server.url + "/access/accounts")
+    expect(page.locator("#accounts")).to_contain_text("admin")
+    shots(page, "accounts")
+    page.goto(server.url + "/executions/0123456789ab")
+    expect(page.locator("#error")).to_contain_text("no execution with id")
+    shots(page, "error")
     page.goto(server.url + "/stacks")
     expect(page.locator("#plugins")).to_contain_text("kitaru")
     shots(page, "stacks")
@@ -157,3 +237,22 @@ def test_the_other_views(page: Any, server: Server, shots: Any) -> None:
     # the flow this test ran (not another test's: under xdist each may have its own server)
     expect(page.locator("#costs")).to_contain_text("replayable")
     shots(page, "costs")
+
+
+def test_the_login_page_refuses_a_wrong_key(browser: Any, server: Server, shots: Any) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        pg = context.new_page()
+        pg.goto(server.url + "/costs")
+        assert "/login" in pg.url
+        shots(pg, "login")
+        pg.fill("#credential", server.admin_key[:-3] + "xyz")
+        pg.click("button[type=submit]")
+        expect(pg.locator("#login-error")).to_contain_text("invalid API key")
+        pg.fill("#credential", server.admin_key)
+        pg.click("button[type=submit]")
+        pg.wait_for_url(server.url + "/costs")  # back where it was going
+    finally:
+        context.close()
