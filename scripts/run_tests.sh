@@ -36,6 +36,15 @@ if [ "$chromium_rc" -ne 0 ] && [ "$chromium_rc" -ne 77 ]; then
   echo "ERROR: scripts/standins/chromium.sh failed (exit $chromium_rc)" >&2
   exit 1
 fi
+# Azurite, the kitaru-azure tests' Blob Storage (npm; ~1.5 min the first time, cached under
+# ~/.cache/kitaru): installed here, outside any test timeout. 77 = it cannot be installed here
+# (no npm / Node.js 18+): those tests then skip and say why; anything else fails the run.
+bash scripts/standins/azurite.sh >/dev/null
+azurite_rc=$?
+if [ "$azurite_rc" -ne 0 ] && [ "$azurite_rc" -ne 77 ]; then
+  echo "ERROR: scripts/standins/azurite.sh failed (exit $azurite_rc)" >&2
+  exit 1
+fi
 .venv/bin/python -m pytest -q -n 2 --dist loadgroup "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then
