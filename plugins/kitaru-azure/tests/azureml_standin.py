@@ -7,7 +7,8 @@ AzureML runs a command job: its ``command`` through ``sh -c``, with its
 ``MSI_ENDPOINT``/``MSI_SECRET``, here the fake's, and the fake's CA), as a process on this host
 (:func:`on_host`) or in a podman container from the image of the job's environment
 (:func:`in_podman`). It moves the job through AzureML's statuses: ``Running`` when it starts
-it, ``Completed`` on exit 0, ``Failed`` otherwise; a job cancelled through the API
+it, ``Completed`` on exit 0, ``Failed`` otherwise (its output then the job's ``user_logs``
+in the fake's run history); a job cancelled through the API
 (``CancelRequested``) has its process killed and becomes ``Canceled``. That state machine is the
 hand-written part; the jobs' specs travel through azure-ai-ml and the fake's REST API, their
 values and replies through Azurite, their secrets through the Key Vault fake, and they report
@@ -156,6 +157,7 @@ class AzureMLScheduler:
                 continue
             del self._running[name]
             self.ended[name] = (command, env, code, run.output())
+            self.fake.set_logs(name, run.output())  # AzureML uploads the job's user_logs
             self.fake.set_status(name, "Completed" if code == 0 else "Failed")
 
     def _loop(self) -> None:

@@ -57,7 +57,9 @@ def azureml_stack(name: str, server: Server, fake: FakeAzure, azurite: Azurite, 
             **WORKSPACE_CONFIG, "resource_manager_endpoint": fake.url,
             "image": "kitaru/never-pulled:1", "python": sys.executable, "server_url": server.url,
             "api_key": API_KEY_REFERENCE, "poll_interval": 0.05, "checkpoint_compute": "gpu-cluster",
-            "checkpoint_timeout_seconds": 600, "tags": {"team": "agents"}, **orchestrator}},
+            "checkpoint_timeout_seconds": 600, "tags": {"team": "agents"},
+            "instance_type": "Standard_D2s_v3", "checkpoint_instance_type": "Standard_NC6s_v3",
+            **orchestrator}},
         "artifact_store": {"flavor": "azure", "config": {
             "path": f"az://{container}/kitaru", "connection_string": "{{secret:blob.conn}}"}},
         "secret_store": {"flavor": "azure", "config": {
@@ -133,7 +135,10 @@ def test_an_isolated_checkpoint_runs_as_a_command_job_of_its_own(
     job = fake.jobs[checkpoint_unit["name"]]["properties"]
     assert job["jobType"] == "Command" and job["experimentName"] == "kitaru"
     assert job["computeId"].endswith("/computes/gpu-cluster")
-    assert fake.jobs[run_unit["name"]]["properties"]["computeId"].endswith("/computes/cpu-cluster")
+    run_job = fake.jobs[run_unit["name"]]["properties"]
+    assert run_job["computeId"].endswith("/computes/cpu-cluster")
+    assert job["resources"]["instanceType"] == "Standard_NC6s_v3"  # checkpoint_instance_type
+    assert run_job["resources"]["instanceType"] == "Standard_D2s_v3"  # instance_type
     assert job["limits"]["timeout"] == "PT10M"
     assert job["identity"]["identityType"] == "Managed"
     assert job["tags"] == {"team": "agents", "kitaru-role": "checkpoint",
@@ -299,3 +304,98 @@ def test_a_custom_cloud_never_leaks_into_child_processes(fake: FakeAzure) -> Non
     child = subprocess.run([sys.executable, "-c", "import azure.ai.ml"], capture_output=True,
                            text=True, timeout=120)  # fmt: skip
     assert child.returncode == 0, child.stderr[-500:]
+
+
+def unit_spec(name: str, role: str = "run") -> Any:
+    from kitaru.components.job_orchestrator import UnitSpec
+
+    return UnitSpec(name=name, execution_id="e1", role=role, image="i:1",
+                    arguments=[role, "e1"], environment={}, time_limit=60)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("config", "run", "checkpoint"),
+    [
+        ({}, None, None),
+        ({"instance_type": "Standard_D2s_v3"}, "Standard_D2s_v3", "Standard_D2s_v3"),
+        ({"instance_type": "Standard_D2s_v3", "checkpoint_instance_type": "Standard_NC6s_v3"},
+         "Standard_D2s_v3", "Standard_NC6s_v3"),
+    ],
+)  # fmt: skip
+def test_each_role_runs_on_its_instance_type(
+    fake: FakeAzure, config: dict[str, str], run: str | None, checkpoint: str | None
+) -> None:
+    """``resources.instanceType`` of the job AzureML receives: a checkpoint's falls back to
+    ``instance_type``; none set, none sent (the compute's own)."""
+    aml = build_component("orchestrator", "azureml", name="aml",
+                          resource_manager_endpoint=fake.url, **WORKSPACE_CONFIG, **config)  # fmt: skip
+    for role, expected in (("run", run), ("checkpoint", checkpoint)):
+        aml.submit_unit(unit_spec(f"kitaru-{role}-1", role))
+        resources = fake.jobs[f"kitaru-{role}-1"]["properties"].get("resources") or {}
+        assert resources.get("instanceType") == expected, (role, resources)
+
+
+def test_the_fake_refuses_azureml_requests_without_its_token(fake: FakeAzure) -> None:
+    """ARM's 401s: no Authorization header (AuthenticationFailed), a token it never issued
+    (InvalidAuthenticationToken); nothing recorded."""
+    jobs = f"{fake.workspace_path}/jobs"
+    for headers, code in (({}, "AuthenticationFailed"),
+                          ({"Authorization": "Bearer not-issued"}, "InvalidAuthenticationToken")):  # fmt: skip
+        status, body, answer = fake.handle("GET", jobs, headers, b"")
+        assert (status, body["error"]["code"]) == (401, code)
+        assert answer["WWW-Authenticate"].startswith("Bearer authorization_uri=")
+    assert fake.requests == []
+
+
+def test_a_token_azureml_refuses_is_one_line_naming_the_job(fake: FakeAzure) -> None:
+    """The client's token stops being accepted (the fake forgets the tokens it issued): the
+    orchestrator's read of a job is a one-line error naming it, not a traceback."""
+    aml = build_component("orchestrator", "azureml", name="aml",
+                          resource_manager_endpoint=fake.url, **WORKSPACE_CONFIG)  # fmt: skip
+    aml.submit_unit(unit_spec("kitaru-run-1"))
+    fake.tokens.clear()
+    with pytest.raises(ConfigError) as info:
+        aml.unit_state("kitaru-run-1")
+    text = f"{info.value} ({info.value.hint})"
+    assert "\n" not in text and "orchestrator 'aml' cannot read job kitaru-run-1" in text
+    assert "ClientAuthenticationError" in text
+
+
+def test_a_jobs_output_comes_back_as_its_unit_logs(fake: FakeAzure) -> None:
+    """Read from the run history's log files, as ``jobs.stream`` reads them, without waiting:
+    none before the job ran, its user_logs once it ended, none for a job AzureML forgot."""
+    aml = build_component("orchestrator", "azureml", name="aml",
+                          resource_manager_endpoint=fake.url, **WORKSPACE_CONFIG)  # fmt: skip
+    aml.submit_unit(unit_spec("kitaru-run-1"))
+    assert aml.unit_logs("kitaru-run-1") == []
+    fake.set_logs("kitaru-run-1", "starting\nsh: 1: python: not found\n")
+    fake.set_status("kitaru-run-1", "Failed")
+    assert aml.unit_logs("kitaru-run-1") == [
+        {"stream": "azureml", "line": "starting"},
+        {"stream": "azureml", "line": "sh: 1: python: not found"},
+    ]
+    assert aml.unit_logs("kitaru-run-0000000000000000") == []
+    reads = [p for m, p, _ in fake.requests if "/history/v1.0/" in p]
+    assert reads and all(p.endswith("/details") for p in reads)
+
+
+def test_a_job_that_cannot_start_kitaru_leaves_its_output_as_the_executions_logs(
+    aml: Any, scheduler: AzureMLScheduler, fake: FakeAzure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job's command fails before Kitaru runs in it (no such python in the image): nothing
+    reached Kitaru's log store, so the execution's logs are what the job printed, read back
+    from AzureML."""
+    import time
+
+    from kitaru.testing.flows import tiny
+
+    monkeypatch.setattr(aml, "config", aml.config.model_copy(update={"python": "/no/such/python"}))
+    handle = run_on(aml, tiny, {"x": 1})
+    deadline = time.monotonic() + 60
+    while aml.status(handle.id) != "crashed":
+        assert time.monotonic() < deadline, aml.status(handle.id)
+        time.sleep(0.1)
+    lines = aml.logs(handle.id)
+    assert lines and all(line["stream"] == "azureml" for line in lines)
+    assert any("/no/such/python" in line["line"] and "not found" in line["line"]
+               for line in lines), lines  # fmt: skip

@@ -6,8 +6,8 @@ A job runs ``python -m kitaru.entrypoint ARGS`` in the flow's image (a custom en
 on the configured compute, as the compute's managed identity; that identity resolves the API
 key and the image's secret environment through the stack's secret store inside the job: no
 secret value is in a job's spec. AzureML lets the caller name a job, so the unit's name is the
-job's name: any process finds it with ``jobs.get``. Logs stay in AzureML (the unit records the
-job's studio URL): ``jobs.stream`` blocks until the job ends, so this flavor returns none.
+job's name: any process finds it with ``jobs.get``. The unit records the job's studio URL; a
+unit's logs are its job's ``user_logs``, read from the run history (:meth:`unit_logs`).
 """
 
 from __future__ import annotations
@@ -152,8 +152,31 @@ class AzureMLOrchestrator(JobOrchestrator):
                 raise self._cannot(f"cancel job {name}", exc, f"{JOBS}/cancel/action") from None
 
     def unit_logs(self, name: str) -> list[LogLine]:
-        """None here: AzureML keeps them (the unit's ``studio_url``)."""
-        return []
+        """What the job's command printed: its ``user_logs`` (``std_log*.txt``, else every log
+        file of an older runtime), read where ``jobs.stream`` reads them — the run history's
+        log files, SAS URLs of the workspace's storage — once, without waiting. ``jobs.stream``
+        itself cannot serve: it blocks while the job runs and prints no log of an ended job.
+        Empty when the job has none (not started) or AzureML no longer knows it."""
+        import requests  # azure-core's own dependency
+
+        try:
+            # the run history client azure-ai-ml's own jobs.stream uses (no public accessor)
+            details = self.client.jobs._runs_operations.get_run_details(name)
+            files = dict(details.log_files or {})
+            chosen = sorted(f for f in files if f.startswith("user_logs/")) or sorted(files)
+            lines: list[LogLine] = []
+            for file in chosen:
+                answer = requests.get(files[file], timeout=60)
+                if answer.status_code == 404:  # listed, not uploaded yet
+                    continue
+                answer.raise_for_status()
+                lines += [{"stream": "azureml", "line": line}
+                          for line in answer.text.splitlines()]  # fmt: skip
+            return lines
+        except Exception as exc:
+            if _azure.is_not_found(exc):
+                return []
+            raise self._cannot(f"read the logs of job {name}", exc, f"{JOBS}/read") from None
 
     def _cannot(self, what: str, exc: BaseException, action: str, check: str = "") -> Any:
         """One line: what failed, where, and the RBAC action refused (or to check)."""

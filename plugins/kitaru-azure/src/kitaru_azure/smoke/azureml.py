@@ -7,9 +7,10 @@ command job — its ``command`` through ``sh -c`` in the image of its environmen
 ``environmentVariables`` and what the compute gives every job (its managed identity,
 ``MSI_ENDPOINT``/``MSI_SECRET``: here the fake's, and the fake's CA) — as a container of the
 engine (:class:`kitaru_docker.smoke.ContainerUnits`). It moves the job through AzureML's
-statuses: ``Running`` when it starts it, ``Completed`` on exit 0, ``Failed`` otherwise; a job
-cancelled through the API (``CancelRequested``) has its container removed and becomes
-``Canceled``. No queueing, provisioning or preemption: that state machine is hand-written.
+statuses: ``Running`` when it starts it, ``Completed`` on exit 0, ``Failed`` otherwise (its
+output then the job's ``user_logs``, :meth:`FakeAzure.set_logs`); a job cancelled through the
+API (``CancelRequested``) has its container removed and becomes ``Canceled``. No queueing,
+provisioning or preemption: that state machine is hand-written.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class AzureMLJobs:
         for unit in list(self.units.units.values()):
             ended = jobs.get(unit.name)
             if unit.ended and ended is not None and ended["properties"].get("status") == "Running":
+                self.fake.set_logs(unit.name, unit.output)  # AzureML uploads its user_logs
                 self.fake.set_status(unit.name, "Completed" if unit.exit_code == 0 else "Failed")
 
     def problems(self) -> list[str]:

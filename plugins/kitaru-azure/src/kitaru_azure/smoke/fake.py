@@ -1,8 +1,9 @@
-"""A hand-written FAKE of Azure's REST services: Key Vault secrets, AzureML jobs, Entra ID's
-token endpoints and an AzureML compute's managed-identity endpoint. No emulator exists for Key
-Vault or AzureML (see docs/stacks/azure.md); this is not one either. The plugin's tests use it,
-and ``kitaru smoke`` stands it in for a stack's Key Vault and AzureML workspace
-(:mod:`kitaru_azure.smoke`): its fidelity is the limit of what such a smoke run proves.
+"""A hand-written FAKE of Azure's REST services: Key Vault secrets, AzureML jobs (and the run
+history's details and log files of a job), Entra ID's token endpoints and an AzureML compute's
+managed-identity endpoint. No emulator exists for Key Vault or AzureML (see
+docs/stacks/azure.md); this is not one either. The plugin's tests use it, and ``kitaru smoke``
+stands it in for a stack's Key Vault and AzureML workspace (:mod:`kitaru_azure.smoke`): its
+fidelity is the limit of what such a smoke run proves.
 
 It serves exactly the operations ``azure-keyvault-secrets`` and ``azure-ai-ml`` send for the
 ``azure`` secret store and the ``azureml`` orchestrator, over HTTPS (both SDKs refuse to send a
@@ -11,16 +12,23 @@ trust it through ``REQUESTS_CA_BUNDLE``). Request bodies are read, and answers w
 SDKs' own generated models (``azure.keyvault.secrets._generated.models``,
 ``azure.ai.ml._restclient.arm_ml_service.models``), so a field the SDK would not send or parse
 fails here too. It keeps state (secrets with versions and soft delete, environment versions,
-jobs), refuses a request without a bearer token it issued (401, with Key Vault's challenge),
-and answers the real services' error bodies: ``SecretNotFound`` (404),
+jobs, their logs), refuses a request without a bearer token it issued (401, with Key Vault's
+challenge), and answers the real services' error bodies: ``SecretNotFound`` (404),
 ``ObjectIsDeletedButRecoverable`` (409), ``ForbiddenByRbac`` (Key Vault's 403) and
 ``AuthorizationFailed`` (ARM's 403) for the actions listed in :attr:`FakeAzure.denied`, and
 AzureML's ``UserError``/``NotFound`` for an unknown job.
 
+A token for Azure Storage (resource ``https://storage.azure.com``) is an unsigned JWT with
+Entra ID's claims — issuer, audience, lifetime — which is what Azurite checks with
+``--oauth basic``: the ``azure`` artifact store's Entra ID path runs against it. A job's logs are
+served as AzureML's run history serves them (the workspace's ``discoveryUrl``, then
+``/history/v1.0/.../runs/NAME/details`` listing ``user_logs/std_log.txt`` as a SAS URL).
+
 What it does not do: run jobs (the tests' ``azureml_standin`` and the smoke run's
-:class:`~kitaru_azure.smoke.azureml.AzureMLJobs` do, through :meth:`FakeAzure.set_status`),
-evaluate RBAC beyond the deny list, expire tokens, page listings, or anything the two flavors
-do not call (a request it does not know is a 400 naming it, so a new SDK call shows up).
+:class:`~kitaru_azure.smoke.azureml.AzureMLJobs` do, through :meth:`FakeAzure.set_status`, and
+hand it their output, :meth:`FakeAzure.set_logs`), sign tokens, evaluate RBAC beyond the deny
+list, expire tokens, page listings, or anything the two flavors do not call (a request it does
+not know is a 400 naming it, so a new SDK call shows up).
 """
 
 from __future__ import annotations
@@ -53,6 +61,10 @@ MSI_SECRET = "fake-msi-secret"
 CLIENT_ID, CLIENT_SECRET = "11111111-0000-4000-8000-000000000001", "fake-client-secret"
 _JOBS = "Microsoft.MachineLearningServices/workspaces/jobs"
 _KV = "Microsoft.KeyVault/vaults"
+#: Azure Storage's token audience (the resource a storage client asks a token for)
+STORAGE = "https://storage.azure.com"
+#: the run history's API (AzureML's data plane: a job's details and log files)
+_HISTORY = "/history/v1.0"
 TERMINAL = ("Completed", "Failed", "Canceled", "NotResponding")
 
 
@@ -74,6 +86,8 @@ class FakeAzure:
 
     url: str = ""
     ca_file: Path = Path()
+    #: the private key of :attr:`ca_file` (Azurite serves HTTPS with the same pair)
+    key_file: Path = Path()
     #: the Entra ID tenant its challenges name
     tenant: str = TENANT
     #: the one AzureML workspace it serves
@@ -95,6 +109,10 @@ class FakeAzure:
     deleted: dict[str, dict[str, Any]] = field(default_factory=dict)
     environments: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> resource
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> JobBase (wire)
+    #: job name -> what its command printed (its ``user_logs/std_log.txt``; :meth:`set_logs`)
+    logs: dict[str, str] = field(default_factory=dict)
+    #: (principal, resource) of every token the managed identity and Entra ID issued, in order
+    issued: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- what tests and the stand-in use --------------------------------------------------------
@@ -120,10 +138,12 @@ class FakeAzure:
 
     def reset(self) -> None:
         with self.lock:
-            for part in (self.secrets, self.deleted, self.environments, self.jobs, self.pinned):
+            for part in (self.secrets, self.deleted, self.environments, self.jobs, self.pinned,
+                         self.logs):  # fmt: skip
                 part.clear()
             self.denied.clear()
             self.requests.clear()
+            self.issued.clear()
 
     def environment(self) -> dict[str, str]:
         """What AzureML gives a job's process — its compute's managed identity (``MSI_ENDPOINT``,
@@ -136,14 +156,26 @@ class FakeAzure:
         with self.lock:
             self.jobs[name]["properties"]["status"] = status
 
+    def set_logs(self, name: str, text: str) -> None:
+        """What AzureML's runtime would upload: job ``name``'s output, its ``user_logs``."""
+        with self.lock:
+            self.logs[name] = text
+
     def job_image(self, job: dict[str, Any]) -> str:
         """The image of a job's (anonymous) environment."""
         env = self.environments[job["properties"]["environmentId"].lower()]
         return str(env["properties"]["image"])
 
-    def issue(self, principal: str) -> dict[str, Any]:
+    def issue(self, principal: str, resource: str = "") -> dict[str, Any]:
+        """A bearer token for ``principal``; for Azure Storage (``https://storage.azure.com``)
+        an unsigned JWT of Entra ID's claims: Azurite's ``--oauth basic`` checks its issuer,
+        audience and lifetime, not its signature. Other services get an opaque token (what
+        azure-ai-ml does with a JWT's claims is not the fake's business)."""
         token = f"fake-{uuid.uuid4().hex}"
+        if resource.rstrip("/") == STORAGE:
+            token = _jwt(principal, STORAGE, self.tenant)
         self.tokens[token] = principal
+        self.issued.append((principal, resource))
         return {"access_token": token, "token_type": "Bearer", "expires_in": 3600,
                 "expires_on": int(time.time()) + 3600}  # fmt: skip
 
@@ -163,6 +195,14 @@ class FakeAzure:
                 self.requests.append((method, route, principal))
                 return self._keyvault(method, route, query, body)
             ws = self.workspace_path
+            if route == "/discovery":  # the workspace's discoveryUrl: anonymous, as AzureML's
+                return 200, self._discovery(), {}
+            if found := re.fullmatch(r"/logs/([^/]+)/user_logs/std_log\.txt", route):
+                return self._log_file(found.group(1), query)  # a SAS URL: no bearer token
+            if route.startswith(_HISTORY + ws + "/"):
+                principal = self._principal(headers, challenge=False)
+                self.requests.append((method, route, principal))
+                return self._run_history(method, route.removeprefix(_HISTORY + ws))
             if route.startswith(ws) or route.startswith("/operationResults/"):
                 principal = self._principal(headers, challenge=False)
                 self.requests.append((method, route, principal))
@@ -196,8 +236,9 @@ class FakeAzure:
         """AzureML compute's managed-identity endpoint (MSI_ENDPOINT, api-version 2017-09-01)."""
         if headers.get("secret") != MSI_SECRET:
             raise Answer(400, {"error": "invalid_request", "error_description": "bad secret"})
-        token = self.issue(f"msi:{query.get('clientid') or 'system'}")
-        return 200, {**token, "resource": query.get("resource", "")}, {}
+        resource = query.get("resource", "")
+        token = self.issue(f"msi:{query.get('clientid') or 'system'}", resource)
+        return 200, {**token, "resource": resource}, {}
 
     def _openid(self, tenant: str) -> dict[str, Any]:
         base = f"{self.url}/{tenant}"
@@ -212,7 +253,9 @@ class FakeAzure:
         if not known and not (self.any_client and form.get("client_id")):
             raise Answer(401, {"error": "invalid_client", "error_description": "AADSTS7000215: "
                                "Invalid client secret provided.", "error_codes": [7000215]})  # fmt: skip
-        return 200, self.issue(f"app:{form['client_id']}"), {}
+        scope = form.get("scope", "").split()
+        resource = scope[0].removesuffix(".default") if scope else ""
+        return 200, self.issue(f"app:{form['client_id']}", resource), {}
 
     # -- Key Vault ------------------------------------------------------------------------------
     def _deny(self, action: str, scope: str, key_vault: bool) -> None:
@@ -295,6 +338,13 @@ class FakeAzure:
             return 200, {"status": "Succeeded"}, {}
         ws = self.workspace_path
         scope, segments = ws + route, route.strip("/").split("/")
+        if route == "" and method == "GET":  # the workspace (azure-ai-ml reads discoveryUrl)
+            self._deny("Microsoft.MachineLearningServices/workspaces/read", scope, False)
+            workspace = models.Workspace({"properties": {"discoveryUrl": f"{self.url}/discovery",
+                                          "friendlyName": self.workspace}, "location": "local"})  # fmt: skip
+            workspace.update({"id": scope, "name": self.workspace,
+                              "type": "Microsoft.MachineLearningServices/workspaces"})  # fmt: skip
+            return 200, workspace.as_dict(), {}
         if segments[0] == "environments" and method == "PUT" and len(segments) == 4:
             self._deny("Microsoft.MachineLearningServices/workspaces/environments/versions/write",
                        scope, False)  # fmt: skip
@@ -343,6 +393,59 @@ class FakeAzure:
         location = f"{self.url}/operationResults/{uuid.uuid4().hex}"
         return 202, None, {"Location": location, "Retry-After": "0"}
 
+    # -- AzureML's data plane: discovery, the run history, log files ---------------------------
+    def _discovery(self) -> dict[str, str]:
+        """The workspace's discovery document: every data-plane API is the fake."""
+        return {key: self.url for key in ("api", "catalog", "experimentation", "history",
+                                           "modelmanagement", "pipelines")} | {
+            "studio": "https://ml.azure.com"}  # fmt: skip
+
+    def _run_history(self, method: str, route: str) -> tuple[int, Any, dict[str, str]]:
+        """``GET .../runs/NAME/details``: the job's status and its log files (SAS URLs of the
+        workspace's storage in AzureML; here the fake's ``/logs/``), as ``jobs.stream`` reads
+        them."""
+        from azure.ai.ml._restclient.runhistory import models
+
+        found = re.fullmatch(r"/runs/([^/]+)/details", route)
+        if method != "GET" or not found:
+            raise Answer(400, {"error": {"code": "UnsupportedByFake", "message": route}})
+        name = found.group(1)
+        self._deny(f"{_JOBS}/read", self.workspace_path + route, False)
+        with self.lock:
+            job, logs = self.jobs.get(name), name in self.logs
+        if job is None:
+            raise Answer(404, {"error": {"code": "UserError", "message": f"Run {name} was not "
+                               "found", "innerError": {"code": "NotFound"}}})  # fmt: skip
+        files = {"user_logs/std_log.txt": f"{self.url}/logs/{name}/user_logs/std_log.txt?"
+                 f"sv=2019-07-07&sr=b&sp=r&sig=fake"} if logs else {}  # fmt: skip
+        details = models.RunDetails(run_id=name, status=job["properties"]["status"],
+                                    target=job["properties"].get("computeId"), log_files=files)  # fmt: skip
+        return 200, details.as_dict(), {}
+
+    def _log_file(self, name: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        if not query.get("sig"):  # a blob URL without its SAS: Azure Storage's 404 for a
+            raise Answer(404, {"error": {"code": "ResourceNotFound"}})  # private container
+        with self.lock:
+            text = self.logs.get(name)
+        if text is None:
+            raise Answer(404, {"error": {"code": "BlobNotFound"}})
+        return 200, text, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def _jwt(principal: str, audience: str, tenant: str) -> str:
+    """An unsigned JWT with the claims of an Entra ID v1 access token (``alg: none``)."""
+    import base64
+
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    now = int(time.time())
+    claims = {"aud": audience, "iss": f"https://sts.windows.net/{tenant}/", "iat": now - 60,
+              "nbf": now - 60, "exp": now + 3600, "tid": tenant, "oid": str(uuid.uuid5(
+              uuid.NAMESPACE_URL, principal)), "sub": principal, "ver": "1.0",
+              "jti": uuid.uuid4().hex}  # fmt: skip
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
 
 def _json_object(value: str | None) -> dict[str, str]:
     try:
@@ -386,7 +489,8 @@ def running_fake(folder: Path, **settings: Any) -> Iterator[FakeAzure]:
     are :class:`FakeAzure` fields (the workspace, ``any_client``)."""
     cert_file, key_file = _certificate(folder)
     port = free_port()
-    fake = FakeAzure(url=f"https://127.0.0.1:{port}", ca_file=cert_file, **settings)
+    fake = FakeAzure(url=f"https://127.0.0.1:{port}", ca_file=cert_file, key_file=key_file,
+                     **settings)  # fmt: skip
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -395,7 +499,8 @@ def running_fake(folder: Path, **settings: Any) -> Iterator[FakeAzure]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             status, data, headers = fake.handle(self.command, self.path, self.headers, body)
-            raw = b"" if data is None else json.dumps(data).encode()
+            raw = (b"" if data is None else data.encode() if isinstance(data, str)
+                   else json.dumps(data).encode())  # fmt: skip
             self.send_response(status)
             for key, value in {"Content-Type": "application/json", **headers}.items():
                 self.send_header(key, value)
