@@ -67,6 +67,33 @@ def container(azurite: Azurite) -> str:
     return name
 
 
+@pytest.fixture(scope="session")
+def azurite_oauth(fake_azure: FakeAzure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:  # fmt: skip
+    """A second Azurite, for Entra ID: HTTPS with the fake's certificate, and bearer tokens
+    accepted (``--oauth basic``: issuer, audience ``https://storage.azure.com`` and lifetime are
+    checked, not the signature) besides its key. The fake's managed identity issues such tokens.
+
+    adlfs talks to it through aiohttp, which trusts neither ``REQUESTS_CA_BUNDLE`` nor a later
+    ``SSL_CERT_FILE`` (it builds its default context once, at import): the fake's CA is added to
+    that context, as the session's requests trust it through ``REQUESTS_CA_BUNDLE``."""
+    import aiohttp.connector
+
+    aiohttp.connector._SSL_CONTEXT_VERIFIED.load_verify_locations(cafile=str(fake_azure.ca_file))
+    script = azurite_blob()
+    log = tmp_path_factory.mktemp("azurite-oauth") / "azurite.log"
+    tls = (fake_azure.ca_file, fake_azure.key_file)
+    with running_azurite(log, script, tls=tls, oauth=True) as server:
+        yield server
+
+
+@pytest.fixture
+def oauth_container(azurite_oauth: Azurite) -> str:
+    """A fresh container of :func:`azurite_oauth` (created with its key)."""
+    name = f"kitaru-entra-{uuid.uuid4().hex[:8]}"
+    azurite_oauth.create_container(name)
+    return name
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """azure-ai-ml's schemas warn about marshmallow 4 (hundreds of warnings, once per process,
     in whichever test imports it first): not this plugin's concern."""

@@ -234,6 +234,8 @@ def test_verify_with_azurite_down_is_one_line_in_seconds() -> None:
         ({"path": "az://c-1/x", "account_name": "acct1", "account_key": "plain"}, "account_key"),
         ({"path": "az://c-1/x", "account_name": "acct1", "account_key": "{{secret:a.b}}",
           "sas_token": "{{secret:a.c}}"}, "exclude each other"),
+        ({"path": "az://c-1/x", "account_name": "acct1",
+          "endpoint_url": "http://127.0.0.1:1/acct1"}, "needs an https:// endpoint_url"),
     ],
 )  # fmt: skip
 def test_a_bad_store_config_is_refused(config: dict[str, Any], says: str) -> None:

@@ -4,7 +4,8 @@
 token (each a ``{{secret:name.key}}`` reference resolved through the stack's secret store when
 the store is first used), else Entra ID (``DefaultAzureCredential`` or a service principal).
 With ``endpoint_url`` (Azurite, a private endpoint) keys go through a connection string naming
-that endpoint, the form azure-storage-blob accepts for any host.
+that endpoint, the form azure-storage-blob accepts for any host; Entra ID goes to that endpoint
+(HTTPS only: a bearer token is never sent over HTTP), path included.
 """
 
 from __future__ import annotations
@@ -81,8 +82,9 @@ class AzureBlobArtifactStore(ArtifactStore):
                 return options | {"account_key": self.secret(c.account_key)}
             return options | {"sas_token": self.secret(c.sas_token or "")}
         options |= {"account_name": c.account_name, "credential": credential_for(self, c)}
-        if endpoint:
-            options["account_host"] = urlsplit(endpoint).netloc
+        if endpoint:  # adlfs prefixes https://; a path (Azurite's /ACCOUNT) is kept
+            parts = urlsplit(endpoint)
+            options["account_host"] = (parts.netloc + parts.path).rstrip("/")
         return options
 
     @property

@@ -94,6 +94,10 @@ class AzureBlobArtifactStoreConfig(AzureConfig, ArtifactStoreConfig):
             raise ValueError(f"{keys[0]} and client_secret exclude each other")
         if not self.connection_string and not self.account_name:
             raise ValueError("set account_name (or a connection_string naming the account)")
+        if not keys and (self.endpoint_url or "").startswith("http://"):
+            raise ValueError("Entra ID sign-in (no connection_string, account_key or sas_token) "
+                             "needs an https:// endpoint_url: a bearer token is never sent over "
+                             "http")  # fmt: skip
         return self
 
 
