@@ -3,6 +3,7 @@ SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -54,7 +55,11 @@ def test_overlapping_calls_get_lanes_and_sequential_ones_share_one() -> None:
     info.calls = [_call("a", 0, 1), _call("sq", 1, 2), _call("sq#2", 1, 2), _call("sq#3", 1.1, 2),
                   _call("b", 2, 3)]  # fmt: skip
     assert [b.lane for b in lanes(info, now=3)] == [0, 0, 1, 2, 0]
-    assert 'data-lanes="3"' in svg(info, now=3)
+    drawn = svg(info, now=3)
+    assert 'data-lanes="3"' in drawn
+    # the axis's end labels are anchored inwards, so the last one is not cut at the edge
+    ticks = re.findall(r'class="tick" text-anchor="(\w+)">([\d.]+)s<', drawn)
+    assert ticks[0] == ("start", "0.00") and ticks[-1] == ("end", "3.00"), ticks
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -80,8 +80,10 @@ def svg(info: ExecutionInfo, now: float | None = None) -> Markup:
              f'data-lanes="{n_lanes}">']  # fmt: skip
     for i in range(6):  # the axis: seconds since the first call started
         x = 5 + i * (WIDTH - 10) / 5
+        anchor = "start" if i == 0 else "end" if i == 5 else "middle"  # the ends stay inside
         parts.append(f'<line x1="{x:.1f}" y1="{AXIS - 4}" x2="{x:.1f}" y2="{height}" '
-                     f'class="grid"/><text x="{x:.1f}" y="12" class="tick">'
+                     f'class="grid"/><text x="{x:.1f}" y="12" class="tick" '
+                     f'text-anchor="{anchor}">'
                      f'{(t1 - t0) * i / 5:.2f}s</text>')  # fmt: skip
     for b in bars:
         x, y = 5 + (b.start - t0) * scale, AXIS + b.lane * LANE
