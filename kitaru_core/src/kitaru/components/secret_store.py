@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from abc import abstractmethod
 
 from kitaru.components.base import SECRET_STORE, StackComponent
-from kitaru.errors import NotFound
+from kitaru.errors import ConfigError, NotFound
 
 
 class SecretStore(StackComponent):
@@ -40,3 +41,18 @@ class SecretStore(StackComponent):
                 f"set it with `kitaru secret set {name} {key}=...`",
             )
         return values[key]
+
+
+def values_of(text: str | None, where: str) -> dict[str, str]:
+    """A secret's keys and values from the JSON object a backend's secret holds (what ``set``
+    writes with ``json.dumps``); ``where`` names that secret in the error."""
+    try:
+        values = json.loads(text or "")
+    except ValueError:
+        values = None
+    if not isinstance(values, dict):
+        raise ConfigError(
+            f"{where} is not a JSON object of keys to values",
+            hint="Kitaru secrets are stored as JSON objects; rewrite it with `kitaru secret set`",
+        )
+    return {str(k): str(v) for k, v in values.items()}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from kitaru.components.base import ComponentConfig, OptionalStr
-from kitaru.components.secret_store import SecretStore
+from kitaru.components.secret_store import SecretStore, values_of
 from kitaru.errors import ConfigError, NotFound
 from kitaru_aws._aws import UsesAWSClient, describe_error, unreachable, where
 
@@ -49,16 +49,7 @@ class AWSSecretStore(UsesAWSClient, SecretStore):
             raise self._error("cannot read", name, exc) from None
         except BotoCoreError as exc:
             raise self._error("cannot read", name, exc) from None
-        try:
-            values = json.loads(response.get("SecretString") or "{}")
-        except ValueError:
-            values = None
-        if not isinstance(values, dict):
-            raise ConfigError(
-                f"AWS secret {self._id(name)!r} is not a JSON object of keys to values",
-                hint="Kitaru secrets are stored as JSON objects; rewrite it with `kitaru secret set`",
-            )
-        return {str(k): str(v) for k, v in values.items()}
+        return values_of(response.get("SecretString"), f"AWS secret {self._id(name)!r}")
 
     def set(self, name: str, values: dict[str, str]) -> None:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -14,7 +14,7 @@ import json
 import threading
 from typing import Any
 
-from kitaru.components.secret_store import SecretStore
+from kitaru.components.secret_store import SecretStore, values_of
 from kitaru.errors import ConfigError, NotFound
 from kitaru_azure import names
 from kitaru_azure._azure import (
@@ -84,16 +84,7 @@ class AzureKeyVaultSecretStore(SecretStore):
                                f"{self.config.vault_url})",
                                hint=f"create it with `kitaru secret set {name} KEY=VALUE`") from None  # fmt: skip
             raise self._error("cannot read", vault_name, exc, "get") from None
-        try:
-            values = json.loads(secret.value or "")
-        except ValueError:
-            values = None
-        if not isinstance(values, dict):
-            raise ConfigError(
-                f"Key Vault secret {vault_name!r} is not a JSON object of keys to values",
-                hint="Kitaru secrets are stored as JSON objects; rewrite it with `kitaru secret set`",
-            )
-        return {str(k): str(v) for k, v in values.items()}
+        return values_of(secret.value, f"Key Vault secret {vault_name!r}")
 
     def set(self, name: str, values: dict[str, str]) -> None:
         vault_name = self.vault_name(name)

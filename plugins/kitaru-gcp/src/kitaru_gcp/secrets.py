@@ -15,7 +15,7 @@ import json
 import threading
 from typing import Any
 
-from kitaru.components.secret_store import SecretStore
+from kitaru.components.secret_store import SecretStore, values_of
 from kitaru.errors import ConfigError, NotFound
 from kitaru_gcp._gcp import (
     CALL_TIMEOUT,
@@ -108,16 +108,9 @@ class GCPSecretStore(SecretStore):
             ) from None
         except Exception as exc:
             raise self._error("cannot read", name, exc, "secretmanager.versions.access") from None
-        try:
-            values = json.loads(response.payload.data.decode("utf-8"))
-        except ValueError:
-            values = None
-        if not isinstance(values, dict):
-            raise ConfigError(
-                f"Secret Manager secret {self._id(name)!r} is not a JSON object of keys to values",
-                hint="Kitaru secrets are stored as JSON objects; rewrite it with `kitaru secret set`",
-            )
-        return {str(k): str(v) for k, v in values.items()}
+        return values_of(
+            response.payload.data.decode("utf-8"), f"Secret Manager secret {self._id(name)!r}"
+        )
 
     def set(self, name: str, values: dict[str, str]) -> None:
         from google.api_core import exceptions
