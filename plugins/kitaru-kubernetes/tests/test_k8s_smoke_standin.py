@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
-from kitaru.components.standins import ComponentUse, SmokeContext
+from kitaru.components.standins import ComponentUse, SmokeContext, StoodIn
 from kitaru.errors import ConfigError
 from kitaru.testing import build_component
 from kitaru.testing.services import free_port
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from tests.server.conftest import Server
 
 RBAC = Path(__file__).resolve().parents[1] / "rbac"
+TEMPLATE = Path(__file__).resolve().parents[3] / "stacks" / "kubernetes.yaml"
 
 
 def components(**cluster: Any) -> list[ComponentUse]:
@@ -142,6 +143,28 @@ def test_the_service_account_rules_are_rbac_job_pods_yaml_s() -> None:
     (role,) = [d for d in yaml.safe_load_all((RBAC / "job-pods.yaml").read_text())
                if d and d["kind"] == "Role"]  # fmt: skip
     assert role["rules"] == JOB_POD_RULES
+
+
+def test_the_templates_empty_endpoint_does_not_hide_the_standins_from_the_pods(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """stacks/kubernetes.yaml gives the pods ``AWS_ENDPOINT_URL: ${AWS_ENDPOINT_URL:-}``: empty
+    in a CI job, so unset; the smoke run's rewrite gives them moto's (the S3 stand-in's)."""
+    from kitaru.smoke.run import _rewrite
+    from kitaru.stack.loader import load_stack_file
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for key, value in {"KITARU_K8S_REGISTRY": "registry.example.com/kitaru",
+                       "AWS_REGION": "eu-west-1", "KITARU_S3_PATH": "s3://b/k"}.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    spec = load_stack_file(TEMPLATE)
+    assert spec.components["orchestrator"].config["environment"]["AWS_ENDPOINT_URL"] == ""
+    moto = StoodIn(environment={"AWS_ENDPOINT_URL": "http://127.0.0.1:5555", "AWS_REGION": "us-east-1"})  # fmt: skip
+    rewritten = _rewrite(spec, [moto], "http://127.0.0.1:1", None, Path("/tmp"))
+    environment = rewritten.components["orchestrator"].config["environment"]
+    assert environment["AWS_ENDPOINT_URL"] == "http://127.0.0.1:5555"
+    assert environment["AWS_REGION"] == "eu-west-1"  # the stack's own value wins
+    assert "KUBERNETES_SERVICE_HOST" not in environment
 
 
 # -- the repo's local cluster ---------------------------------------------------------------------

@@ -157,11 +157,13 @@ def _rewrite(
         orchestrator["config"]["server_url"] = server_url  # the units report to the run's
     if "environment" in fields:
         # the units reach every stand-in as this process does (moto's endpoint for a pod of a
-        # kubernetes orchestrator, say); what the orchestrator's own stand-in set wins
+        # kubernetes orchestrator, say); what the orchestrator's own stand-in set wins. An
+        # empty value means unset (a template's ``${AWS_ENDPOINT_URL:-}``): it hides nothing
         merged = {k: v for s in stood for k, v in s.environment.items()}
+        own = orchestrator["config"].get("environment", {})
         orchestrator["config"]["environment"] = {
             **merged,
-            **orchestrator["config"].get("environment", {}),
+            **{k: v for k, v in own.items() if v != ""},
         }
     if llm_key is None and "llm_gateway" in data["components"]:
         data["components"]["llm_gateway"] = {"flavor": "offline", "config": {}}
