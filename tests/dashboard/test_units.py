@@ -58,8 +58,13 @@ def test_overlapping_calls_get_lanes_and_sequential_ones_share_one() -> None:
     drawn = svg(info, now=3)
     assert 'data-lanes="3"' in drawn
     # the axis's end labels are anchored inwards, so the last one is not cut at the edge
-    ticks = re.findall(r'class="tick" text-anchor="(\w+)">([\d.]+)s<', drawn)
-    assert ticks[0] == ("start", "0.00") and ticks[-1] == ("end", "3.00"), ticks
+    ticks = re.findall(r'class="tick" text-anchor="(\w+)">([^<]+)<', drawn)
+    assert ticks[0] == ("start", "0.00s") and ticks[-1] == ("end", "3.00s"), ticks
+    # a run shorter than a second is labelled in milliseconds, not six times 0.00s
+    info.calls = [_call("a", 0, 0.02), _call("b", 0.02, 0.05)]
+    ticks = re.findall(r'class="tick" text-anchor="(\w+)">([^<]+)<', svg(info, now=1))
+    assert [t for _, t in ticks] == ["0.0 ms", "10.0 ms", "20.0 ms", "30.0 ms", "40.0 ms",
+                                     "50.0 ms"], ticks  # fmt: skip
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -81,10 +81,10 @@ def svg(info: ExecutionInfo, now: float | None = None) -> Markup:
     for i in range(6):  # the axis: seconds since the first call started
         x = 5 + i * (WIDTH - 10) / 5
         anchor = "start" if i == 0 else "end" if i == 5 else "middle"  # the ends stay inside
+        label = tick((t1 - t0) * i / 5, t1 - t0)
         parts.append(f'<line x1="{x:.1f}" y1="{AXIS - 4}" x2="{x:.1f}" y2="{height}" '
                      f'class="grid"/><text x="{x:.1f}" y="12" class="tick" '
-                     f'text-anchor="{anchor}">'
-                     f'{(t1 - t0) * i / 5:.2f}s</text>')  # fmt: skip
+                     f'text-anchor="{anchor}">{label}</text>')  # fmt: skip
     for b in bars:
         x, y = 5 + (b.start - t0) * scale, AXIS + b.lane * LANE
         w = (b.end - b.start) * scale
@@ -118,3 +118,9 @@ def svg(info: ExecutionInfo, now: float | None = None) -> Markup:
                            f"${float(meta.get('cost_usd') or 0):.6f}", "bar llm"))  # fmt: skip
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def tick(seconds: float, span: float) -> str:
+    """An axis label: milliseconds on a timeline shorter than a second (every label of a fast
+    run would read 0.00s), seconds otherwise."""
+    return f"{seconds * 1000:.1f} ms" if span < 1 else f"{seconds:.2f}s"
