@@ -85,6 +85,17 @@ def test_logs_of_a_finished_execution_from_an_offset_and_no_poller(
     rest = ui.get(f"/executions/{inspected}/logs?offset=2").text
     assert "done" in rest and "starting ducks" not in rest and "asked the model" not in rest
     assert "hx-get" not in everything + rest  # completed: nothing more to ask for
+    assert "No output" not in everything
+
+
+def test_an_execution_that_printed_nothing_says_so(ui: TestClient) -> None:
+    from kitaru.store import default_store
+
+    ex = default_store().create_execution(flow="quiet", module="m", qualname="q",
+                                          source_file=None, root=None, inputs={},
+                                          status="completed")  # fmt: skip
+    assert "No output: the execution printed nothing." in ui.get(
+        f"/executions/{ex.id}/logs?offset=0").text  # fmt: skip
 
 
 def test_logs_of_a_running_execution_are_tailed_by_offset(ui: TestClient) -> None:

@@ -106,7 +106,8 @@ def add(r: APIRouter, dash: Dashboard) -> None:
         lines = dash.client.executions.logs(execution_id)
         status = dash.client.executions.get(execution_id).status
         return dash.page(session, "_logs.html", lines=lines[offset:], offset=len(lines),
-                         execution_id=execution_id, live=status in LIVE)  # fmt: skip
+                         execution_id=execution_id, live=status in LIVE,
+                         printed_nothing=not lines)  # fmt: skip
 
     @r.get("/executions/{execution_id}/artifacts/{name:path}")
     def artifact(execution_id: str, name: str, session: Session = viewer) -> Response:
