@@ -112,6 +112,10 @@ def test_show_table_completed(flows: Flows, invoke: Invoke) -> None:
     assert execution_id in out and "completed" in out
     assert "checkpoints" in out and "research" in out and "draft" in out
     assert "artifacts" in out and "brief on agents" in out
+    # an artifact of a builtin type shows how it is stored (as the dashboard does), not "-"
+    (row,) = [line for line in out.splitlines() if line.startswith("research ")
+              and "checkpoint" in line]  # fmt: skip
+    assert row.split()[4] != "-", row
 
 
 def test_show_table_failed_and_waiting(flows: Flows, invoke: Invoke) -> None:

@@ -376,7 +376,7 @@ def _render_sections(out: Console, info: ExecutionInfo) -> None:
                 _t(a.call_id),
                 _t(a.kind),
                 _t(a.version),
-                _t(a.type_name),
+                _t(a.type_name or a.serializer),  # a builtin value has no type name
                 _t(size(a.size)),
                 _t(clip(a.preview, 40)),
             )
