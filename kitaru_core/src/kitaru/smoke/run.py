@@ -348,7 +348,7 @@ def _drive(
         ask = not runners and status in ("pending", "running", "crashed")
         if ask and time.monotonic() - asked >= 2.0:
             asked = time.monotonic()
-            _raise_if_crashed(handle.id)
+            _raise_if_crashed(handle.id, r)
         problems = [p for runner in runners for p in runner.problems()]
         if problems:
             # a unit failed before the flow could say so (an import error, a refused image):
@@ -373,15 +373,17 @@ def _drive(
     raise KitaruError(f"the execution {status}: {reason}")
 
 
-def _raise_if_crashed(execution_id: str) -> None:
+def _raise_if_crashed(execution_id: str, r: SmokeReport) -> None:
     """A KitaruError with the orchestrator's reason and the unit's last output line if the
-    orchestrator says the execution crashed (its unit ended without finishing it)."""
+    orchestrator says the execution crashed (its unit ended without finishing it); the report
+    then says crashed, not the status stored before."""
     from kitaru.client import KitaruClient
 
     client = KitaruClient()
     info = client.executions.get(execution_id)
     if info.status != "crashed":
         return
+    r.status = info.status
     lines = [str(x.get("line") or x.get("message") or "").strip() for x in
              client.executions.logs(execution_id)]  # fmt: skip
     last = next((x for x in reversed(lines) if x), None)
