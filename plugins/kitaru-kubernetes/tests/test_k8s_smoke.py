@@ -2,7 +2,7 @@
 approve_draft=true`` as a user's CI runs it: ``stacks/kubernetes.yaml`` (unchanged) registered
 with production values (a namespace, a registry, a server URL, an eu-west-1 bucket; no
 endpoint), ``KUBECONFIG`` on the CI machine's own cluster (here scripts/standins/k8s.sh's, on
-127.0.0.1, as kind's or k3d's would be), a project whose pyproject names the offline runtime
+127.0.0.1, its node this machine, as a k3s on the runner would be), a project whose pyproject names the offline runtime
 image as its base, podman as the engine and ``podman.sh``'s registry, which the cluster pulls
 from. The smoke run must point the orchestrator and the secret store at that local cluster
 (kitaru-kubernetes's ``kitaru_standins``: the namespace and the ``kitaru-job`` account created,
@@ -69,7 +69,7 @@ def project(runtime: RuntimeImage, tmp_path: Path) -> Path:
 
 def ci_env(kubeconfig: str, runtime: RuntimeImage, namespace: str, tmp: Path) -> dict[str, str]:
     """The CI job's environment: no Kitaru server, no AWS endpoint or keys of its own; its
-    kubeconfig is the local cluster's (what kind or k3d write)."""
+    kubeconfig is the local cluster's."""
     cache = tmp / "cache"  # this checkout's Kitaru wheel, as in the base image
     (cache / "wheels").mkdir(parents=True, exist_ok=True)
     for wheel in runtime.wheels.glob("kitaru-*.whl"):
