@@ -100,3 +100,21 @@ def test_stop_unit_ends_a_running_unit(tmp_path: Path) -> None:
     state = orchestrator.unit_state("kitaru-run-1")
     assert (state.phase, state.reason) == ("stopped", "stopped by the orchestrator")
     assert orchestrator.unit_state("kitaru-run-2").phase == "gone"
+
+
+def test_starting_while_the_unit_has_not_ended(isolated_kitaru_home: Path, tmp_path: Path) -> None:
+    """What the server's sweep asks before it resumes a timed-out wait: a unit launched for the
+    execution that has not ended (still on its way to the lease) must not get a second one."""
+    from kitaru.store import default_store
+    from kitaru.testing.flows import tiny
+
+    sleeper = tmp_path / "sleeper"  # an "image" whose unit runs until stopped
+    sleeper.write_text("#!/bin/sh\nexec sleep 60\n")
+    sleeper.chmod(0o755)
+    orchestrator = build_component("orchestrator", "subprocess-job", image=str(sleeper),
+                                   folder=str(tmp_path / "units"))  # fmt: skip
+    handle = run_on(orchestrator, tiny, {"x": 1})
+    assert orchestrator.starting(handle.id)
+    (unit,) = default_store().get_execution(handle.id).metadata["units"]
+    orchestrator.stop_unit(unit["name"])
+    assert not orchestrator.starting(handle.id)

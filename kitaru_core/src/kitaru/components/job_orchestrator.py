@@ -381,6 +381,10 @@ class JobOrchestrator(Orchestrator):
         execution = self._execution(execution_id)  # after the units: see map_status
         return map_status(execution.status, display_status(execution, time.time()), states)
 
+    def starting(self, execution_id: str) -> bool:
+        drivers = self.drivers_of(self._execution(execution_id))
+        return bool(drivers) and not self.unit_state(drivers[-1]["name"]).ended
+
     def failure(self, execution_id: str) -> str | None:
         """The backend's reason the last unit driving a crashed execution ended with."""
         drivers = self.drivers_of(self._execution(execution_id))

@@ -87,6 +87,12 @@ class Orchestrator(StackComponent):
         the store (a job that failed before Kitaru started in it); None otherwise."""
         return None
 
+    def starting(self, execution_id: str) -> bool:
+        """A unit launched for the execution has not ended yet (a cloud job can take minutes
+        to take the lease): a recovery sweep must not launch a second one. False by default
+        (this orchestrator's workers take the lease at once)."""
+        return False
+
     def run_checkpoint(
         self, execution: Execution, checkpoint: str, inputs: list[Any], artifacts: Any
     ) -> UnitReply:

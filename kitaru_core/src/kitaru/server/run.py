@@ -39,6 +39,18 @@ def backend_says_crashed(ex: Execution) -> bool:
         return True
 
 
+def backend_is_idle(ex: Execution) -> bool:
+    """No unit the execution's orchestrator launched for it is still on its way (a resume job
+    that has not taken the lease yet). True when the orchestrator cannot be asked."""
+    from kitaru.errors import KitaruError
+    from kitaru.runtime.stacks import orchestrator_of
+
+    try:
+        return not orchestrator_of(ex).starting(ex.id)
+    except KitaruError:
+        return True
+
+
 def answered_at(store: MetadataStore, ex: Execution) -> float | None:
     """When the execution's last wait got its input (None: it has no answered wait)."""
     from kitaru.store.records import WAIT
@@ -53,28 +65,35 @@ def recover(
     statuses: tuple[str, ...] = ("running", "pending", "waiting"),
     answered_before: float | None = None,
 ) -> list[str]:  # fmt: skip
-    """Hand crashed executions (and waiting ones whose input arrived while nobody held them)
-    that ``may_take`` allows to workers on this machine. Returns their ids.
+    """Hand crashed executions, and waiting ones nobody holds whose input arrived or whose
+    wait's deadline passed (its default or timeout applies), that ``may_take`` allows to their
+    orchestrators. Returns their ids.
 
-    ``answered_before``: take a waiting execution only if its input arrived before then (the
-    server's start): input that reached this server launched its resume, whose unit may still
-    be starting (a cloud job takes seconds to minutes to take the lease)."""
+    ``answered_before``: take a waiting execution whose input arrived only if it arrived before
+    then (the server's start): input that reached this server launched its resume, whose unit
+    may still be starting (a cloud job takes seconds to minutes to take the lease). A waiting
+    execution whose last resume failed (``executions show`` says why and how to go on) or
+    whose resume unit is still starting is left alone."""
     from kitaru.runtime.launch import launch
+    from kitaru.runtime.runner import RESUME_ERROR
     from kitaru.store.records import display_status, lease_is_live
 
     now = time.time()
     started = []
     for status in statuses:
-        for ex in store.list_executions(status=status, limit=100_000):
+        # waiting ones: only those with nothing left to wait for, in one query
+        found = (store.waiting_to_resume(now) if status == "waiting"
+                 else store.list_executions(status=status, limit=100_000))  # fmt: skip
+        for ex in found:
             if lease_is_live(ex.lease_owner, ex.lease_expires, now) or not may_take(ex):
                 continue
             if status == "waiting":
-                wait = store.pending_wait(ex.pk)
-                if wait is not None:  # still waiting for input: nothing to do
+                if store.pending_wait(ex.pk) is None:  # its input arrived (else: timed out)
+                    answered = answered_at(store, ex)
+                    if answered_before is not None and (answered or 0.0) >= answered_before:
+                        continue  # its input launched a resume here, maybe still starting
+                if (ex.metadata or {}).get(RESUME_ERROR) or not backend_is_idle(ex):
                     continue
-                answered = answered_at(store, ex)
-                if answered_before is not None and (answered or 0.0) >= answered_before:
-                    continue  # its input launched a resume here, maybe still starting
             elif display_status(ex, now) != "crashed" or not backend_says_crashed(ex):
                 continue
             launch(store, ex, "recover", detach=True)  # on the execution's own orchestrator
@@ -170,13 +189,13 @@ def serve(
             ids = recover(store, may_take=may_take or (lambda ex: True), answered_before=started_at)
             if ids:
                 click.echo(f"recovering {len(ids)} execution(s): {', '.join(ids)}", err=True)
-        # then, while it runs, whatever crashes later (a killed job, pod or client): a waiting
-        # execution needs no sweep (its input launches it), a running one may have lost its
-        # runner; one sweep per lease TTL
+        # then, while it runs, whatever crashes later (a killed job, pod or client) and waits
+        # whose deadline passes while nobody holds them (a job unit ends at a wait; its input
+        # launches the resume, a timeout has nobody else to): one sweep per lease TTL
         while True:
             time.sleep(max(settings().lease_ttl, 1.0) + settings().heartbeat_interval)
             try:
-                ids = recover(store, may_take=lambda ex: True, statuses=("running", "pending"))
+                ids = recover(store, may_take=lambda ex: True, answered_before=started_at)
             except Exception as exc:  # a store outage must not end the sweeps
                 click.echo(f"recovery sweep failed: {type(exc).__name__}: {exc}", err=True)
                 continue
