@@ -65,6 +65,9 @@ def test_json_output_and_a_registered_stack(isolated_kitaru_home: Path) -> None:
     assert report["passed"] and report["stack"] == "local" and report["status"] == "completed"
     assert report["result"] == '"Rejected"' and report["inputs_generated"] == {}
     assert {c["type"] for c in report["components"]} >= {"orchestrator", "artifact_store"}
+    # an offline gateway already answers here: nothing is swapped, no key is asked for
+    (llm,) = [c for c in report["components"] if c["type"] == "llm_gateway"]
+    assert llm["stood_in"] == "runs as it is", llm
 
 
 def test_a_wait_with_no_answer_fails_in_one_line_naming_it(

@@ -243,7 +243,9 @@ def _run(target: str, stack: str, options: SmokeOptions, workdir: Path, r: Smoke
                 r.components.append(ComponentLine(use.type, use.flavor, note))
             r.limits += s.limits
         for kind, component in spec.components.items():
-            if kind == "llm_gateway":
+            if kind == "llm_gateway" and component.flavor == "offline":
+                r.components.append(ComponentLine(kind, component.flavor, "runs as it is"))
+            elif kind == "llm_gateway":
                 how = ("the provider, with the key given" if options.llm_key else
                        "offline (answered here; --llm-key KEY calls the provider)")  # fmt: skip
                 r.components.append(ComponentLine(kind, component.flavor, how))
