@@ -129,6 +129,10 @@ def test_smoke_run_of_the_seed_flow_on_the_kubernetes_stack_passes_on_the_local_
     assert "times: stand-ins" in out and "deploy (build + push)" in out
     assert "the local cluster's node must be this machine" in out
     assert "result: " in out and "Rejected" not in out
+    # no stand-in runs the Jobs: the report lists the units the orchestrator recorded
+    units = [x.strip() for x in lines if x.startswith("  unit: ")]
+    assert [u.split()[1] for u in units] == ["run", "resume"], out
+    assert all(u.endswith(": succeeded") for u in units), out
 
     # the units ran on the cluster, as Jobs of the stack's namespace: the run, then the resume
     jobs = client.BatchV1Api(cluster).list_namespaced_job(

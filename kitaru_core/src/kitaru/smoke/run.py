@@ -288,7 +288,8 @@ def _deploy_and_run(
     finally:
         r.timings["run"] = time.monotonic() - started
         _settle(runners)
-        r.units = [line for runner in runners for line in runner.summary()]
+        r.units = ([line for runner in runners for line in runner.summary()]
+                   or _recorded_units(handle.id))  # fmt: skip
         r.llm = _llm_summary(handle.id)
 
 
@@ -400,6 +401,33 @@ def _short(value: Any, limit: int = 200) -> str:
     except (TypeError, ValueError):
         text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _recorded_units(execution_id: str, timeout: float = 30.0) -> list[str]:
+    """The units a job orchestrator recorded on the execution, as its backend sees them once
+    they ended (as :func:`_settle` lets runners' units end; at most ``timeout``): for a stack
+    whose units no stand-in runs here (a local cluster runs them)."""
+    from kitaru.components.job_orchestrator import JobOrchestrator
+    from kitaru.runtime.stacks import orchestrator_of
+    from kitaru.store import default_store
+
+    try:
+        execution = default_store().get_execution(execution_id)
+        orchestrator = orchestrator_of(execution)
+        if not isinstance(orchestrator, JobOrchestrator):
+            return []
+        units = orchestrator.units_of(execution)
+        deadline = time.monotonic() + timeout
+        while True:
+            states = [orchestrator.unit_state(unit["name"]) for unit in units]
+            if all(s.ended for s in states) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    except KitaruError:
+        return []
+    return [f"{unit.get('role')} {unit['name']}: {state.phase}"
+            + (f" ({state.reason})" if state.reason else "")
+            for unit, state in zip(units, states, strict=True)]  # fmt: skip
 
 
 def _llm_summary(execution_id: str) -> str:
