@@ -195,3 +195,26 @@ def test_output_that_cannot_be_captured_does_not_fail_the_flow(tmp_path: Path) -
     assert out.returncode == 0, out.stderr
     assert "hello 1" in out.stdout and "result 2" in out.stdout
     assert "output is not captured" in out.stderr
+
+
+def test_a_pass_that_cannot_set_up_tracing_fails_its_execution_not_its_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A process that drives executions past Launch.here's early check (a worker, `kitaru
+    serve`'s threads) and cannot trace as configured (KITARU_OTEL=1 without kitaru[otel]): the
+    execution fails with the one-line error instead of its thread dying and its handle
+    waiting for ever."""
+    from kitaru.errors import ConfigError
+    from kitaru.runtime import telemetry
+    from kitaru.testing.flows import tiny
+
+    asked = []
+
+    def resolve() -> None:
+        asked.append(1)
+        if len(asked) > 1:  # Launch.here's check passes; the pass's own resolve fails
+            raise ConfigError("KITARU_OTEL is set: this needs opentelemetry", hint="pip")
+
+    monkeypatch.setattr(telemetry, "resolve", resolve)
+    with pytest.raises(kitaru.ExecutionFailed, match="KITARU_OTEL is set"):
+        tiny.run(x=1).wait(timeout=20)

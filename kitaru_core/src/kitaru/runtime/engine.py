@@ -12,7 +12,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from kitaru.errors import LeaseLost
+from kitaru.errors import KitaruError, LeaseLost
 from kitaru.redact import scrub
 from kitaru.runtime.context import CallFrame, ExecutionContext, current_frame
 from kitaru.store.records import CHECKPOINT, Attempt, Call
@@ -232,7 +232,11 @@ def run_body(ctx: ExecutionContext) -> Outcome:
     this process traces: see :mod:`kitaru.runtime.telemetry`)."""
     from kitaru.runtime.telemetry import resolve
 
-    tel = ctx.telemetry = resolve()
+    ctx.telemetry = None
+    try:
+        tel = ctx.telemetry = resolve()
+    except KitaruError as exc:  # KITARU_OTEL=1 without kitaru[otel]: the execution fails in
+        return Outcome("failed", error=exc)  # one line; its driving thread must not die
     if tel is None:
         return _run_body(ctx)
     return tel.execution_pass(ctx, lambda: _run_body(ctx))
